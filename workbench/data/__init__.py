@@ -1,0 +1,27 @@
+"""Data sources (pure: no widgets). Every source returns an ``ImageDataset``."""
+
+from .dataset import DataSplits, ImageDataset, TensorImageDataset, UnreadableFile, split
+from .sources import (
+    IMAGE_EXTENSIONS,
+    FolderImageDataset,
+    TorchImageDataset,
+    from_arrays,
+    from_folder,
+    from_torch,
+    load_digits,
+)
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DataSplits",
+    "FolderImageDataset",
+    "ImageDataset",
+    "TensorImageDataset",
+    "TorchImageDataset",
+    "UnreadableFile",
+    "from_arrays",
+    "from_folder",
+    "from_torch",
+    "load_digits",
+    "split",
+]

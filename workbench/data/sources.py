@@ -1,0 +1,373 @@
+"""Data sources: the embedded digits, arrays, an ImageFolder tree, any map-style torch dataset.
+
+Every source returns an :class:`~workbench.data.dataset.ImageDataset` (or ``DataSplits`` of them).
+Bad input is refused up front with an error that names the sample or file and says what to do, so
+that nothing fails deep inside torch in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset, IterableDataset
+
+from .._validation import check_int
+from .dataset import DataSplits, ImageDataset, TensorImageDataset, UnreadableFile, split
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FolderImageDataset",
+    "TorchImageDataset",
+    "from_arrays",
+    "from_folder",
+    "from_torch",
+    "load_digits",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+
+
+# -- conversions ------------------------------------------------------------------------------------
+def _pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL image (mode L or RGB) -> float32 ``(C, H, W)`` in [0, 1]."""
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr)).float().div_(255.0)
+
+
+def _first_bad(mask: np.ndarray, limit: int = 5) -> str:
+    bad = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in bad[:limit])
+    more = f" and {len(bad) - limit} more" if len(bad) > limit else ""
+    return f"{shown}{more}"
+
+
+def _labels_to_ints(labels: Any, classes: Sequence[str] | None, n: int, where: str) -> tuple[np.ndarray, list[str]]:
+    """Integer labels in 0..C-1 and class names, from int or string labels."""
+    lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if lab.ndim != 1:
+        raise ValueError(f"{where}: labels must be 1-D (one label per image); got shape {lab.shape}.")
+    if len(lab) != n:
+        raise ValueError(
+            f"{where}: there are {n} images but {len(lab)} labels; the lengths must be equal "
+            "(one label per image)."
+        )
+    if lab.dtype.kind in "USO":  # string labels -> indices into the class list
+        names = [str(v) for v in lab]
+        class_list = list(classes) if classes is not None else sorted(set(names))
+        lookup = {c: i for i, c in enumerate(class_list)}
+        unknown = [i for i, v in enumerate(names) if v not in lookup]
+        if unknown:
+            raise ValueError(
+                f"{where}: labels of samples {', '.join(map(str, unknown[:5]))} "
+                f"({names[unknown[0]]!r}, ...) are not in classes {class_list}. Add them to `classes` or fix the labels."
+            )
+        return np.array([lookup[v] for v in names], dtype=np.int64), class_list
+    if lab.dtype.kind == "f":
+        if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):
+            raise TypeError(
+                f"{where}: labels must be integers (class indices) or class-name strings; "
+                f"samples {_first_bad(~np.isfinite(lab) | (lab != np.round(lab)))} are not whole numbers."
+            )
+    elif lab.dtype.kind not in "iub":
+        raise TypeError(f"{where}: labels must be integers or strings; got dtype {lab.dtype}.")
+    lab = lab.astype(np.int64)
+    num_classes = len(classes) if classes is not None else (int(lab.max()) + 1 if len(lab) else 0)
+    bad = (lab < 0) | (lab >= num_classes)
+    if bad.any():
+        raise ValueError(
+            f"{where}: labels must be in 0..{num_classes - 1} (there are {num_classes} classes); "
+            f"samples {_first_bad(bad)} have labels {sorted(set(lab[bad].tolist()))[:5]}. "
+            "Pass the full class list as `classes`, or fix those labels."
+        )
+    class_list = list(classes) if classes is not None else [str(i) for i in range(num_classes)]
+    return lab, class_list
+
+
+def _images_to_nchw(images: Any, channels_last: bool | None, where: str) -> torch.Tensor:
+    """Array-like images -> float32 tensor ``(N, C, H, W)``; uint8 is scaled to [0, 1]."""
+    if isinstance(images, torch.Tensor):
+        arr = images.detach().cpu()
+    else:
+        try:
+            arr = torch.from_numpy(np.asarray(images))
+        except TypeError as err:
+            raise TypeError(f"{where}: images must be a numeric array or tensor; {err}.") from None
+    if arr.dtype.is_complex:
+        raise TypeError(f"{where}: images must be real numbers; got dtype {arr.dtype}.")
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4:
+        if channels_last is None:
+            channels_last = arr.shape[-1] in (1, 3, 4) and arr.shape[1] not in (1, 3, 4)
+        if channels_last:
+            arr = arr.permute(0, 3, 1, 2)
+    else:
+        hint = ""
+        if arr.ndim == 2 and arr.shape[1] > 0:
+            side = int(round(arr.shape[1] ** 0.5))
+            if side * side == arr.shape[1]:
+                hint = f" If these are flattened {side}x{side} images, pass images.reshape(-1, {side}, {side})."
+        raise ValueError(
+            f"{where}: images must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); "
+            f"got shape {tuple(arr.shape)}.{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{where}: the dataset is empty (0 images). Pass at least one image.")
+    if arr.shape[1] not in (1, 3, 4):
+        raise ValueError(
+            f"{where}: images must have 1, 3 or 4 channels; got shape {tuple(arr.shape)} read as (N, C, H, W). "
+            "Pass channels_last=True if the channels are the last axis."
+        )
+    if arr.dtype == torch.uint8:
+        out = arr.float().div_(255.0)
+    else:
+        out = arr.float()
+    finite = torch.isfinite(out.reshape(len(out), -1)).all(dim=1)
+    if not bool(finite.all()):
+        raise ValueError(
+            f"{where}: images contain NaN or Inf pixels in samples {_first_bad(~finite.numpy())}. "
+            "Drop or repair those samples first."
+        )
+    return out.contiguous()
+
+
+# -- the embedded default -----------------------------------------------------------------------------
+def load_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15) -> DataSplits:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes), split for you.
+
+    Images are ``(1, 8, 8)`` float32 in [0, 1] (the raw 0..16 values divided by 16). The split is
+    stratified and fixed by ``seed``: the same seed gives the same three views on every machine.
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+
+    bunch = _sk_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]  # (N, 1, 8, 8)
+    classes = [str(int(c)) for c in bunch.target_names]
+    data = TensorImageDataset(images, bunch.target.astype(np.int64), classes, name="digits")
+    return split(data, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+
+
+# -- arrays -----------------------------------------------------------------------------------------------
+def from_arrays(
+    images: Any,
+    labels: Any,
+    classes: Sequence[str] | None = None,
+    *,
+    paths: Sequence[str | None] | None = None,
+    channels_last: bool | None = None,
+    name: str = "arrays",
+) -> TensorImageDataset:
+    """Images and labels already in memory.
+
+    Parameters
+    ----------
+    images : array-like or Tensor
+        ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)`` with C in {1, 3, 4}. uint8 is scaled to
+        [0, 1]; other dtypes are converted to float32 as they are.
+    labels : array-like
+        ``(N,)`` integer class indices in ``0..C-1``, or class-name strings.
+    classes : sequence of str, optional
+        Class names; default ``"0".."C-1"`` (or the sorted distinct string labels).
+    channels_last : bool, optional
+        Force the channel axis for 4-D input; guessed from the shape by default.
+    """
+    where = "from_arrays"
+    tensor = _images_to_nchw(images, channels_last, where)
+    targets, class_list = _labels_to_ints(labels, classes, len(tensor), where)
+    if paths is not None and len(paths) != len(tensor):
+        raise ValueError(f"{where}: {len(paths)} paths for {len(tensor)} images; give one path per image or none.")
+    return TensorImageDataset(tensor, targets, class_list, paths=paths, name=name)
+
+
+# -- an ImageFolder tree ---------------------------------------------------------------------------------
+class FolderImageDataset(ImageDataset):
+    """Image files on disk, decoded on access to ``mode`` and ``size``."""
+
+    def __init__(self, files, targets, classes, size, mode, transform=None, name="folder") -> None:
+        super().__init__(classes, targets, files, name)
+        self.size = size  # (H, W)
+        self.mode = mode
+        self.transform = transform
+
+    def _load(self, j: int) -> torch.Tensor:
+        path = self._paths[j]
+        try:
+            with Image.open(path) as img:
+                img = img.convert(self.mode)
+                if self.transform is not None:
+                    out = self.transform(img)
+                    return out if isinstance(out, torch.Tensor) else _pil_to_tensor(out)
+                if (img.height, img.width) != tuple(self.size):
+                    img = img.resize((self.size[1], self.size[0]), Image.BILINEAR)
+                return _pil_to_tensor(img)
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+            raise OSError(
+                f"{path}: could not be read any more ({err}). It decoded when the dataset was built; "
+                "has it changed on disk? Rebuild the dataset with from_folder()."
+            ) from err
+
+
+def _decode_check(path: Path) -> tuple[tuple[int, int], str] | str:
+    """``((H, W), mode)`` of a readable image, or the reason it cannot be read."""
+    try:
+        if path.stat().st_size == 0:
+            return "empty file (0 bytes)"
+        with Image.open(path) as img:
+            img.load()  # full decode: catches truncated files that a header read would pass
+            return (img.height, img.width), img.mode
+    except UnidentifiedImageError:
+        return "not an image (PIL cannot identify the format)"
+    except (OSError, SyntaxError, ValueError) as err:
+        return f"truncated or corrupt: {err}"
+
+
+def from_folder(
+    path: str | os.PathLike,
+    *,
+    size: tuple[int, int] | None = None,
+    mode: str | None = None,
+    transform: Any = None,
+    extensions: Sequence[str] = IMAGE_EXTENSIONS,
+    name: str | None = None,
+) -> FolderImageDataset:
+    """An ImageFolder tree: ``path/<class name>/**/<image file>``.
+
+    Every file is decoded once here, so a file that cannot be read is recorded in
+    ``dataset.unreadable`` (path and reason) and left out, never raised in the middle of an epoch.
+    Images of another size are resized to ``size`` (default: the most common size) and converted to
+    ``mode`` (default: ``"L"`` when every image is grayscale, else ``"RGB"``).
+    """
+    root = Path(path)
+    where = f"from_folder({str(root)!r})"
+    if not root.exists():
+        raise FileNotFoundError(f"{where}: the folder does not exist. Check the path.")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{where}: this is a file, not a folder of class folders.")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not class_dirs:
+        raise ValueError(
+            f"{where}: no class folders found. Expected the ImageFolder layout "
+            "path/<class name>/<image files>, e.g. path/cat/001.png."
+        )
+    exts = {e.lower() for e in extensions}
+    files: list[str] = []
+    targets: list[int] = []
+    shapes: Counter = Counter()
+    modes: Counter = Counter()
+    unreadable: list[UnreadableFile] = []
+    for label, cdir in enumerate(class_dirs):
+        for f in sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            if f.suffix.lower() not in exts:
+                unreadable.append(UnreadableFile(str(f), f"extension {f.suffix or '(none)'} is not an image type"))
+                continue
+            got = _decode_check(f)
+            if isinstance(got, str):
+                unreadable.append(UnreadableFile(str(f), got))
+                continue
+            shapes[got[0]] += 1
+            modes[got[1]] += 1
+            files.append(str(f))
+            targets.append(label)
+    if not files:
+        detail = "; ".join(f"{u.path}: {u.reason}" for u in unreadable[:3])
+        raise ValueError(
+            f"{where}: the dataset is empty: no readable image in {len(class_dirs)} class folders"
+            + (f" ({len(unreadable)} unreadable files, e.g. {detail})." if unreadable else ".")
+        )
+    if mode is None:  # grayscale stays one channel; anything with colour (or a palette) becomes RGB
+        mode = "L" if set(modes) <= {"1", "L", "LA", "I", "I;16", "F"} else "RGB"
+    if size is None:
+        size = shapes.most_common(1)[0][0]
+    else:
+        size = (check_int(size[0], "size[0]", "from_folder", low=1), check_int(size[1], "size[1]", "from_folder", low=1))
+    ds = FolderImageDataset(
+        files, np.array(targets), [d.name for d in class_dirs], size, mode, transform, name=name or root.name
+    )
+    ds.unreadable = unreadable
+    return ds
+
+
+# -- any map-style torch dataset ---------------------------------------------------------------------------
+def _sample_to_tensor(x: Any) -> torch.Tensor:
+    if isinstance(x, Image.Image):
+        return _pil_to_tensor(x.convert("RGB") if x.mode not in ("L", "RGB") else x)
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+        if x.ndim == 3 and x.shape[-1] in (1, 3, 4) and x.shape[0] not in (1, 3, 4):
+            x = x.permute(2, 0, 1)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"an image must be a PIL image, numpy array or tensor; got {type(x).__name__}")
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"an image must have 2 dims (H, W) or 3 dims (C, H, W); got shape {tuple(x.shape)}")
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+class TorchImageDataset(ImageDataset):
+    """A wrapped map-style torch dataset whose samples are ``(image, label)``."""
+
+    def __init__(self, base: Dataset, targets, classes, paths, name) -> None:
+        super().__init__(classes, targets, paths, name)
+        self.base = base
+
+    def _load(self, j: int) -> torch.Tensor:
+        sample = self.base[j]
+        try:
+            return _sample_to_tensor(sample[0])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{self.name}: sample {j}: {err}.") from None
+
+
+def from_torch(
+    dataset: Dataset,
+    classes: Sequence[str] | None = None,
+    *,
+    name: str | None = None,
+) -> TorchImageDataset:
+    """Any map-style torch / torchvision dataset whose items are ``(image, label)``.
+
+    Labels come from ``dataset.targets`` when it has them (torchvision datasets do), else from one
+    pass over the samples. Class names come from ``classes``, ``dataset.classes`` or the label range;
+    file paths from ``dataset.samples`` / ``dataset.imgs`` (ImageFolder) when present.
+    """
+    where = f"from_torch({type(dataset).__name__})"
+    if isinstance(dataset, IterableDataset) or not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+        raise TypeError(
+            f"{where}: needs a map-style dataset (with __len__ and __getitem__); got {type(dataset).__name__}. "
+            "Wrap an iterable in a list, or use from_arrays()."
+        )
+    n = len(dataset)
+    if n == 0:
+        raise ValueError(f"{where}: the dataset is empty (len 0).")
+    first = dataset[0]
+    if not isinstance(first, (tuple, list)) or len(first) < 2:
+        raise TypeError(f"{where}: items must be (image, label) pairs; item 0 is {type(first).__name__}.")
+    try:
+        _sample_to_tensor(first[0])
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{where}: sample 0: {err}.") from None
+    if hasattr(dataset, "targets"):
+        raw = dataset.targets
+    else:
+        raw = [dataset[i][1] for i in range(n)]
+    raw = [int(t) if isinstance(t, torch.Tensor) else t for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)]
+    if classes is None and getattr(dataset, "classes", None) is not None:
+        classes = list(dataset.classes)
+    targets, class_list = _labels_to_ints(np.asarray(raw), classes, n, where)
+    paths = None
+    samples = getattr(dataset, "samples", None) or getattr(dataset, "imgs", None)
+    if isinstance(samples, (list, tuple)) and len(samples) == n and isinstance(samples[0], (tuple, list)):
+        paths = [str(s[0]) for s in samples]
+    return TorchImageDataset(dataset, targets, class_list, paths, name or type(dataset).__name__)
