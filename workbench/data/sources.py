@@ -37,7 +37,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 # -- conversions ------------------------------------------------------------------------------------
 def _pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image (mode L or RGB) -> float32 ``(C, H, W)`` in [0, 1]."""
-    arr = np.asarray(img, dtype=np.uint8)
+    arr = np.array(img, dtype=np.uint8)  # a writable copy: torch refuses read-only buffers
     if arr.ndim == 2:
         arr = arr[None]
     else:
@@ -100,7 +100,10 @@ def _images_to_nchw(images: Any, channels_last: bool | None, where: str) -> torc
         arr = images.detach().cpu()
     else:
         try:
-            arr = torch.from_numpy(np.asarray(images))
+            np_images = np.asarray(images)
+            if not np_images.flags.writeable:
+                np_images = np_images.copy()
+            arr = torch.from_numpy(np_images)
         except TypeError as err:
             raise TypeError(f"{where}: images must be a numeric array or tensor; {err}.") from None
     if arr.dtype.is_complex:
@@ -303,7 +306,7 @@ def _sample_to_tensor(x: Any) -> torch.Tensor:
     if isinstance(x, Image.Image):
         return _pil_to_tensor(x.convert("RGB") if x.mode not in ("L", "RGB") else x)
     if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
+        x = torch.from_numpy(x if x.flags.writeable else x.copy())
         if x.ndim == 3 and x.shape[-1] in (1, 3, 4) and x.shape[0] not in (1, 3, 4):
             x = x.permute(2, 0, 1)
     if not isinstance(x, torch.Tensor):

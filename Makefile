@@ -1,0 +1,51 @@
+# The two commands of the README: `make lab` (run the workbench) and `make test` (run every test).
+# Both create .venv when it is missing and install from constraints.txt (torch==2.14.1, torchvision==0.29.1).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# the stamps name this checkout, so a venv shared between clones (CI's cache) re-points the editable install
+HERE := $(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(HERE)
+TEST_STAMP := $(VENV)/.installed-test-$(HERE)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 8888
+
+.PHONY: lab test test-fast install install-test chromium bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
+	$(PIP) install -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(RUN_STAMP)
+install-test: $(TEST_STAMP)
+
+## run the workbench: JupyterLab on 127.0.0.1 (token on, no browser popup), opening the start-here notebook
+lab: $(RUN_STAMP)
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser notebooks/00_start_here.ipynb
+
+## Debian's chromium for the browser tests (never `playwright install`)
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+## run the tests: every one, browser tests included
+test: $(TEST_STAMP) chromium
+	$(PY) -m pytest
+
+## while working: everything but the browser and notebook tests
+test-fast: $(TEST_STAMP)
+	$(PY) -m pytest -m "not browser and not slow"
+
+bench: $(RUN_STAMP)
+	$(PY) benchmarks/train_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

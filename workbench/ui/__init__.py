@@ -1,0 +1,7 @@
+"""Widgets: thin views over the core's result objects (imports ipywidgets and bqplot)."""
+
+from .curves import LiveCurves
+from .panel import TrainingPanel
+from .runner import BackgroundRun, Throttle
+
+__all__ = ["BackgroundRun", "LiveCurves", "Throttle", "TrainingPanel"]

@@ -1,0 +1,96 @@
+"""Run a function in a worker thread so the kernel stays free, and throttle what it redraws.
+
+``BackgroundRun(target)`` calls ``target(stop_event)`` in a daemon thread (or inline with
+``background=False``, the path tests use). An exception in the worker is kept (``error``,
+``traceback``) and handed to ``on_done``; it is never lost in a thread's stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BackgroundRun", "Throttle"]
+
+log = logging.getLogger(__name__)
+
+
+class Throttle:
+    """``ready()`` is true at most ``hz`` times per second (by wall clock)."""
+
+    def __init__(self, hz: float) -> None:
+        if not hz > 0:
+            raise ValueError(f"The 'hz' parameter of Throttle must be a float > 0. Got {hz!r} instead.")
+        self.period = 1.0 / hz
+        self._last = float("-inf")
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.period:
+            self._last = now
+            return True
+        return False
+
+
+class BackgroundRun:
+    """One call of ``target(stop_event)``, in a worker thread or inline."""
+
+    def __init__(
+        self,
+        target: Callable[[threading.Event], Any],
+        *,
+        background: bool = True,
+        on_done: Callable[[BackgroundRun], None] | None = None,
+        name: str = "workbench-run",
+    ) -> None:
+        self.target = target
+        self.background = background
+        self.on_done = on_done
+        self.name = name
+        self.stop_event = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.traceback = ""
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+
+    def start(self) -> BackgroundRun:
+        if self._thread is not None or self._done.is_set():
+            raise RuntimeError("This BackgroundRun was already started; make a new one for another run.")
+        if self.background:
+            self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+            self._thread.start()
+        else:
+            self._main()
+        return self
+
+    def _main(self) -> None:
+        try:
+            self.result = self.target(self.stop_event)
+        except BaseException as err:  # noqa: BLE001 - kept and shown, never lost
+            self.error = err
+            self.traceback = "".join(tb.format_exception(err))
+            log.warning("%s failed: %s", self.name, err)
+        finally:
+            self._done.set()
+            if self.on_done is not None:
+                try:
+                    self.on_done(self)
+                except Exception:  # a broken view must not hide the run's own outcome
+                    log.exception("on_done of %s failed", self.name)
+
+    def stop(self) -> None:
+        """Ask the target to stop (it checks the event between steps)."""
+        self.stop_event.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run; True when it has ended."""
+        return self._done.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and not self._done.is_set()
