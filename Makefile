@@ -11,6 +11,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HERE)
 TEST_STAMP := $(VENV)/.installed-test-$(HERE)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8888
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: lab test test-fast install install-test chromium bench clean
 
@@ -30,7 +31,7 @@ install-test: $(TEST_STAMP)
 
 ## run the workbench: JupyterLab on 127.0.0.1 (token on, no browser popup), opening the start-here notebook
 lab: $(RUN_STAMP)
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser $(ALLOW_ROOT) notebooks/00_start_here.ipynb
 
 ## Debian's chromium for the browser tests (never `playwright install`)
 chromium:

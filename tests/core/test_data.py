@@ -186,3 +186,45 @@ def test_from_torch_errors():
         from_torch(TensorDataset(torch.zeros(3, 2, 2), torch.tensor([0, 1, 2])), classes=["a", "b"])
     with pytest.raises(ValueError, match="sample 0: an image must have 2 dims"):
         from_torch(TensorDataset(torch.zeros(3, 2), torch.tensor([0, 1, 1])))
+
+
+# -- IDX ------------------------------------------------------------------------------------------------
+def _write_idx(path, arr, gz=False):
+    import gzip
+    import struct
+
+    codes = {np.dtype(np.uint8): 0x08}
+    header = struct.pack(">BBBB", 0, 0, codes[arr.dtype], arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(header + arr.tobytes())
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_from_idx_reads_mnist_format(tmp_path, gz):
+    from workbench.data import from_idx
+
+    imgs = np.random.default_rng(0).integers(0, 256, (7, 5, 4), dtype=np.uint8)
+    labels = np.array([0, 1, 2, 3, 4, 5, 9], dtype=np.uint8)
+    suffix = ".gz" if gz else ""
+    _write_idx(tmp_path / f"im{suffix}", imgs, gz)
+    _write_idx(tmp_path / f"lb{suffix}", labels, gz)
+    ds = from_idx(tmp_path / f"im{suffix}", tmp_path / f"lb{suffix}")
+    assert len(ds) == 7 and ds.input_shape == (1, 5, 4) and ds.num_classes == 10
+    assert torch.allclose(ds[3][0][0], torch.from_numpy(imgs[3]).float() / 255) and ds[6][1] == 9
+
+
+def test_from_idx_errors(tmp_path):
+    from workbench.data import from_idx
+
+    imgs = np.zeros((3, 2, 2), np.uint8)
+    _write_idx(tmp_path / "im", imgs)
+    _write_idx(tmp_path / "lb", np.zeros(2, np.uint8))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        from_idx(tmp_path / "nope", tmp_path / "lb")
+    with pytest.raises(ValueError, match="not an IDX file with 3 dimension.*images file \\(magic 2051\\) first"):
+        from_idx(tmp_path / "lb", tmp_path / "im")
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        from_idx(tmp_path / "im", tmp_path / "lb")
+    (tmp_path / "cut").write_bytes((tmp_path / "im").read_bytes()[:-3])
+    with pytest.raises(ValueError, match="truncated: the header promises 12 bytes of data, the file has 9"):
+        from_idx(tmp_path / "cut", tmp_path / "lb")

@@ -7,6 +7,7 @@ from .sources import (
     TorchImageDataset,
     from_arrays,
     from_folder,
+    from_idx,
     from_torch,
     load_digits,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "UnreadableFile",
     "from_arrays",
     "from_folder",
+    "from_idx",
     "from_torch",
     "load_digits",
     "split",

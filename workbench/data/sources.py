@@ -27,6 +27,7 @@ __all__ = [
     "TorchImageDataset",
     "from_arrays",
     "from_folder",
+    "from_idx",
     "from_torch",
     "load_digits",
 ]
@@ -191,6 +192,52 @@ def from_arrays(
     if paths is not None and len(paths) != len(tensor):
         raise ValueError(f"{where}: {len(paths)} paths for {len(tensor)} images; give one path per image or none.")
     return TensorImageDataset(tensor, targets, class_list, paths=paths, name=name)
+
+
+# -- IDX files (MNIST and friends) ----------------------------------------------------------------------------
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    import gzip
+
+    if not path.exists():
+        raise FileNotFoundError(f"from_idx: {path} does not exist.")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:
+        raise ValueError(f"from_idx: {path} could not be read ({err}); is it a complete IDX file?") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] != ndim:
+        raise ValueError(
+            f"from_idx: {path} is not an IDX file with {ndim} dimension(s) (its header is {raw[:4].hex() or 'empty'}). "
+            "Pass the images file (magic 2051) first and the labels file (magic 2049) second."
+        )
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(np.int64)
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    need = int(np.prod(dims)) * dtype.itemsize
+    body = raw[4 + 4 * ndim :]
+    if len(body) < need:
+        raise ValueError(f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has {len(body)}.")
+    return np.frombuffer(body, dtype=dtype, count=int(np.prod(dims))).reshape(dims)
+
+
+def from_idx(
+    images: str | os.PathLike,
+    labels: str | os.PathLike,
+    classes: Sequence[str] | None = None,
+    *,
+    name: str | None = None,
+) -> TensorImageDataset:
+    """Images and labels in IDX files (MNIST's format), raw or gzipped, read into memory.
+
+    ``from_idx("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")`` gives the MNIST test set as
+    ``(1, 28, 28)`` images in [0, 1].
+    """
+    arr = _read_idx(Path(images), 3)
+    lab = _read_idx(Path(labels), 1)
+    return from_arrays(arr.copy(), lab.astype(np.int64), classes, name=name or Path(images).name.split("-")[0])
 
 
 # -- an ImageFolder tree ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["EPOCH_METRICS", "History", "HistorySnapshot", "downsample"]
+__all__ = ["EPOCH_METRICS", "History", "HistorySnapshot", "downsample", "log_ticks"]
 
 #: Per-epoch metrics the loop records (val_* only when a validation split is given).
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -130,3 +130,21 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarra
     xs = np.add.reduceat(x.astype(np.float64), edges[:-1]) / counts
     ys = np.add.reduceat(y.astype(np.float64), edges[:-1]) / counts
     return xs, ys
+
+
+def log_ticks(low: float, high: float, max_ticks: int = 8) -> np.ndarray:
+    """Readable ticks for a log axis over ``[low, high]``: 1-2-5 per decade, fewer when the range is wide."""
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 or high <= 0:
+        return np.zeros(0)
+    low, high = min(low, high), max(low, high)
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
+        ticks = np.array([m * 10.0**d for d in decades for m in mantissas])
+        ticks = ticks[(ticks >= low * 0.999) & (ticks <= high * 1.001)]
+        if len(ticks) <= max_ticks:
+            break
+    if len(ticks) > max_ticks:  # many decades: every k-th power of ten
+        ticks = ticks[:: int(np.ceil(len(ticks) / max_ticks))]
+    if len(ticks) < 2:  # a narrow range inside one decade: its ends
+        ticks = np.array([low, high])
+    return ticks

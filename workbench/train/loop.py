@@ -138,7 +138,7 @@ def evaluate(
     """
     _check_dataset(data, "data")
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    loss_fn = loss_fn or nn.functional.cross_entropy
     was_training = model.training
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=dev)
@@ -277,7 +277,7 @@ def fit(
         optimizer = make_optimizer(
             config.optimizer, model.parameters(), config.lr, config.weight_decay, config.momentum
         )
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    loss_fn = loss_fn or nn.functional.cross_entropy
     num_classes = train.num_classes if isinstance(train, ImageDataset) else None
     epoch_batches = _batches(train, config.batch_size, device, generator, config.num_workers)
     state = FitState(model=model, optimizer=optimizer, history=history, config=config, device=device)

@@ -15,7 +15,7 @@ import numpy as np
 import traitlets
 
 from ..train.callbacks import Callback, FitState
-from ..train.history import History, HistorySnapshot, downsample
+from ..train.history import History, HistorySnapshot, downsample, log_ticks
 from .runner import Throttle
 
 __all__ = ["LiveCurves"]
@@ -54,6 +54,7 @@ class LiveCurves(widgets.VBox):
 
     def __init__(self, refresh_hz: float = 4.0, max_points: int = 2000, **kwargs) -> None:
         x_loss, y_loss = bq.LinearScale(), bq.LogScale()
+        self._loss_axis = bq.Axis(scale=y_loss, side="left", label="loss (log)", tick_format=".2~g")
         x_acc, y_acc = bq.LinearScale(), bq.LinearScale(min=0.0, max=1.0)
         self.step_loss = _line(x_loss, y_loss, STEP, "train (step)", width=1.0)
         self.train_loss = _line(x_loss, y_loss, TRAIN, "train (epoch)", markers=True)
@@ -66,7 +67,7 @@ class LiveCurves(widgets.VBox):
             marks=[self.step_loss, self.train_loss, self.val_loss],
             axes=[
                 bq.Axis(scale=x_loss, label="step"),
-                bq.Axis(scale=y_loss, side="left", label="loss (log)", tick_format=".2g"),
+                self._loss_axis,
             ],
             title="loss",
             layout=layout,
@@ -122,6 +123,9 @@ class LiveCurves(widgets.VBox):
             for mark, (x, y) in series.items():
                 keep = np.isfinite(y) & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
                 mark.x, mark.y = x[keep], y[keep]
+            losses = np.concatenate([m.y for m in (self.step_loss, self.train_loss, self.val_loss)])
+            if len(losses):
+                self._loss_axis.tick_values = log_ticks(float(losses.min()), float(losses.max()))
         self.drawn_version = snap.version
         return True
 

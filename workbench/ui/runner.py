@@ -91,6 +91,10 @@ class BackgroundRun:
         """Wait for the run; True when it has ended."""
         return self._done.wait(timeout)
 
+    def __repr__(self) -> str:
+        state = "running" if self.running else ("failed" if self.error else ("done" if self._done.is_set() else "new"))
+        return f"<BackgroundRun {self.name!r}: {state}>"
+
     @property
     def running(self) -> bool:
         return self._thread is not None and not self._done.is_set()

@@ -1,0 +1,78 @@
+"""What does the workbench loop with live curves cost, next to a bare PyTorch loop?
+
+Same model (same seeded init), same data, same optimizer and LR, same number of steps; (a) a bare loop,
+(b) ``workbench.fit`` with ``LiveCurves`` attached (headless widgets). The two are interleaved, in
+alternating order, several times; each round gives a ratio of steps/s, and the median is reported.
+
+    python benchmarks/train_overhead.py [--data digits|mnist] [--steps N] [--rounds R]
+
+Last line: ``live_vs_bare=<median ratio of steps/s>`` (goal >= 0.97).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+from _common import bare_loop, load  # noqa: E402
+from workbench import TrainConfig, build_model, fit  # noqa: E402
+from workbench.train import resolve_device  # noqa: E402
+from workbench.ui import LiveCurves  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", choices=["digits", "mnist"], default="mnist")
+    ap.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
+    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--batch-size", type=int, default=64)
+    args = ap.parse_args()
+
+    data = load(args.data)
+    device = resolve_device("auto")
+    x_all, y_all = data.tensors()
+    x_all, y_all = x_all.to(device), y_all.to(device)
+    lr, seed = 1e-3, 0
+    epochs = -(-args.steps // -(-len(data) // args.batch_size))
+    config = TrainConfig(epochs=epochs, max_steps=args.steps, batch_size=args.batch_size, lr=lr, seed=seed)
+
+    def make():
+        return build_model(args.model, data, seed=seed).to(device)
+
+    def workbench_run() -> float:
+        model, curves = make(), LiveCurves()
+        t0 = time.perf_counter()
+        h = fit(model, data, config=config, callbacks=[curves.callback()])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        assert h.steps == args.steps and len(curves.step_loss.x) > 0, (h, len(curves.step_loss.x))
+        return seconds
+
+    print(f"data={data.name} n={len(data)} shape={data.input_shape} model={args.model} device={device} "
+          f"threads={torch.get_num_threads()} steps={args.steps} batch={args.batch_size} rounds={args.rounds}")
+    bare_loop(make(), x_all, y_all, 50, args.batch_size, lr, seed)  # warm up allocator and kernels
+    workbench_run()
+    ratios = []
+    for r in range(args.rounds):
+        order = ("bare", "live") if r % 2 == 0 else ("live", "bare")
+        t = {}
+        for which in order:
+            t[which] = bare_loop(make(), x_all, y_all, args.steps, args.batch_size, lr, seed) if which == "bare" else workbench_run()
+        ratio = t["bare"] / t["live"]  # (steps/s live) / (steps/s bare)
+        ratios.append(ratio)
+        print(f"round {r + 1}: bare {args.steps / t['bare']:8.1f} steps/s   live {args.steps / t['live']:8.1f} steps/s   ratio {ratio:.3f}")
+    print(f"median ratio {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
+    print(f"live_vs_bare={statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()

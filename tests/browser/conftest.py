@@ -1,0 +1,145 @@
+"""JupyterLab on loopback and Debian's chromium through playwright, for tests of what only a browser shows.
+
+The server gets its own config/data/runtime/settings dirs under a temp folder, serves a *copy* of
+notebooks/ (autosave never touches the repo) and is stopped by PID at the end. Screenshots go to
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    log: Path
+
+    def notebook_url(self, name: str) -> str:
+        return f"{self.url}/lab/tree/{name}?token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settings(settings_dir: Path) -> None:
+    for rel, value in {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    }.items():
+        path = settings_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `apt-get install -y chromium` (make test does it)")
+    root = tmp_path_factory.mktemp("lab")
+    served = root / "notebooks"
+    shutil.copytree(REPO / "notebooks", served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    jdirs = {k: root / "jupyter" / k for k in ("config", "data", "runtime", "settings", "workspaces", "ipython")}
+    for d in jdirs.values():
+        d.mkdir(parents=True)
+    _settings(jdirs["settings"])
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(jdirs["config"]),
+        JUPYTER_DATA_DIR=str(jdirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(jdirs["runtime"]),
+        JUPYTERLAB_SETTINGS_DIR=str(jdirs["settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(jdirs["workspaces"]),
+        IPYTHONDIR=str(jdirs["ipython"]),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
+    port, token = _free_port(), secrets.token_hex(16)
+    log = root / "lab.log"
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+    try:
+        yield Lab(url=url, token=token, root=served, log=log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def page(lab):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1500, "height": 1100})
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+def open_notebook(page, lab: Lab, name: str) -> None:
+    """Open a notebook and wait until its kernel is idle."""
+    page.goto(lab.notebook_url(name))
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if accept.count():  # "Select Kernel" on a fresh server
+            accept.first.click()
+        if "Idle" in page.locator("#jp-main-statusbar").inner_text():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"kernel of {name} never went idle:\n{lab.log.read_text()[-2000:]}")
+
+
+def run_all(page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
