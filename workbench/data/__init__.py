@@ -27,3 +27,7 @@ __all__ = [
     "load_digits",
     "split",
 ]
+
+from .inspect import ISSUES, DataReport, SplitSummary, inspect  # noqa: E402
+
+__all__ += ["ISSUES", "DataReport", "SplitSummary", "inspect"]

@@ -1,0 +1,167 @@
+"""Exact and near-duplicate groups without an N x N matrix.
+
+Near duplicates: two images whose 64-bit perceptual hashes differ in at most ``max_bits`` bits *and*
+whose 32x32 thumbnails correlate at least ``min_corr`` at their best alignment within one pixel
+(whole and half-pixel shifts), so re-encoding, brightness, light noise and a one-pixel shift all
+pass while different images of the same class (measured on MNIST) do not. Candidates come from the
+pigeonhole principle: split the hash into ``max_bits + 1`` bands; two hashes within ``max_bits`` bits
+agree exactly on at least one band. Only images sharing a band value are compared, so the work is
+about N x (bucket size) rather than N^2, and memory stays linear. Groups are transitive (union-find).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["UnionFind", "exact_groups", "near_pairs"]
+
+
+class UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n)
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:  # path compression
+            self.parent[i], i = root, self.parent[i]
+        return int(root)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = defaultdict(list)
+        for i in range(len(self.parent)):
+            out[self.find(i)].append(i)
+        return [g for g in out.values() if len(g) > 1]
+
+
+def exact_groups(digests: Iterable[bytes]) -> list[list[int]]:
+    """Indices that share a digest, groups of two or more."""
+    by: dict[bytes, list[int]] = defaultdict(list)
+    for i, d in enumerate(digests):
+        by[d].append(i)
+    return [g for g in by.values() if len(g) > 1]
+
+
+def _bands(max_bits: int) -> list[tuple[int, int]]:
+    k = max_bits + 1
+    edges = np.linspace(0, 64, k + 1).astype(int)
+    return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def near_pairs(
+    phash: np.ndarray,
+    thumb: np.ndarray,
+    max_bits: int,
+    min_corr: float,
+    skip: np.ndarray | None = None,
+    block: int = 4096,
+) -> np.ndarray:
+    """``(P, 2)`` index pairs ``i < j`` that are near duplicates (see the module docstring)."""
+    n = len(phash)
+    active = np.arange(n) if skip is None else np.flatnonzero(~skip)
+    if len(active) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    h = phash[active]
+    chunks: list[np.ndarray] = []
+    for offset, width in _bands(max_bits):
+        key = (h >> np.uint64(offset)) & np.uint64((1 << width) - 1)
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        sizes = np.diff(np.r_[starts, len(order)])
+        for s, k in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+            members = order[s : s + k]
+            step = max(1, block // k)  # row blocks bound the (rows x k) comparison
+            for r0 in range(0, k - 1, step):
+                rows = members[r0 : r0 + step]
+                close = np.bitwise_count(h[rows][:, None] ^ h[members][None, :]) <= max_bits
+                ri, ci = np.nonzero(close)
+                a, b = rows[ri], members[ci]
+                keep = a < b
+                if keep.any():
+                    chunks.append(a[keep] * n + b[keep])
+    if not chunks:
+        return np.zeros((0, 2), dtype=np.int64)
+    codes = np.unique(np.concatenate(chunks))  # the same pair may come from several bands
+    pairs = np.stack([active[codes // n], active[codes % n]], axis=1).astype(np.int64)
+    # cheap prefilter: correlation of 8x8 average-pooled thumbnails (a 1 px shift barely moves it)
+    pooled = thumb.astype(np.float32).reshape(len(thumb), 8, thumb.shape[1] // 8, 8, thumb.shape[2] // 8).mean(axis=(2, 4))
+    pooled = pooled.reshape(len(thumb), -1)
+    pooled = pooled - pooled.mean(axis=1, keepdims=True)
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-6)
+    rough = np.einsum("ij,ij->i", pooled[pairs[:, 0]], pooled[pairs[:, 1]])
+    flat = (np.abs(pooled[pairs[:, 0]]).sum(1) < 1e-3) | (np.abs(pooled[pairs[:, 1]]).sum(1) < 1e-3)
+    pairs = pairs[(rough >= min_corr - 0.08) | flat]
+    if not len(pairs):
+        return pairs
+    corr = np.concatenate([
+        shift_corr(thumb[pairs[s : s + 1024, 0]], thumb[pairs[s : s + 1024, 1]]) for s in range(0, len(pairs), 1024)
+    ])
+    return pairs[corr >= min_corr]
+
+
+def _shift_weights() -> np.ndarray:
+    """``(25, 9)``: each shift in {-1, -0.5, 0, 0.5, 1}^2 as a mix of the nine whole-pixel crops."""
+    one_d = {-1.0: {-1: 1.0}, -0.5: {-1: 0.5, 0: 0.5}, 0.0: {0: 1.0}, 0.5: {0: 0.5, 1: 0.5}, 1.0: {1: 1.0}}
+    rows = []
+    for wy in one_d.values():
+        for wx in one_d.values():
+            w = np.zeros((3, 3))
+            for dy, a in wy.items():
+                for dx, b in wx.items():
+                    w[dy + 1, dx + 1] = a * b
+            rows.append(w.reshape(9))
+    return np.array(rows, dtype=np.float64)
+
+
+_W = _shift_weights()
+
+
+def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Best Pearson correlation of ``a[i]`` and ``b[i]`` (``(P, S, S)``) over shifts within one pixel, ``(P,)``.
+
+    Shifts are whole and half pixels in each axis (a half shift averages two neighbours). Every shifted
+    inner crop of ``a`` is a weighted mix of its nine whole-pixel crops, so one batched Gram matrix of
+    those crops gives all 25 correlations: num = W d, mean = W m, sum of squares = W G W^T.
+    Two constant images correlate 1 when they are equal and 0 otherwise.
+    """
+    import torch
+
+    p, s, _ = a.shape
+    at = torch.from_numpy(a.astype(np.float32))
+    at = at - at.mean(dim=(1, 2), keepdim=True)  # centred first: float32 sums of squares stay accurate
+    inner_b = torch.from_numpy(b[:, 1:-1, 1:-1].astype(np.float32)).reshape(p, -1)
+    inner_b = inner_b - inner_b.mean(1, keepdim=True)
+    nb = inner_b.norm(dim=1)
+    b_hat = inner_b / nb.clamp_min(1e-12)[:, None]
+    crops = torch.stack(
+        [at[:, 1 + dy : s - 1 + dy, 1 + dx : s - 1 + dx].reshape(p, -1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dim=1
+    )  # (P, 9, n)
+    n = crops.shape[2]
+    d = torch.bmm(crops, b_hat[:, :, None])[:, :, 0]  # (P, 9)
+    m = crops.mean(2)  # (P, 9)
+    gram = torch.bmm(crops, crops.transpose(1, 2))  # (P, 9, 9)
+    w = torch.from_numpy(_W).float()  # (25, 9)
+    num = d @ w.T  # (P, 25)
+    mean = m @ w.T
+    sq = torch.einsum("sk,pkl,sl->ps", w, gram, w)
+    var = (sq - n * mean**2).clamp_min(0)
+    corr = num / var.sqrt().clamp_min(1e-9)
+    flat_a = var.max(1).values < 1e-9
+    flat = flat_a | (nb < 1e-6)
+    best = corr.max(1).values.numpy()
+    if flat.any():
+        fa = flat.numpy()
+        same = np.abs(a[fa].astype(np.float32).mean((1, 2)) - b[fa].astype(np.float32).mean((1, 2))) < 1e-3
+        both_flat = (flat_a & (nb < 1e-6)).numpy()[fa]
+        best[fa] = np.where(both_flat & same, 1.0, 0.0)
+    return best

@@ -1,0 +1,320 @@
+"""``inspect``: become one with the data. One decode per image, every check from that pass.
+
+Finds exact duplicates (storage-independent), near duplicates (re-encoded, darker/brighter, noisy,
+shifted by a pixel), duplicate groups whose labels disagree, groups that span splits (leakage),
+unreadable files, odd sizes and modes, low-information and unusually dark/bright images, class
+imbalance and missing classes, and labels that a quick out-of-fold model doubts (cleanlab).
+Results come back as a ``DataReport``; nothing here draws.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validation import check_int, check_real
+from .dataset import ImageDataset
+from .duplicates import UnionFind, exact_groups, near_pairs
+from .fingerprints import Fingerprints, fingerprint
+from .labels import suspicious_labels
+
+__all__ = ["ISSUES", "DataReport", "SplitSummary", "inspect"]
+
+log = logging.getLogger(__name__)
+
+#: Every issue name a report row can carry.
+ISSUES = (
+    "unreadable",
+    "exact_duplicate",
+    "near_duplicate",
+    "label_conflict",
+    "leakage",
+    "odd_size",
+    "odd_mode",
+    "low_information",
+    "too_dark",
+    "too_bright",
+    "suspicious_label",
+)
+COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail")
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """Counts and pixel statistics of one split."""
+
+    name: str
+    n: int
+    class_counts: dict[str, int]
+    imbalance_ratio: float  # largest class / smallest non-empty class
+    missing_classes: tuple[str, ...]
+    common_size: tuple[int, int]
+    channel_mean: tuple[float, ...]
+    channel_std: tuple[float, ...]
+    unreadable: int
+
+
+@dataclass
+class DataReport:
+    """What ``inspect`` found: one row per (sample, issue), groups, and per-split summaries."""
+
+    classes: tuple[str, ...]
+    splits: dict[str, SplitSummary]
+    rows: list[dict] = field(default_factory=list)
+    groups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # group id -> (split, index) members
+    settings: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_frame(self):
+        """A pandas DataFrame, one row per (sample, issue): split, index, path, label, issue, group, detail."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def count(self, issue: str) -> int:
+        """Number of samples flagged with ``issue``."""
+        return sum(1 for r in self.rows if r["issue"] == issue)
+
+    def flagged(self, issue: str, split: str | None = None) -> list[int]:
+        """Indices (in ``split``) flagged with ``issue``."""
+        return sorted({r["index"] for r in self.rows if r["issue"] == issue and (split is None or r["split"] == split)})
+
+    def groups_with(self, issue: str) -> list[str]:
+        """Group ids that carry ``issue`` (exact/near duplicates, label conflicts, leakage)."""
+        return sorted({r["group"] for r in self.rows if r["issue"] == issue and r["group"]}, key=_group_key)
+
+    def summary(self) -> str:
+        """A short human text: what was found and what to do about it."""
+        lines = []
+        for s in self.splits.values():
+            worst = min((c for c in s.class_counts.items() if c[1] > 0), key=lambda c: c[1], default=("-", 0))
+            best = max(s.class_counts.items(), key=lambda c: c[1], default=("-", 0))
+            line = (
+                f"{s.name}: {s.n} images, {sum(1 for v in s.class_counts.values() if v)} of {len(self.classes)} classes, "
+                f"largest {best[0]!r} ({best[1]}) / smallest {worst[0]!r} ({worst[1]}) = imbalance {s.imbalance_ratio:.2f}"
+            )
+            if s.missing_classes:
+                line += f"; MISSING classes {', '.join(repr(c) for c in s.missing_classes)}"
+            lines.append(line)
+        advice = {
+            "unreadable": "files that could not be decoded: fix or delete them",
+            "exact_duplicate": "identical images: keep one of each group",
+            "near_duplicate": "near-identical images (re-encoded, brightness, noise, 1-px shift): keep one",
+            "label_conflict": "duplicates with different labels: at least one label is wrong",
+            "leakage": "the same image in more than one split: evaluation is optimistic; remove it from val/test",
+            "odd_size": "sizes unlike the rest: they are resized for training; check they belong",
+            "odd_mode": "colour mode unlike the rest",
+            "low_information": "(nearly) constant images: blank scans, failed crops",
+            "too_dark": "much darker than the rest",
+            "too_bright": "much brighter than the rest",
+            "suspicious_label": "a model trained on the other folds disagrees confidently: look at these first",
+        }
+        for issue in ISSUES:
+            n = self.count(issue)
+            if n:
+                groups = len(self.groups_with(issue))
+                g = f" in {groups} groups" if groups else ""
+                lines.append(f"{issue}: {n} samples{g}: {advice[issue]}")
+        if not self.rows:
+            lines.append("no per-sample issues found")
+        for s in self.splits.values():
+            if s.imbalance_ratio >= 3:
+                lines.append(f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the class priors, weigh the loss, or resample")
+        lines.append(f"(inspected in {self.seconds:.1f} s)")
+        return "\n".join(lines)
+
+
+def _group_key(g: str) -> tuple[str, int]:
+    return (g[0], int(g[1:]) if g[1:].isdigit() else 0)
+
+
+def _robust_outliers(values: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    med = np.median(values)
+    mad = np.median(np.abs(values - med)) * 1.4826
+    if mad < 1e-6:
+        return np.zeros(len(values), bool), np.zeros(len(values), bool)
+    score = (values - med) / mad
+    return score < -z, score > z
+
+
+def inspect(
+    train: ImageDataset,
+    test: ImageDataset | None = None,
+    *,
+    near_bits: int = 8,
+    near_corr: float = 0.99,
+    brightness_z: float = 6.0,
+    suspicious: bool = True,
+    pred_probs: dict[str, np.ndarray] | None = None,
+    progress: ProgressFn | None = None,
+    seed: int = 0,
+    **more_splits: ImageDataset,
+) -> DataReport:
+    """Inspect one or more splits of a dataset.
+
+    Parameters
+    ----------
+    train, test, **more_splits : ImageDataset
+        The splits (``val=...`` and any other name work too). They must share the class list.
+    near_bits : int
+        Near duplicates: perceptual hashes (64 bits) may differ in at most this many bits. Default 8,
+        measured: every planted JPEG-70 / brightness / noise / 1-px-shift copy of 64x64 MNIST digits is
+        found at 8; 28x28 shifts need ~12 (a one-pixel shift is a larger change in a small image).
+    near_corr : float
+        ...and their 32x32 thumbnails must correlate at least this much at the best alignment within
+        one pixel. Default 0.99: planted copies score >= 0.992, distinct MNIST digits of the same
+        class at most ~0.99.
+    brightness_z : float
+        Robust z-score (median / MAD of image means) beyond which an image is too dark / too bright.
+    suspicious : bool
+        Look for label errors with cleanlab on out-of-fold probabilities (a quick scikit-learn model on
+        thumbnails, or ``pred_probs``).
+    pred_probs : dict of split name -> (N, C) array, optional
+        Out-of-fold predicted probabilities from your own model, used instead of the quick model.
+    progress : callable(stage, done, total), optional
+        Called while work goes on (decoding reports every few hundred images).
+    """
+    started = time.perf_counter()
+    near_bits = check_int(near_bits, "near_bits", "inspect", low=0, high=32)
+    near_corr = check_real(near_corr, "near_corr", "inspect", low=-1.0, high=1.0)
+    brightness_z = check_real(brightness_z, "brightness_z", "inspect", low=0.0, low_open=True)
+    splits: dict[str, ImageDataset] = {"train": train}
+    if test is not None:
+        splits["test"] = test
+    splits.update({k: v for k, v in more_splits.items() if v is not None})
+    for name, ds in splits.items():
+        if not isinstance(ds, ImageDataset):
+            raise TypeError(
+                f"The {name!r} split of inspect must be an ImageDataset (from workbench.data: load_digits, "
+                f"from_folder, from_arrays, from_torch). Got {type(ds).__name__} instead."
+            )
+    classes = train.classes
+    for name, ds in splits.items():
+        if ds.classes != classes:
+            raise ValueError(
+                f"inspect: split {name!r} has classes {list(ds.classes)[:5]}... but train has {list(classes)[:5]}...; "
+                "all splits must share one class list (build them from the same source)."
+            )
+    report = DataReport(classes=classes, splits={}, settings={"near_bits": near_bits, "near_corr": near_corr})
+    rows = report.rows
+
+    paths = {name: ds.paths for name, ds in splits.items()}  # built once: a view builds the list on every access
+    targets = {name: ds.targets for name, ds in splits.items()}
+
+    def add(split: str, index: int, issue: str, detail: str, group: str = "") -> None:
+        rows.append({
+            "split": split, "index": int(index), "path": paths[split][index] if index >= 0 else None,
+            "label": classes[int(targets[split][index])] if index >= 0 else "", "issue": issue, "group": group,
+            "detail": detail,
+        })
+
+    # 1. one pass per split
+    prints: dict[str, Fingerprints] = {}
+    for name, ds in splits.items():
+        cb = (lambda d, t, name=name: progress(f"decoding {name}", d, t)) if progress else None
+        prints[name] = fingerprint(ds, cb)
+        for u in ds.unreadable:
+            rows.append({"split": name, "index": -1, "path": u.path, "label": "", "issue": "unreadable", "group": "", "detail": u.reason})
+
+    # 2. per-split oddities and summaries
+    for name, ds in splits.items():
+        fp = prints[name]
+        sizes = Counter(zip(fp.height.tolist(), fp.width.tolist()))
+        common = sizes.most_common(1)[0][0] if sizes else (0, 0)
+        modes = Counter(fp.mode)
+        common_mode = modes.most_common(1)[0][0] if modes else ""
+        for i in range(len(ds)):
+            h, w = int(fp.height[i]), int(fp.width[i])
+            if (h, w) != common:
+                detail = f"{h}x{w} (most are {common[0]}x{common[1]})"
+                if abs(np.log((w / h) / (common[1] / common[0]))) > 0.2:
+                    detail += f", aspect {w / h:.2f} vs {common[1] / common[0]:.2f}"
+                add(name, i, "odd_size", detail)
+            if fp.mode[i] != common_mode:
+                add(name, i, "odd_mode", f"mode {fp.mode[i]} (most are {common_mode})")
+        low = fp.ink < 0.005
+        for i in np.flatnonzero(low):
+            what = "constant image" if fp.vmax[i] - fp.vmin[i] < 1e-6 else "almost no detail"
+            add(name, int(i), "low_information", f"{what}: {fp.ink[i]:.1%} of pixels differ from the background (std {fp.std[i]:.3f})")
+        dark, bright = _robust_outliers(fp.mean, brightness_z)
+        for i in np.flatnonzero(dark & ~low):
+            add(name, int(i), "too_dark", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
+        for i in np.flatnonzero(bright & ~low):
+            add(name, int(i), "too_bright", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
+        counts = ds.class_counts()
+        nonzero = [v for v in counts.values() if v]
+        report.splits[name] = SplitSummary(
+            name=name,
+            n=len(ds),
+            class_counts=counts,
+            imbalance_ratio=(max(nonzero) / min(nonzero)) if nonzero else float("nan"),
+            missing_classes=tuple(c for c, v in counts.items() if v == 0),
+            common_size=common,
+            channel_mean=tuple(float(v) for v in fp.channel_mean),
+            channel_std=tuple(float(v) for v in fp.channel_std),
+            unreadable=len(ds.unreadable),
+        )
+
+    # 3. duplicates across all splits at once (this is where leakage shows)
+    owners = [(name, i) for name in splits for i in range(len(splits[name]))]
+    digests = [d for name in splits for d in prints[name].exact]
+    phash = np.concatenate([prints[n].phash for n in splits])
+    thumb = np.concatenate([prints[n].thumb for n in splits])
+    low_all = np.concatenate([prints[n].ink < 0.005 for n in splits])
+    labels_all = np.concatenate([splits[n].targets for n in splits])
+    if progress:
+        progress("duplicates", 0, 1)
+    uf = UnionFind(len(owners))
+    exact = exact_groups(digests)
+    exact_id = {}
+    for gid, members in enumerate(exact):
+        for m in members:
+            exact_id[m] = gid
+            uf.union(members[0], m)
+    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all)
+    for a, b in near.tolist():
+        uf.union(a, b)
+    if progress:
+        progress("duplicates", 1, 1)
+    for gid, members in enumerate(exact):
+        key = f"x{gid}"
+        report.groups[key] = [owners[m] for m in members]
+        for m in members:
+            add(*owners[m], "exact_duplicate", f"identical pixels to {len(members) - 1} other image(s)", key)
+    for gid, members in enumerate(sorted(uf.groups(), key=min)):
+        key = f"g{gid}"
+        report.groups[key] = [owners[m] for m in members]
+        if len({exact_id.get(m, -1 - m) for m in members}) > 1:  # not just one exact group
+            for m in members:
+                add(*owners[m], "near_duplicate", f"near-identical to {len(members) - 1} other image(s)", key)
+        member_labels = {classes[int(labels_all[m])] for m in members}
+        if len(member_labels) > 1:
+            for m in members:
+                add(*owners[m], "label_conflict", f"duplicates labelled {sorted(member_labels)}", key)
+        member_splits = sorted({owners[m][0] for m in members})
+        if len(member_splits) > 1:
+            for m in members:
+                add(*owners[m], "leakage", f"the same image is in {' and '.join(member_splits)}", key)
+
+    # 4. labels a model doubts
+    if suspicious:
+        for name, ds in splits.items():
+            given = (pred_probs or {}).get(name)
+            if progress:
+                progress(f"label check {name}", 0, 1)
+            found = suspicious_labels(ds.targets, len(classes), prints[name].thumb, pred_probs=given, seed=seed)
+            for i, suggested, quality in found:
+                add(name, i, "suspicious_label",
+                    f"labelled {classes[int(ds.targets[i])]!r}, looks like {classes[suggested]!r} (label quality {quality:.2f})")
+            if progress:
+                progress(f"label check {name}", 1, 1)
+    report.seconds = time.perf_counter() - started
+    log.info("inspect: %d rows in %.1f s", len(rows), report.seconds)
+    return report
