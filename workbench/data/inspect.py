@@ -298,7 +298,8 @@ def inspect(
         if len(member_labels) > 1:
             for m in members:
                 add(*owners[m], "label_conflict", f"duplicates labelled {sorted(member_labels)}", key)
-        member_splits = sorted({owners[m][0] for m in members})
+        present = {owners[m][0] for m in members}
+        member_splits = [name for name in splits if name in present]  # in the order the splits were given
         if len(member_splits) > 1:
             for m in members:
                 add(*owners[m], "leakage", f"the same image is in {' and '.join(member_splits)}", key)
