@@ -210,3 +210,9 @@ def test_shift_corr_matches_a_naive_reference():
     fast = shift_corr(a, b)
     ref = np.array([naive(a[i], b[i]) for i in range(len(a))])
     assert np.allclose(fast, ref, atol=1e-4) and fast.min() > 0.99
+
+
+def test_inspect_is_deterministic(digits):
+    a = inspect(digits.train, digits.test).to_frame()
+    b = inspect(digits.train, digits.test).to_frame()
+    assert a.equals(b) and (a.issue == "suspicious_label").any()

@@ -71,6 +71,43 @@ class DataReport:
     groups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # group id -> (split, index) members
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
+    targets: dict[str, np.ndarray] = field(default_factory=dict)  # split -> labels, for selections
+
+    def issues_of(self, split: str, index: int) -> list[dict]:
+        """Every row about one sample."""
+        return [r for r in self.rows if r["split"] == split and r["index"] == index]
+
+    def select(self, split: str = "all", class_name: str = "all", issue: str = "all") -> list[tuple[str, int]]:
+        """``(split, index)`` of the samples that pass the filters, in browsing order.
+
+        ``issue`` is "all" (every sample), "any" (samples with at least one issue) or an issue name;
+        samples of one duplicate/leakage/conflict group come together. Unreadable files have no image
+        and are never selected (see ``to_frame()``).
+        """
+        if split != "all" and split not in self.splits:
+            raise ValueError(f"select: split must be 'all' or one of {list(self.splits)}. Got {split!r} instead.")
+        if class_name != "all" and class_name not in self.classes:
+            raise ValueError(f"select: class_name must be 'all' or one of the classes. Got {class_name!r} instead.")
+        if issue not in ("all", "any", *ISSUES):
+            raise ValueError(f"select: issue must be 'all', 'any' or one of {ISSUES}. Got {issue!r} instead.")
+        names = list(self.splits) if split == "all" else [split]
+        wanted_class = None if class_name == "all" else self.classes.index(class_name)
+
+        def keep(name: str, i: int) -> bool:
+            return wanted_class is None or int(self.targets[name][i]) == wanted_class
+
+        if issue == "all":
+            return [(n, i) for n in names for i in range(self.splits[n].n) if keep(n, i)]
+        rows = [r for r in self.rows if r["index"] >= 0 and r["split"] in names and (issue == "any" or r["issue"] == issue)]
+        # group members together; other rows keep the engine's order (suspicious labels: worst first)
+        rows.sort(key=lambda r: _group_key(r["group"]) if r["group"] else ("~", 0))
+        seen, out = set(), []
+        for r in rows:
+            key = (r["split"], r["index"])
+            if key not in seen and keep(*key):
+                seen.add(key)
+                out.append(key)
+        return out
 
     def to_frame(self):
         """A pandas DataFrame, one row per (sample, issue): split, index, path, label, issue, group, detail."""
@@ -202,7 +239,10 @@ def inspect(
                 f"inspect: split {name!r} has classes {list(ds.classes)[:5]}... but train has {list(classes)[:5]}...; "
                 "all splits must share one class list (build them from the same source)."
             )
-    report = DataReport(classes=classes, splits={}, settings={"near_bits": near_bits, "near_corr": near_corr})
+    report = DataReport(
+        classes=classes, splits={}, settings={"near_bits": near_bits, "near_corr": near_corr},
+        targets={name: ds.targets for name, ds in splits.items()},
+    )
     rows = report.rows
 
     paths = {name: ds.paths for name, ds in splits.items()}  # built once: a view builds the list on every access

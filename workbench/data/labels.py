@@ -33,9 +33,9 @@ def out_of_fold_probs(labels: np.ndarray, thumb: np.ndarray, k: int = 10, dims: 
     x = torch.from_numpy(_features(thumb))
     n = len(x)
     num_classes = int(labels.max()) + 1
-    if x.shape[1] > dims and n > dims:
-        _, _, v = torch.pca_lowrank(x, q=dims, center=False, niter=3)
-        x = x @ v  # (N, dims)
+    if x.shape[1] > dims and n > dims:  # PCA by eigendecomposition of the (256, 256) covariance: deterministic
+        _, vecs = torch.linalg.eigh((x.T @ x).double())
+        x = x @ vecs[:, -dims:].float()  # (N, dims), the top components
     sq = (x * x).sum(1)
     k = min(k, n - 1)
     y = torch.from_numpy(labels)

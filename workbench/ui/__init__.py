@@ -1,7 +1,8 @@
 """Widgets: thin views over the core's result objects (imports ipywidgets and bqplot)."""
 
 from .curves import LiveCurves
+from .databrowser import DataBrowser
 from .panel import TrainingPanel
 from .runner import BackgroundRun, Throttle
 
-__all__ = ["BackgroundRun", "LiveCurves", "Throttle", "TrainingPanel"]
+__all__ = ["BackgroundRun", "DataBrowser", "LiveCurves", "Throttle", "TrainingPanel"]
