@@ -93,7 +93,7 @@ def recall(groups: list[set[str]], pairs: list[tuple[str, str]]) -> float:
 def run_workbench(root: Path) -> tuple[float, list[set[str]], object]:
     t0 = time.perf_counter()
     ds = from_folder(root)
-    report = inspect(ds)
+    report = inspect(ds, progress=None)
     seconds = time.perf_counter() - t0
     paths = ds.paths
     groups = [{paths[i] for _, i in members} for key, members in report.groups.items() if key.startswith("g")]
@@ -142,7 +142,7 @@ def main() -> None:
             print(f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision {recall(cv_groups, sub):.2f}")
     mnist = load("mnist")
     t0 = time.perf_counter()
-    r = inspect(mnist)
+    r = inspect(mnist, progress=None)
     print(f"in-memory MNIST test set (10k 28x28): {time.perf_counter() - t0:.2f} s; "
           f"{r.count('near_duplicate')} near-dup samples, {r.count('suspicious_label')} suspicious labels")
     print(f"inspect_vs_cleanvision={cv_s / wb_s:.1f} recall={wb_r:.2f}/{cv_r:.2f}")

@@ -216,3 +216,15 @@ def test_inspect_is_deterministic(digits):
     a = inspect(digits.train, digits.test).to_frame()
     b = inspect(digits.train, digits.test).to_frame()
     assert a.equals(b) and (a.issue == "suspicious_label").any()
+
+
+def test_progress_auto_bar_for_large_data_and_bad_values(digits, capsys, monkeypatch):
+    import workbench.data.inspection as mod
+
+    monkeypatch.setattr(mod, "AUTO_PROGRESS_MIN", 100)  # digits is small: force the bar on
+    inspect(digits.val, suspicious=False)
+    assert "decoding train" in capsys.readouterr().err
+    inspect(digits.val, suspicious=False, progress=None)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="'progress' parameter of inspect must be 'auto', a callable or None"):
+        inspect(digits.val, progress="yes")

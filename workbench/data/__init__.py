@@ -28,6 +28,6 @@ __all__ = [
     "split",
 ]
 
-from .inspect import ISSUES, DataReport, SplitSummary, inspect  # noqa: E402
+from .inspection import ISSUES, DataReport, SplitSummary, inspect  # noqa: E402
 
 __all__ += ["ISSUES", "DataReport", "SplitSummary", "inspect"]

@@ -17,7 +17,7 @@ import numpy as np
 import traitlets
 
 from ..data.dataset import DataSplits, ImageDataset
-from ..data.inspect import ISSUES, DataReport, inspect
+from ..data.inspection import ISSUES, DataReport, inspect
 from ..data.preview import downsample_preview, png_bytes
 
 __all__ = ["DataBrowser"]

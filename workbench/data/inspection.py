@@ -45,6 +45,33 @@ COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail")
 
 ProgressFn = Callable[[str, int, int], None]
 
+#: With progress="auto", a progress bar is shown from this many images on (about a second of work).
+AUTO_PROGRESS_MIN = 4000
+
+
+class _TqdmProgress:
+    """progress(stage, done, total) drawn as one tqdm bar per stage."""
+
+    def __init__(self) -> None:
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self._bar = None
+        self._stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._bar = self._tqdm(total=total, desc=stage, leave=False)
+            self._stage = stage
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
 
 @dataclass(frozen=True)
 class SplitSummary:
@@ -190,7 +217,7 @@ def inspect(
     brightness_z: float = 6.0,
     suspicious: bool = True,
     pred_probs: dict[str, np.ndarray] | None = None,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | str | None = "auto",
     seed: int = 0,
     **more_splits: ImageDataset,
 ) -> DataReport:
@@ -215,8 +242,10 @@ def inspect(
         thumbnails, or ``pred_probs``).
     pred_probs : dict of split name -> (N, C) array, optional
         Out-of-fold predicted probabilities from your own model, used instead of the quick model.
-    progress : callable(stage, done, total), optional
-        Called while work goes on (decoding reports every few hundred images).
+    progress : "auto", callable(stage, done, total) or None
+        "auto" shows a progress bar (tqdm: a widget in a notebook, text in a terminal) when there are
+        at least ``AUTO_PROGRESS_MIN`` images, i.e. when the work takes more than about a second; a
+        callable is called while work goes on; None is silent.
     """
     started = time.perf_counter()
     near_bits = check_int(near_bits, "near_bits", "inspect", low=0, high=32)
@@ -232,6 +261,10 @@ def inspect(
                 f"The {name!r} split of inspect must be an ImageDataset (from workbench.data: load_digits, "
                 f"from_folder, from_arrays, from_torch). Got {type(ds).__name__} instead."
             )
+    if progress == "auto":
+        progress = _TqdmProgress() if sum(len(d) for d in splits.values()) >= AUTO_PROGRESS_MIN else None
+    elif progress is not None and not callable(progress):
+        raise TypeError(f"The 'progress' parameter of inspect must be 'auto', a callable or None. Got {progress!r} instead.")
     classes = train.classes
     for name, ds in splits.items():
         if ds.classes != classes:
@@ -356,6 +389,8 @@ def inspect(
                     f"labelled {classes[int(ds.targets[i])]!r}, looks like {classes[suggested]!r} (label quality {quality:.2f})")
             if progress:
                 progress(f"label check {name}", 1, 1)
+    if isinstance(progress, _TqdmProgress):
+        progress.close()
     report.seconds = time.perf_counter() - started
     log.info("inspect: %d rows in %.1f s", len(rows), report.seconds)
     return report
