@@ -39,7 +39,9 @@ class Lab:
     log: Path
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+        # a workspace of its own, reset: no tab of an earlier test is open beside this notebook
+        workspace = Path(name).stem.replace("_", "-")
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.token}"
 
 
 def _free_port() -> int:
@@ -129,6 +131,7 @@ def open_notebook(page, lab: Lab, name: str) -> None:
     """Open a notebook and wait until its kernel is idle."""
     page.goto(lab.notebook_url(name))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=name[:12]).wait_for(timeout=60_000)
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
     deadline = time.time() + 90
     while time.time() < deadline:

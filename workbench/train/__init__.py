@@ -27,3 +27,7 @@ __all__ = [
     "seed_worker",
     "set_lr",
 ]
+
+from .state import Snapshot, preserved, restore, snapshot  # noqa: E402
+
+__all__ += ["Snapshot", "preserved", "restore", "snapshot"]

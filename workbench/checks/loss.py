@@ -1,0 +1,151 @@
+"""Checks of the loss itself: its value at initialisation, and that regularisation raises it.
+
+Also ``init_last_layer_bias``: start the output layer's bias at the log class priors (classification)
+or the target mean (regression), so the first steps are not spent learning the base rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..train.state import preserved
+from ._common import check_batch, default_loss, output_layer
+from .result import CheckResult
+
+__all__ = ["init_last_layer_bias", "initial_loss", "regularization_raises_loss"]
+
+
+def initial_loss(model: nn.Module, batch, loss_fn: Callable | None = None, *, tolerance: float = 0.1) -> CheckResult:
+    """Observed loss at initialisation vs. its analytic value.
+
+    Softmax cross-entropy over C classes should start near ``log C`` (a model that is not yet sure of
+    anything); mean squared error near the target variance (with the output bias at the target mean).
+    The allowed gap is ``tolerance * expected`` plus three standard errors of the batch mean, so a small
+    batch is not held to a tighter standard than it can meet. On failure, the message names the output
+    layer and says whether its weights (the scale of the logits) or its bias cause the gap.
+    """
+    x, y = check_batch(batch, "initial_loss")
+    loss_fn = loss_fn or default_loss(y)
+    with preserved(model):
+        model.eval()  # no dropout noise in a check of the starting point
+        with torch.no_grad():
+            out = model(x)
+            per_sample = _per_sample(loss_fn, out, y)
+        last = output_layer(model, x)
+    observed = float(per_sample.mean())
+    se = float(per_sample.std()) / math.sqrt(len(per_sample)) if len(per_sample) > 1 else 0.0
+    classification = not y.dtype.is_floating_point
+    if classification:
+        c = out.shape[1]
+        expected, what = math.log(c), f"log({c}) = {math.log(c):.3f}, the loss of a uniform guess over {c} classes"
+    else:
+        expected = float(y.float().var(unbiased=False))
+        what = f"the target variance {expected:.4g} (a model that predicts the mean)"
+    allowed = tolerance * max(expected, 1e-8) + 3 * se
+    gap = observed - expected
+    details = {"observed": observed, "expected": expected, "allowed_gap": allowed, "standard_error": se,
+               "batch_size": len(y)}
+    if last is not None:
+        name, layer, inp, lout = last
+        details["output_layer"] = name
+        if classification and lout.ndim == 2:
+            spread = lout.std(dim=1).mean().item()
+            details["logit_std"] = spread
+            if getattr(layer, "bias", None) is not None:
+                details["bias_spread"] = float(layer.bias.detach().float().std())
+    passed = abs(gap) <= allowed
+    if passed:
+        message = f"initial loss {observed:.3f} matches {what} (gap {gap:+.3f}, allowed ±{allowed:.3f})"
+    else:
+        message = f"initial loss {observed:.3f}, expected {what}: off by {gap:+.3f}. " + _blame(details, classification, gap)
+    return CheckResult("initial_loss", passed, message, details)
+
+
+def _per_sample(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if loss_fn in (nn.functional.cross_entropy, nn.functional.mse_loss):
+        return loss_fn(out, y, reduction="none").reshape(len(y), -1).mean(1)
+    return torch.stack([loss_fn(out[i : i + 1], y[i : i + 1]) for i in range(len(y))])
+
+
+def _blame(d: dict, classification: bool, gap: float) -> str:
+    layer = d.get("output_layer", "the last layer")
+    if not classification:
+        return (f"Set the bias of {layer!r} to the target mean (workbench.checks.init_last_layer_bias) and keep "
+                "its weights small at init.")
+    if gap < 0:
+        return ("A loss below log C at init means the model is right before training: check that the "
+                "labels are not leaking into the inputs, and that the loss is softmax cross-entropy.")
+    bias = d.get("bias_spread", 0.0)
+    logits = d.get("logit_std", 0.0)
+    if bias > 0.5 * logits:
+        return (f"The bias of {layer!r} spreads the logits (bias std {bias:.2f}, logit std {logits:.2f}): start it "
+                "at zero, or at the log class priors with workbench.checks.init_last_layer_bias.")
+    return (f"The logits are too large at init (std {logits:.2f} across classes) and they come from the weights "
+            f"of {layer!r} or the activations feeding it: scale that layer's weights down (e.g. x0.1) or use a "
+            "smaller init.")
+
+
+def regularization_raises_loss(
+    model: nn.Module,
+    batch,
+    loss_fn: Callable | None = None,
+    *,
+    strengths: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1),
+    reg_fn: Callable[[nn.Module], torch.Tensor] | None = None,
+) -> CheckResult:
+    """The full objective (data loss + strength x regulariser) must grow with the strength.
+
+    ``reg_fn(model)`` is the regulariser (default: half the sum of squared weights). A regulariser
+    that is zero, negative, or does not depend on the weights is caught here.
+    """
+    x, y = check_batch(batch, "regularization_raises_loss")
+    loss_fn = loss_fn or default_loss(y)
+    reg_fn = reg_fn or (lambda m: 0.5 * sum((p.float() ** 2).sum() for p in m.parameters()))
+    with preserved(model):
+        model.eval()
+        with torch.no_grad():
+            data_loss = float(loss_fn(model(x), y))
+            reg = float(reg_fn(model))
+    totals = [data_loss + s * reg for s in strengths]
+    increasing = all(b > a for a, b in zip(totals, totals[1:]))
+    details = {"data_loss": data_loss, "regularizer": reg, "strengths": list(strengths), "totals": totals}
+    if increasing:
+        return CheckResult("regularization_raises_loss", True,
+                           f"loss rises with regularisation: {totals[0]:.4f} -> {totals[-1]:.4f} "
+                           f"over strengths {strengths[0]:g}..{strengths[-1]:g}", details)
+    return CheckResult("regularization_raises_loss", False,
+                       f"the loss does not rise with regularisation (regulariser = {reg:.4g}): check its sign and "
+                       "that it depends on the weights", details)
+
+
+def init_last_layer_bias(model: nn.Module, data) -> str:
+    """Set the output layer's bias from the data; returns the layer's name.
+
+    Classification: the log class priors (a model that knows only the base rates starts at the entropy
+    of the labels, not above it). Regression: the target mean.
+    """
+    targets = np.asarray(getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data)
+    if targets is None or targets.ndim == 0:
+        raise TypeError("init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets.")
+    x = data[0][0][None] if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor)) else None
+    if x is None:
+        raise TypeError("init_last_layer_bias needs a dataset (it runs one sample to find the output layer).")
+    from ._common import model_device
+
+    last = output_layer(model, x.to(model_device(model)))
+    if last is None or getattr(last[1], "bias", None) is None:
+        raise ValueError("init_last_layer_bias: the model's last layer has no bias to set.")
+    name, layer, _, _ = last
+    with torch.no_grad():
+        if np.issubdtype(targets.dtype, np.floating):
+            layer.bias.fill_(float(targets.mean()))
+        else:
+            counts = np.bincount(targets.astype(np.int64), minlength=layer.bias.numel()).astype(np.float64)
+            priors = (counts + 1e-3) / (counts + 1e-3).sum()
+            layer.bias.copy_(torch.from_numpy(np.log(priors)).to(layer.bias))
+    return name
