@@ -24,3 +24,7 @@ __all__ = [
     "regularization_raises_loss",
     "run_all",
 ]
+
+from .batch import CapturedBatch, PipelineStep, capture_batch, describe_pipeline  # noqa: E402
+
+__all__ += ["CapturedBatch", "PipelineStep", "capture_batch", "describe_pipeline"]

@@ -176,7 +176,9 @@ def capacity_check(
         if isinstance(data, ImageDataset) else data
 
     def run(c):
-        model = model_fn(c)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)  # every capacity starts from the same seed: reproducible
+            model = model_fn(c)
         fit(model, part, config=config)
         return evaluate(model, part).loss
 

@@ -1,0 +1,153 @@
+"""Views for step 2 of the recipe: the batch as ``model(x)`` gets it, and the checklist.
+
+``BatchViewer`` renders a ``CapturedBatch`` (a torchvision ``make_grid``, denormalised for display only,
+labels under each image, per-channel statistics, the pipeline with augmentations flagged).
+``ChecksPanel`` renders a ``Checklist`` and runs the checks, one or all, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import torch
+import traitlets
+from torch import nn
+from torchvision.utils import make_grid
+
+from ..checks import CHECKS, CheckResult, capture_batch, run_all
+from ..data.preview import png_bytes
+from .runner import BackgroundRun
+
+__all__ = ["BatchViewer", "ChecksPanel"]
+
+
+class BatchViewer(widgets.VBox):
+    """The exact tensors that reach ``model(x)`` for one batch of ``data``."""
+
+    seed = traitlets.Int(0, help="Which batch: the one the loop draws first with this seed.")
+
+    def __init__(self, model: nn.Module, data, *, batch_size: int = 32, columns: int = 8, **kwargs) -> None:
+        self.model, self.data, self.batch_size, self.columns = model, data, batch_size, columns
+        self.image = widgets.Image(format="png")
+        self.image.add_class("wb-batch-grid")
+        self.labels = widgets.HTML()
+        self.stats = widgets.HTML()
+        self.pipeline = widgets.HTML()
+        self.next_button = widgets.Button(description="another batch", icon="refresh")
+        self.next_button.on_click(lambda _: setattr(self, "seed", self.seed + 1))
+        super().__init__(children=[self.next_button, self.image, self.labels, self.stats, self.pipeline], **kwargs)
+        self.add_class("wb-batch-viewer")
+        self.captured = None
+        self._draw()
+
+    @traitlets.observe("seed")
+    def _on_seed(self, _) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        c = capture_batch(self.model, self.data, batch_size=self.batch_size, seed=self.seed)
+        self.captured = c
+        shown = c.for_display()
+        if shown.ndim == 4:
+            grid = make_grid(shown, nrow=self.columns, padding=1, normalize=shown.min() < 0 or shown.max() > 1, pad_value=1.0)
+            cell = 96 if shown.shape[-1] <= 16 else 2 * shown.shape[-1]
+            rows = -(-len(shown) // self.columns)
+            self.image.value = png_bytes(grid, display=rows * cell)
+            self.image.layout.width = f"{self.columns * cell}px"
+            names = [c.classes[int(t)] if 0 <= int(t) < len(c.classes) else str(int(t)) for t in c.targets]
+            cells = "".join(
+                ("<tr>" if i % self.columns == 0 else "") + f"<td style='width:{cell}px;text-align:center'>{html.escape(n)}</td>"
+                + ("</tr>" if i % self.columns == self.columns - 1 else "") for i, n in enumerate(names)
+            )
+            self.labels.value = f"<b>labels, row by row</b><table style='table-layout:fixed'>{cells}</table>"
+        stats = c.channel_stats
+        rows = "".join(
+            f"<tr><td>channel {k}</td>" + "".join(f"<td>{stats[s][k]:.4f}</td>" for s in ("mean", "std", "min", "max")) + "</tr>"
+            for k in range(len(stats["mean"]))
+        )
+        self.stats.value = (
+            f"<b>what model(x) receives</b>: shape {tuple(c.inputs.shape)}, dtype {str(c.inputs.dtype).replace('torch.', '')}"
+            "<table><tr><th></th><th>mean</th><th>std</th><th>min</th><th>max</th></tr>" + rows + "</table>"
+            + ("<i>display denormalised with the pipeline's Normalize; the numbers are the model's input</i>" if c.normalize else "")
+        )
+        flag = "<b style='color:#b00020'>augmentation</b> "
+        items = "".join(
+            f"<li>{flag if s.augmentation else ''}<code>{html.escape(s.name)}</code>: {html.escape(s.detail)}</li>"
+            for s in c.pipeline
+        )
+        warn = ("<p style='color:#b00020'>Augmentation is on: turn it off until the pipeline is checked (it is a "
+                "regulariser, and a place for bugs).</p>") if c.augmented else ""
+        self.pipeline.value = f"<b>pipeline</b><ol>{items}</ol>{warn}"
+
+
+class ChecksPanel(widgets.VBox):
+    """The recipe's checklist: run one check or all of them without blocking the kernel."""
+
+    running = traitlets.Bool(False)
+    statuses = traitlets.Dict(help="check name -> 'not run' | 'running' | 'passed' | 'FAILED' | 'skipped'")
+
+    def __init__(self, model: nn.Module, data, val=None, *, time_dim: int | None = None, background: bool = True, **kwargs) -> None:
+        self.model, self.data, self.val, self.time_dim, self.background = model, data, val, time_dim, background
+        self.results: dict[str, CheckResult] = {}
+        self.run: BackgroundRun | None = None
+        self._rows: dict[str, tuple[widgets.HTML, widgets.HTML, widgets.Button]] = {}
+        rows = []
+        for name in CHECKS:
+            badge, message = widgets.HTML(self._badge("not run")), widgets.HTML("")
+            button = widgets.Button(description="run", layout=widgets.Layout(width="60px"))
+            button.on_click(lambda _, name=name: self.start((name,)))
+            self._rows[name] = (badge, message, button)
+            row = widgets.HBox([button, widgets.HTML(f"<code>{name}</code>", layout=widgets.Layout(width="230px")), badge, message])
+            row.add_class(f"wb-check-{name}")
+            rows.append(row)
+        self.run_all_button = widgets.Button(description="Run all checks", button_style="primary", icon="check")
+        self.run_all_button.on_click(lambda _: self.start())
+        self.summary = widgets.HTML("")
+        super().__init__(children=[self.run_all_button, *rows, self.summary], **kwargs)
+        self.add_class("wb-checks-panel")
+        self.statuses = {name: "not run" for name in CHECKS}
+
+    @staticmethod
+    def _badge(status: str) -> str:
+        color = {"passed": "#1a7f37", "FAILED": "#b00020", "running": "#9a6700", "skipped": "#57606a"}.get(status, "#57606a")
+        return f"<span class='wb-badge' style='display:inline-block;width:70px;color:{color};font-weight:bold'>{status}</span>"
+
+    def _set(self, name: str, status: str, message: str = "") -> None:
+        badge, msg, _ = self._rows[name]
+        badge.value = self._badge(status)
+        msg.value = f"<span style='font-size:12px'>{html.escape(message)}</span>"
+        self.statuses = {**self.statuses, name: status}
+
+    def start(self, only: tuple[str, ...] | None = None) -> BackgroundRun | None:
+        """Run the named checks (all by default); results fill in as they arrive."""
+        if self.running:
+            return None
+        names = only or CHECKS
+        for n in names:
+            self._set(n, "running")
+        self.running = True
+        self.run_all_button.disabled = True
+
+        def target(stop_event):
+            return run_all(self.model, self.data, self.val, time_dim=self.time_dim, only=tuple(names),
+                           on_result=lambda r: (self.results.__setitem__(r.name, r), self._set(r.name, r.status, r.message)))
+
+        self.run = BackgroundRun(target, background=self.background, on_done=self._done)
+        return self.run.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self.run is not None:
+            self.run.join(timeout)
+
+    def _done(self, run: BackgroundRun) -> None:
+        if run.error is not None:
+            for n, s in self.statuses.items():
+                if s == "running":
+                    self._set(n, "FAILED", f"the check raised {type(run.error).__name__}: {run.error}")
+        failed = [n for n, s in self.statuses.items() if s == "FAILED"]
+        done = [n for n, s in self.statuses.items() if s in ("passed", "FAILED", "skipped")]
+        self.summary.value = (f"<b style='color:#b00020'>{len(failed)} failed: {', '.join(failed)}</b>" if failed
+                              else f"<b style='color:#1a7f37'>{len(done)} checks done, none failed</b>")
+        self.run_all_button.disabled = False
+        self.running = False
