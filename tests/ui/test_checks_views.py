@@ -80,6 +80,9 @@ def test_checks_panel_in_the_background_reports_failures(digits):
     run.join(30)
     assert panel.statuses["initial_loss"] == "FAILED" and panel.statuses["batch_dependency"] == "passed"
     assert "1 failed: initial_loss" in panel.summary.value and not panel.running
+    panel.start(("batch_dependency",))
+    assert "running 1 check(s)" in panel.summary.value  # a new run clears the last summary
+    panel.wait(30)
 
 
 def test_cli_check_exit_codes(tmp_path, capsys):

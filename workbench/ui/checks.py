@@ -126,6 +126,7 @@ class ChecksPanel(widgets.VBox):
         names = only or CHECKS
         for n in names:
             self._set(n, "running")
+        self.summary.value = f"<i>running {len(names)} check(s)…</i>"
         self.running = True
         self.run_all_button.disabled = True
 
@@ -147,7 +148,8 @@ class ChecksPanel(widgets.VBox):
                     self._set(n, "FAILED", f"the check raised {type(run.error).__name__}: {run.error}")
         failed = [n for n, s in self.statuses.items() if s == "FAILED"]
         done = [n for n, s in self.statuses.items() if s in ("passed", "FAILED", "skipped")]
-        self.summary.value = (f"<b style='color:#b00020'>{len(failed)} failed: {', '.join(failed)}</b>" if failed
-                              else f"<b style='color:#1a7f37'>{len(done)} checks done, none failed</b>")
+        self.summary.value = (f"<b class='wb-checks-done' style='color:#b00020'>{len(done)} checks done, {len(failed)} failed: "
+                              f"{', '.join(failed)}</b>" if failed
+                              else f"<b class='wb-checks-done' style='color:#1a7f37'>{len(done)} checks done, none failed</b>")
         self.run_all_button.disabled = False
         self.running = False
