@@ -2,7 +2,7 @@
 
 from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
-from .history import EPOCH_METRICS, History, HistorySnapshot, downsample
+from .history import EPOCH_METRICS, History, HistorySnapshot, config_diff, downsample, ema, spread_band
 from .loop import Evaluation, TrainingError, evaluate, fit, resolve_device
 from .optimizers import OPTIMIZERS, make_optimizer, set_lr
 from .seeding import seed_everything, seed_worker
@@ -18,7 +18,10 @@ __all__ = [
     "StopTraining",
     "TrainConfig",
     "TrainingError",
+    "config_diff",
     "downsample",
+    "ema",
+    "spread_band",
     "evaluate",
     "fit",
     "make_optimizer",
@@ -31,3 +34,14 @@ __all__ = [
 from .state import Snapshot, preserved, restore, snapshot  # noqa: E402
 
 __all__ += ["Snapshot", "preserved", "restore", "snapshot"]
+
+from .dynamics import PredictionTracker, fixed_batch  # noqa: E402
+from .human import HumanBaselineResult, human_accuracy  # noqa: E402
+from .init import INIT_SCHEMES, init_weights  # noqa: E402
+from .runs import DEFAULT_STORE, RunRecorder, RunStore, StoredRun  # noqa: E402
+from .verdict import Verdict, verdict  # noqa: E402
+
+__all__ += [
+    "DEFAULT_STORE", "INIT_SCHEMES", "HumanBaselineResult", "PredictionTracker", "RunRecorder", "RunStore",
+    "StoredRun", "Verdict", "fixed_batch", "human_accuracy", "init_weights", "verdict",
+]

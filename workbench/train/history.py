@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["EPOCH_METRICS", "History", "HistorySnapshot", "downsample", "log_ticks"]
+__all__ = ["EPOCH_METRICS", "History", "HistorySnapshot", "config_diff", "downsample", "ema", "log_ticks", "spread_band"]
 
 #: Per-epoch metrics the loop records (val_* only when a validation split is given).
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -148,3 +148,43 @@ def log_ticks(low: float, high: float, max_ticks: int = 8) -> np.ndarray:
     if len(ticks) < 2:  # a narrow range inside one decade: its ends
         ticks = np.array([low, high])
     return ticks
+
+
+def ema(y: np.ndarray, beta: float = 0.9) -> np.ndarray:
+    """Exponential moving average with bias correction (the first points are not pulled towards 0)."""
+    out = np.empty(len(y), dtype=np.float64)
+    avg = 0.0
+    for i, v in enumerate(np.asarray(y, dtype=np.float64)):
+        avg = beta * avg + (1 - beta) * v
+        out[i] = avg / (1 - beta ** (i + 1))
+    return out
+
+
+def spread_band(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per bin of consecutive points: centre x, mean - std and mean + std (the recipe's mean +- spread plot)."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    bins = max(1, min(bins, n))
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    xs, lo, hi = [], [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b > a:
+            seg = np.asarray(y[a:b], dtype=np.float64)
+            m, sd = seg.mean(), seg.std()
+            xs.append(float(np.mean(x[a:b])))
+            lo.append(m - sd)
+            hi.append(m + sd)
+    return np.array(xs), np.array(lo), np.array(hi)
+
+
+def config_diff(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> str:
+    """What differs between two run configs, as "lr 3e-3 → 1e-2, init xavier → kaiming"."""
+    def fmt(v):
+        if isinstance(v, float) and v and (abs(v) < 0.1 or abs(v) >= 1e4):
+            return f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    names = keys or tuple(k for k in new if k in old)
+    parts = [f"{k} {fmt(old[k])} → {fmt(new[k])}" for k in names if k in old and k in new and old[k] != new[k]]
+    return ", ".join(parts) or "same settings"

@@ -15,12 +15,13 @@ import numpy as np
 import traitlets
 
 from ..train.callbacks import Callback, FitState
-from ..train.history import History, HistorySnapshot, downsample, log_ticks
+from ..train.history import History, HistorySnapshot, downsample, ema, log_ticks, spread_band
 from .runner import Throttle
 
 __all__ = ["LiveCurves"]
 
-TRAIN, VAL, STEP = "#1f77b4", "#ff7f0e", "#9ecae1"
+TRAIN, VAL, STEP, HUMAN = "#1f77b4", "#ff7f0e", "#9ecae1", "#2ca02c"
+GHOSTS = ["#7f7f7f", "#8c564b", "#9467bd", "#e377c2", "#17becf"]
 
 
 def _line(x_scale, y_scale, color: str, label: str, *, markers: bool = False, width: float = 2.0) -> bq.Lines:
@@ -51,20 +52,36 @@ class LiveCurves(widgets.VBox):
     refresh_hz = traitlets.Float(4.0)
     max_points = traitlets.Int(2000)
     drawn_version = traitlets.Int(-1, help="History version last drawn (tests read it).")
+    human_accuracy = traitlets.Float(None, allow_none=True, help="Drawn as a horizontal line on the accuracy figure.")
+    max_ghosts = traitlets.Int(5, help="Earlier runs kept as faded lines.")
 
-    def __init__(self, refresh_hz: float = 4.0, max_points: int = 2000, **kwargs) -> None:
+    def __init__(self, refresh_hz: float = 4.0, max_points: int = 2000, *, smooth: bool = False, band: bool = False,
+                 **kwargs) -> None:
+        self.smooth, self.band = smooth, band
         x_loss, y_loss = bq.LinearScale(), bq.LogScale()
+        self._scales = (x_loss, y_loss)
         self._loss_axis = bq.Axis(scale=y_loss, side="left", label="loss (log)", tick_format=".2~g")
         x_acc, y_acc = bq.LinearScale(), bq.LinearScale(min=0.0, max=1.0)
+        self._acc_scales = (x_acc, y_acc)
         self.step_loss = _line(x_loss, y_loss, STEP, "train (step)", width=1.0)
+        self.smooth_loss = _line(x_loss, y_loss, "#08519c", "train (smoothed)", width=2.5)
+        self.band_mark = bq.Lines(x=np.zeros(0), y=np.zeros((2, 0)), scales={"x": x_loss, "y": y_loss}, fill="between",
+                                  colors=["#c6dbef", "#c6dbef"], fill_colors=["#c6dbef"], fill_opacities=[0.5],
+                                  labels=["mean ± std"], display_legend=band, stroke_width=0.5)
+        self.human_line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x_acc, "y": y_acc}, colors=[HUMAN],
+                                   line_style="dashed", labels=["human"], display_legend=True, stroke_width=2)
+        self.ghost_loss: list[bq.Lines] = []
+        self.ghost_acc: list[bq.Lines] = []
         self.train_loss = _line(x_loss, y_loss, TRAIN, "train (epoch)", markers=True)
         self.val_loss = _line(x_loss, y_loss, VAL, "val (epoch)", markers=True)
         self.train_acc = _line(x_acc, y_acc, TRAIN, "train", markers=True)
         self.val_acc = _line(x_acc, y_acc, VAL, "val", markers=True)
         layout = widgets.Layout(width="50%", min_width="320px", height="320px")
         margin = {"top": 40, "bottom": 45, "left": 60, "right": 20}
+        loss_marks = [self.band_mark] if band else []
+        loss_marks += [self.step_loss] + ([self.smooth_loss] if smooth else []) + [self.train_loss, self.val_loss]
         self.loss_figure = bq.Figure(
-            marks=[self.step_loss, self.train_loss, self.val_loss],
+            marks=loss_marks,
             axes=[
                 bq.Axis(scale=x_loss, label="step"),
                 self._loss_axis,
@@ -76,7 +93,7 @@ class LiveCurves(widgets.VBox):
             animation_duration=0,
         )
         self.acc_figure = bq.Figure(
-            marks=[self.train_acc, self.val_acc],
+            marks=[self.train_acc, self.val_acc, self.human_line],
             axes=[
                 bq.Axis(scale=x_acc, label="step"),
                 bq.Axis(scale=y_acc, side="left", label="accuracy", tick_format=".0%"),
@@ -87,21 +104,64 @@ class LiveCurves(widgets.VBox):
             legend_location="bottom-right",
             animation_duration=0,
         )
+        self._own_loss_marks = list(self.loss_figure.marks)
+        self._own_acc_marks = list(self.acc_figure.marks)
         super().__init__(children=[widgets.HBox([self.loss_figure, self.acc_figure])], **kwargs)
         self.refresh_hz = refresh_hz
         self.max_points = max_points
         self.add_class("wb-live-curves")
 
     def reset(self) -> None:
-        """Clear every curve."""
+        """Clear every curve of the current run (earlier runs' faded lines stay)."""
         for mark in self._marks:
             with mark.hold_sync():
                 mark.x, mark.y = np.zeros(0), np.zeros(0)
+        with self.band_mark.hold_sync():
+            self.band_mark.x, self.band_mark.y = np.zeros(0), np.zeros((2, 0))
         self.drawn_version = -1
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
-        return (self.step_loss, self.train_loss, self.val_loss, self.train_acc, self.val_acc)
+        return (self.step_loss, self.smooth_loss, self.train_loss, self.val_loss, self.train_acc, self.val_acc)
+
+    # -- earlier runs and the human baseline ---------------------------------------------------------------
+    def add_ghost(self, history: History | HistorySnapshot, label: str) -> None:
+        """Keep a finished run as faded lines (smoothed train loss, val accuracy), labelled with ``label``."""
+        snap = history.snapshot() if isinstance(history, History) else history
+        color = GHOSTS[len(self.ghost_loss) % len(GHOSTS)]
+        x, y = downsample(snap.step, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
+        keep = np.isfinite(y) & (y > 0)
+        gl = bq.Lines(x=x[keep], y=y[keep], scales={"x": self._scales[0], "y": self._scales[1]}, colors=[color],
+                      opacities=[0.45], labels=[label], display_legend=True, stroke_width=1.5)
+        acc = snap.metrics.get("val_acc", np.zeros(0))
+        ok = np.isfinite(acc)
+        ga = bq.Lines(x=snap.epoch_step[ok].astype(float), y=acc[ok], scales={"x": self._acc_scales[0], "y": self._acc_scales[1]},
+                      colors=[color], opacities=[0.45], labels=[label], display_legend=True, stroke_width=1.5)
+        self.ghost_loss.append(gl)
+        self.ghost_acc.append(ga)
+        if len(self.ghost_loss) > self.max_ghosts:
+            self.ghost_loss.pop(0)
+            self.ghost_acc.pop(0)
+        self._place_ghosts()
+
+    def clear_ghosts(self) -> None:
+        self.ghost_loss, self.ghost_acc = [], []
+        self._place_ghosts()
+
+    def _place_ghosts(self) -> None:
+        self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
+        self.acc_figure.marks = [*self.ghost_acc, *self._own_acc_marks]
+
+    @traitlets.observe("human_accuracy")
+    def _draw_human(self, _=None) -> None:
+        end = max([float(self.step_loss.x[-1]) if len(self.step_loss.x) else 1.0]
+                  + [float(g.x[-1]) for g in self.ghost_acc if len(g.x)])
+        with self.human_line.hold_sync():
+            if self.human_accuracy is None:
+                self.human_line.x, self.human_line.y = np.zeros(0), np.zeros(0)
+            else:
+                self.human_line.x = np.array([0.0, end])
+                self.human_line.y = np.array([self.human_accuracy] * 2)
 
     def update(self, history: History | HistorySnapshot, force: bool = False) -> bool:
         """Draw the latest state of ``history``; False when nothing changed since the last draw."""
@@ -117,16 +177,26 @@ class LiveCurves(widgets.VBox):
             self.train_acc: (ex, snap.metrics.get("train_acc", np.zeros(0))),
             self.val_acc: (ex, snap.metrics.get("val_acc", np.zeros(0))),
         }
+        if self.smooth:
+            sx, sy = downsample(snap.step, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
+            series[self.smooth_loss] = (sx, sy)
         with ExitStack() as stack:
             for mark in series:
                 stack.enter_context(mark.hold_sync())
             for mark, (x, y) in series.items():
                 keep = np.isfinite(y) & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
                 mark.x, mark.y = x[keep], y[keep]
+            if self.band and len(snap.step):
+                bx, lo, hi = spread_band(snap.step, snap.loss, min(60, max(1, len(snap.step) // 10)))
+                with self.band_mark.hold_sync():
+                    self.band_mark.x = bx
+                    self.band_mark.y = np.vstack([np.maximum(lo, 1e-6), np.maximum(hi, 1e-6)])
             losses = np.concatenate([m.y for m in (self.step_loss, self.train_loss, self.val_loss)])
             if len(losses):
                 self._loss_axis.tick_values = log_ticks(float(losses.min()), float(losses.max()))
         self.drawn_version = snap.version
+        if self.human_accuracy is not None:
+            self._draw_human()
         return True
 
     def callback(self) -> Callback:
