@@ -45,3 +45,7 @@ __all__ += [
     "DEFAULT_STORE", "INIT_SCHEMES", "HumanBaselineResult", "PredictionTracker", "RunRecorder", "RunStore",
     "StoredRun", "Verdict", "fixed_batch", "human_accuracy", "init_weights", "verdict",
 ]
+
+from .lab import LIVE_SETTINGS, LabSettings, prepare_run  # noqa: E402
+
+__all__ += ["LIVE_SETTINGS", "LabSettings", "prepare_run"]

@@ -3,7 +3,13 @@
 from .checks import BatchViewer, ChecksPanel
 from .curves import LiveCurves
 from .databrowser import DataBrowser
+from .human import HumanBaseline
+from .lab import OverfitLab
+from .predictions import PredictionView
+from .runs import RunsView
 from .panel import TrainingPanel
 from .runner import BackgroundRun, Throttle
 
-__all__ = ["BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "LiveCurves", "Throttle", "TrainingPanel"]
+__all__ = [
+    "BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "HumanBaseline", "LiveCurves", "OverfitLab",
+    "PredictionView", "RunsView", "Throttle", "TrainingPanel"]

@@ -76,12 +76,13 @@ class BackgroundRun:
             self.traceback = "".join(tb.format_exception(err))
             log.warning("%s failed: %s", self.name, err)
         finally:
-            self._done.set()
-            if self.on_done is not None:
-                try:
-                    self.on_done(self)
-                except Exception:  # a broken view must not hide the run's own outcome
-                    log.exception("on_done of %s failed", self.name)
+            try:
+                if self.on_done is not None:
+                    self.on_done(self)  # before _done: join() returns once the views show the outcome
+            except Exception:  # a broken view must not hide the run's own outcome
+                log.exception("on_done of %s failed", self.name)
+            finally:
+                self._done.set()
 
     def stop(self) -> None:
         """Ask the target to stop (it checks the event between steps)."""

@@ -1,0 +1,266 @@
+"""``OverfitLab``: overfit a tiny subset with sliders, live curves against a human baseline, runs that persist.
+
+Controls map onto ``LabSettings`` (pure). While a run trains in its worker thread, the LR slider
+changes the running optimizer's LR from the next step; any other control restarts the run (the
+stopped run stays as a faded line, labelled with what changed). Every run is written to the run
+store as it trains.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as widgets
+import traitlets
+
+from ..data.dataset import DataSplits, ImageDataset
+from ..models import MODEL_KINDS
+from ..train.callbacks import Callback, FitState
+from ..train.dynamics import fixed_batch
+from ..train.history import History, config_diff
+from ..train.init import INIT_SCHEMES
+from ..train.lab import LIVE_SETTINGS, LabSettings, prepare_run
+from ..train.loop import fit
+from ..train.optimizers import OPTIMIZERS, make_optimizer, set_lr
+from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
+from ..train.verdict import verdict
+from .curves import LiveCurves
+from .predictions import PredictionView
+from .runner import BackgroundRun
+from .runs import RunsView
+
+__all__ = ["OverfitLab"]
+
+_OPT_LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW",
+               "rmsprop": "RMSprop"}
+
+
+class _Verdicts(Callback):
+    """At each epoch end, re-read the curves (a stall shows while the run goes on)."""
+
+    def __init__(self, lab: OverfitLab) -> None:
+        self.lab = lab
+
+    def on_epoch_end(self, state: FitState) -> None:
+        self.lab._show_verdict(state.history)
+
+
+class OverfitLab(widgets.VBox):
+    """The lab. ``data``: ``DataSplits`` (or an (train, val) pair).
+
+    Parameters
+    ----------
+    data : DataSplits or (ImageDataset, ImageDataset)
+    settings : LabSettings
+        Starting values of the controls.
+    store : path, RunStore or None
+        Where runs are written (default ``workbench_runs.sqlite`` in the working directory; None: nowhere).
+    human_accuracy : float or HumanBaseline, optional
+        Drawn as a line on the accuracy curve; a ``HumanBaseline`` widget is followed live.
+    background : bool
+        Train in a worker thread (default) or inline (tests).
+    """
+
+    running = traitlets.Bool(False)
+    status = traitlets.Unicode("ready")
+
+    def __init__(self, data, settings: LabSettings | None = None, *, store: str | Path | RunStore | None = DEFAULT_STORE,
+                 human_accuracy=None, background: bool = True, **kwargs) -> None:
+        if isinstance(data, DataSplits):
+            self.train_data, self.val_data = data.train, data.val
+        elif isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data):
+            self.train_data, self.val_data = data
+        else:
+            raise TypeError(f"The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of ImageDatasets. "
+                            f"Got {type(data).__name__} instead.")
+        self.background = background
+        self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
+        s = settings or LabSettings()
+        self.history = History()
+        self.model = None  # the module of the latest run
+        self.run: BackgroundRun | None = None
+        self._optimizer = None
+        self._last_settings: LabSettings | None = None
+        self._last_history: History | None = None
+        self._restarting = False
+
+        # -- controls --------------------------------------------------------------------------------------
+        n = len(self.train_data)
+        subset_options = [("one batch", s.batch_size)] + [(str(k), k) for k in (64, 128, 256, 512, 1024) if k < n] + [(f"all {n}", n)]
+        if s.subset not in [v for _, v in subset_options]:
+            subset_options.append((str(s.subset), s.subset))
+        style = {"description_width": "90px"}
+        self.lr = widgets.FloatLogSlider(value=s.lr, base=10, min=-5, max=0, step=0.05, description="LR",
+                                         readout_format=".1e", continuous_update=True, style=style)
+        self.lr.add_class("wb-lr")
+        self.optimizer = widgets.Dropdown(options=[(_OPT_LABELS[o], o) for o in OPTIMIZERS], value=s.optimizer,
+                                          description="optimizer", style=style)
+        self.init = widgets.Dropdown(options=list(INIT_SCHEMES), value=s.init, description="init", style=style)
+        self.model_kind = widgets.Dropdown(options=list(MODEL_KINDS), value=s.model, description="model", style=style)
+        self.width = widgets.IntSlider(value=s.width, min=1, max=512, description="width/chan.", continuous_update=False, style=style)
+        self.depth = widgets.IntSlider(value=s.depth, min=1, max=6, description="depth", continuous_update=False, style=style)
+        self.seed = widgets.BoundedIntText(value=s.seed, min=0, max=2**31 - 1, description="seed", style=style)
+        self.subset = widgets.SelectionSlider(options=subset_options, value=s.subset, description="subset",
+                                              continuous_update=False, style=style)
+        self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64, 128, 256], value=s.batch_size, description="batch size",
+                                           style=style)
+        self.weight_decay = widgets.Dropdown(options=[0.0, 1e-5, 1e-4, 1e-3, 1e-2], value=s.weight_decay,
+                                             description="weight decay", style=style)
+        self.dropout = widgets.FloatSlider(value=s.dropout, min=0.0, max=0.8, step=0.05, description="dropout",
+                                           continuous_update=False, style=style)
+        self.epochs = widgets.BoundedIntText(value=s.epochs, min=1, max=100_000, description="epochs", style=style)
+        self._controls = {"lr": self.lr, "optimizer": self.optimizer, "init": self.init, "model": self.model_kind,
+                          "width": self.width, "depth": self.depth, "seed": self.seed, "subset": self.subset,
+                          "batch_size": self.batch_size, "weight_decay": self.weight_decay, "dropout": self.dropout,
+                          "epochs": self.epochs}
+        for key, w in self._controls.items():
+            w.observe(lambda change, key=key: self._on_control(key, change["new"]), "value")
+
+        self.run_button = widgets.Button(description="Run", button_style="success", icon="play")
+        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.reset_button = widgets.Button(description="Reset", icon="undo")
+        self.run_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.reset_button.on_click(lambda _: self.reset())
+        self.status_html = widgets.HTML(self._status_markup("ready"))
+        self.status_html.add_class("wb-status")
+        self.verdict_html = widgets.HTML("")
+        self.verdict_html.add_class("wb-verdict")
+        self.error_html = widgets.HTML("")
+
+        # -- views ------------------------------------------------------------------------------------------
+        self.curves = LiveCurves(smooth=True, band=True)
+        if isinstance(human_accuracy, traitlets.HasTraits) and human_accuracy.has_trait("accuracy"):
+            traitlets.dlink((human_accuracy, "accuracy"), (self.curves, "human_accuracy"))
+        elif human_accuracy is not None:
+            self.curves.human_accuracy = float(human_accuracy)
+        x, y, _ = fixed_batch(self.val_data, n=min(8, len(self.val_data)), seed=0)
+        self.predictions = PredictionView(x, y, self.val_data.classes)
+        self.runs_view = RunsView(self.store, on_reload=self.compare) if self.store is not None else None
+
+        grid = widgets.GridBox(list(self._controls.values()),
+                               layout=widgets.Layout(grid_template_columns="repeat(3, 330px)", grid_gap="2px 8px"))
+        tabs = [("curves", widgets.VBox([self.curves, self.verdict_html])), ("predictions", self.predictions)]
+        if self.runs_view is not None:
+            tabs.append(("runs", self.runs_view))
+        tab = widgets.Tab(children=[c for _, c in tabs])
+        for i, (title, _) in enumerate(tabs):
+            tab.set_title(i, title)
+        super().__init__(children=[grid, widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
+                                   self.status_html, tab, self.error_html], **kwargs)
+        self.add_class("wb-overfit-lab")
+
+    # -- settings ----------------------------------------------------------------------------------------
+    @property
+    def settings(self) -> LabSettings:
+        return LabSettings(**{k: w.value for k, w in self._controls.items()})
+
+    def _on_control(self, key: str, value) -> None:
+        if not self.running:
+            return
+        if key in LIVE_SETTINGS:
+            if self._optimizer is not None:
+                set_lr(self._optimizer, float(value))  # the worker reads it at its next step
+                self._last_settings = self._last_settings.replace(lr=float(value))
+                self._set_status(f"training: LR now {value:.1e} (from the next step)")
+        elif key != "epochs":
+            self.restart()
+
+    # -- runs ---------------------------------------------------------------------------------------------
+    def start(self) -> BackgroundRun | None:
+        """Start a run with the current controls (ignored while one is training)."""
+        if self.running:
+            self._set_status("already training: press Stop first")
+            return None
+        try:
+            settings = self.settings
+        except (ValueError, TypeError) as err:
+            self._set_status(f"cannot start: {err}", error=True)
+            return None
+        if self._last_history is not None and self._last_history.steps:
+            self.curves.add_ghost(self._last_history, f"{config_diff(self._last_settings.to_dict(), settings.to_dict(), tuple(self._controls))}")
+        model, part, config = prepare_run(settings, self.train_data)
+        self._optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr, settings.weight_decay,
+                                         config.momentum)
+        self.model, self.history = model, History()
+        self.curves.reset()
+        self.error_html.value = ""
+        callbacks: list[Callback] = [self.curves.callback(), self.predictions.new_tracker(), self.predictions.callback(),
+                                     _Verdicts(self)]
+        if self.store is not None:
+            callbacks.append(self.store.recorder(settings.name(), settings.to_dict(), seed=settings.seed,
+                                                 human_baseline=self.curves.human_accuracy))
+        history, optimizer = self.history, self._optimizer
+
+        def target(stop_event):
+            return fit(model, part, self.val_data, config=config, optimizer=optimizer, callbacks=callbacks,
+                       stop_event=stop_event, history=history)
+
+        self._last_settings, self._last_history = settings, history
+        self.run = BackgroundRun(target, background=self.background, on_done=self._on_done, name="overfit-lab")
+        self.running = True
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self._set_status(f"training {settings.name()} on {len(part)} samples")
+        return self.run.start()
+
+    def stop(self, wait: bool = False) -> None:
+        """Ask the run to stop after its current step (``wait``: until it has)."""
+        if self.run is not None and self.running:
+            self.run.stop()
+            if wait:
+                self.run.join(30)
+
+    def restart(self) -> None:
+        """Stop the running run and start a new one with the current controls."""
+        self._restarting = True
+        try:
+            self.stop(wait=True)
+        finally:
+            self._restarting = False
+        self.start()
+
+    def wait(self, timeout: float | None = None) -> History:
+        if self.run is not None:
+            self.run.join(timeout)
+        return self.history
+
+    def reset(self) -> None:
+        """Stop, and clear the comparison (faded runs) and the current curves."""
+        self.stop(wait=True)
+        self.curves.clear_ghosts()
+        self.curves.reset()
+        self._last_history = None
+        self.verdict_html.value = ""
+        self._set_status("ready")
+
+    def compare(self, run: StoredRun) -> None:
+        """Add a stored run to the comparison as a faded line."""
+        self.curves.add_ghost(run.history, f"run #{run.id}: {run.name}")
+
+    # -- the worker's last word ---------------------------------------------------------------------------
+    def _on_done(self, run: BackgroundRun) -> None:
+        if run.error is not None:
+            self._set_status(f"failed: {type(run.error).__name__}: {run.error}", error=True)
+            self.error_html.value = f"<pre style='white-space:pre-wrap'>{html.escape(run.traceback[-3000:])}</pre>"
+        else:
+            self._set_status(self.history.message or self.history.status, error=self.history.status == "diverged")
+        self._show_verdict(self.history)
+        if self.runs_view is not None:
+            self.runs_view.refresh()
+        self.run_button.disabled, self.stop_button.disabled = False, True
+        self.running = False
+
+    def _show_verdict(self, history: History) -> None:
+        v = verdict(history, self.curves.human_accuracy)
+        color = {"overfit": "#1a7f37", "diverged": "#b00020", "plateau": "#9a6700", "not_learning": "#b00020"}.get(v.kind, "inherit")
+        self.verdict_html.value = f"<b style='color:{color}'>{html.escape(v.kind)}</b>: {html.escape(v.message)}"
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status = text
+        self.status_html.value = self._status_markup(text, error)
+
+    @staticmethod
+    def _status_markup(text: str, error: bool = False) -> str:
+        color = "#b00020" if error else "inherit"
+        return f"<span class='wb-status-text' style='color:{color}'>{html.escape(text)}</span>"
