@@ -42,3 +42,8 @@ def test_gallery_renders_and_issue_filter_changes_it(page, lab):
         time.sleep(0.2)
     assert "near_duplicate" in details.inner_text()
     page.screenshot(path=str(ARTIFACTS / "01_data_browser_near_duplicates.png"), full_page=False)
+    # the MNIST part ran too: its browser opened on the leakage filter
+    mnist = page.locator(".wb-data-browser").nth(1)
+    mnist.wait_for(timeout=120_000)
+    assert "leakage" in mnist.locator(".wb-issue-filter select").input_value()
+    assert page.locator(".jp-OutputArea-output", has_text="Traceback").count() == 0

@@ -7,6 +7,7 @@ so the training thread pays for a redraw a few times a second, not every step.
 
 from __future__ import annotations
 
+import html
 from contextlib import ExitStack
 
 import bqplot as bq
@@ -63,17 +64,17 @@ class LiveCurves(widgets.VBox):
         self._loss_axis = bq.Axis(scale=y_loss, side="left", label="loss (log)", tick_format=".2~g")
         x_acc, y_acc = bq.LinearScale(), bq.LinearScale(min=0.0, max=1.0)
         self._acc_scales = (x_acc, y_acc)
-        self.step_loss = _line(x_loss, y_loss, STEP, "train (step)", width=1.0)
-        self.smooth_loss = _line(x_loss, y_loss, "#08519c", "train (smoothed)", width=2.5)
+        self.step_loss = _line(x_loss, y_loss, STEP, "batch", width=1.0)
+        self.smooth_loss = _line(x_loss, y_loss, "#08519c", "smoothed", width=2.5)
         self.band_mark = bq.Lines(x=np.zeros(0), y=np.zeros((2, 0)), scales={"x": x_loss, "y": y_loss}, fill="between",
                                   colors=["#c6dbef", "#c6dbef"], fill_colors=["#c6dbef"], fill_opacities=[0.5],
-                                  labels=["mean ± std"], display_legend=band, stroke_width=0.5)
+                                  labels=["± std"], display_legend=False, stroke_width=0.5)
         self.human_line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x_acc, "y": y_acc}, colors=[HUMAN],
                                    line_style="dashed", labels=["human"], display_legend=True, stroke_width=2)
         self.ghost_loss: list[bq.Lines] = []
         self.ghost_acc: list[bq.Lines] = []
-        self.train_loss = _line(x_loss, y_loss, TRAIN, "train (epoch)", markers=True)
-        self.val_loss = _line(x_loss, y_loss, VAL, "val (epoch)", markers=True)
+        self.train_loss = _line(x_loss, y_loss, TRAIN, "train", markers=True)
+        self.val_loss = _line(x_loss, y_loss, VAL, "val", markers=True)
         self.train_acc = _line(x_acc, y_acc, TRAIN, "train", markers=True)
         self.val_acc = _line(x_acc, y_acc, VAL, "val", markers=True)
         layout = widgets.Layout(width="50%", min_width="320px", height="320px")
@@ -106,7 +107,9 @@ class LiveCurves(widgets.VBox):
         )
         self._own_loss_marks = list(self.loss_figure.marks)
         self._own_acc_marks = list(self.acc_figure.marks)
-        super().__init__(children=[widgets.HBox([self.loss_figure, self.acc_figure])], **kwargs)
+        self.ghost_legend = widgets.HTML("")
+        self.ghost_legend.add_class("wb-ghost-legend")
+        super().__init__(children=[widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend], **kwargs)
         self.refresh_hz = refresh_hz
         self.max_points = max_points
         self.add_class("wb-live-curves")
@@ -132,11 +135,11 @@ class LiveCurves(widgets.VBox):
         x, y = downsample(snap.step, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
         keep = np.isfinite(y) & (y > 0)
         gl = bq.Lines(x=x[keep], y=y[keep], scales={"x": self._scales[0], "y": self._scales[1]}, colors=[color],
-                      opacities=[0.45], labels=[label], display_legend=True, stroke_width=1.5)
+                      opacities=[0.45], labels=[label], display_legend=False, stroke_width=1.5)
         acc = snap.metrics.get("val_acc", np.zeros(0))
         ok = np.isfinite(acc)
         ga = bq.Lines(x=snap.epoch_step[ok].astype(float), y=acc[ok], scales={"x": self._acc_scales[0], "y": self._acc_scales[1]},
-                      colors=[color], opacities=[0.45], labels=[label], display_legend=True, stroke_width=1.5)
+                      colors=[color], opacities=[0.45], labels=[label], display_legend=False, stroke_width=1.5)
         self.ghost_loss.append(gl)
         self.ghost_acc.append(ga)
         if len(self.ghost_loss) > self.max_ghosts:
@@ -151,6 +154,12 @@ class LiveCurves(widgets.VBox):
     def _place_ghosts(self) -> None:
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
         self.acc_figure.marks = [*self.ghost_acc, *self._own_acc_marks]
+        items = "".join(
+            f"<li><span style='display:inline-block;width:22px;height:3px;background:{g.colors[0]};opacity:.7;"
+            f"vertical-align:middle;margin-right:6px'></span>{html.escape(g.labels[0])}</li>" for g in self.ghost_loss
+        )
+        self.ghost_legend.value = (f"<div style='font-size:12px'>earlier runs (faded), and what differed from them:"
+                                   f"<ul style='margin:2px 0'>{items}</ul></div>") if items else ""
 
     @traitlets.observe("human_accuracy")
     def _draw_human(self, _=None) -> None:

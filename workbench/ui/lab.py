@@ -179,7 +179,8 @@ class OverfitLab(widgets.VBox):
             self._set_status(f"cannot start: {err}", error=True)
             return None
         if self._last_history is not None and self._last_history.steps:
-            self.curves.add_ghost(self._last_history, f"{config_diff(self._last_settings.to_dict(), settings.to_dict(), tuple(self._controls))}")
+            shaping = tuple(k for k in self._controls if k != "epochs")  # run length does not shape the curve
+            self.curves.add_ghost(self._last_history, config_diff(self._last_settings.to_dict(), settings.to_dict(), shaping))
         model, part, config = prepare_run(settings, self.train_data)
         self._optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr, settings.weight_decay,
                                          config.momentum)
@@ -250,6 +251,11 @@ class OverfitLab(widgets.VBox):
             self.runs_view.refresh()
         self.run_button.disabled, self.stop_button.disabled = False, True
         self.running = False
+
+    @property
+    def verdict(self):
+        """The core ``Verdict`` of the latest run (what the line under the curves says)."""
+        return verdict(self.history, self.curves.human_accuracy)
 
     def _show_verdict(self, history: History) -> None:
         v = verdict(history, self.curves.human_accuracy)

@@ -1,0 +1,54 @@
+"""03_overfit_a_tiny_subset in a real browser: drag the LR slider during a run, then Stop."""
+
+import time
+
+import pytest
+
+from .conftest import ARTIFACTS, open_notebook, run_all
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
+    open_notebook(page, lab, "03_overfit_a_tiny_subset.ipynb")
+    run_all(page)
+    box = page.locator(".wb-overfit-lab").first
+    box.wait_for(timeout=180_000)
+    status = box.locator(".wb-status-text")
+    # the notebook's own runs are over when its last cell (the table of stored runs) has rendered
+    page.locator(".jp-OutputArea-output table.dataframe").last.wait_for(timeout=240_000)
+    box.scroll_into_view_if_needed()
+    epochs = box.locator(".widget-inline-hbox", has_text="epochs").locator("input")
+    epochs.fill("100000")
+    epochs.press("Tab")
+    box.locator("button", has_text="Run").first.click()
+    deadline = time.time() + 30
+    while "training" not in status.inner_text() and time.time() < deadline:
+        time.sleep(0.05)
+    assert "training" in status.inner_text(), status.inner_text()
+    readout = box.locator(".wb-lr .widget-readout")
+    before = readout.inner_text()
+    handle = box.locator(".wb-lr .noUi-handle")
+    hb = handle.bounding_box()
+    page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(hb["x"] + hb["width"] / 2 + 25, hb["y"] + hb["height"] / 2, steps=8)
+    page.mouse.up()
+    after = readout.inner_text()
+    assert float(after) > float(before), (before, after)
+
+    def lr_in_status():
+        text = status.inner_text()
+        return float(text.split("LR now ")[1].split()[0]) if "LR now" in text else None
+
+    deadline = time.time() + 10
+    while lr_in_status() != pytest.approx(float(after), rel=0.06) and time.time() < deadline:
+        time.sleep(0.05)
+    assert lr_in_status() == pytest.approx(float(after), rel=0.06), (status.inner_text(), after)  # the running optimizer got it
+    page.screenshot(path=str(ARTIFACTS / "03_overfit_lab_lr_dragged.png"), full_page=False)
+    t0 = time.perf_counter()
+    box.locator("button", has_text="Stop").first.click()
+    while "stopped at step" not in status.inner_text() and time.perf_counter() - t0 < 5:
+        time.sleep(0.02)
+    assert "stopped at step" in status.inner_text() and time.perf_counter() - t0 < 1.0
+    page.screenshot(path=str(ARTIFACTS / "03_overfit_lab_stopped.png"), full_page=False)

@@ -1,0 +1,92 @@
+"""Writes notebooks/03_overfit_a_tiny_subset.ipynb (outputs stripped). Edit here, run, commit both."""
+
+import nbformat as nbf
+
+md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+cells = [
+    md("""# 3. Overfit a tiny subset
+
+The recipe's third step: before regularising anything, make sure the model **can** fit the data. Take
+a tiny subset, turn regularisation off, and drive the training loss to ~0 and the training accuracy to
+~100 %. If it cannot, there is a bug (or far too little capacity), and no amount of tuning will help.
+
+First, though: how good would a *person* be? That number goes on the accuracy curve as a line."""),
+    code("""from workbench import load_digits
+from workbench.train import LabSettings, fit, prepare_run, verdict
+from workbench.ui import HumanBaseline, OverfitLab
+
+digits = load_digits(seed=0)"""),
+    md("""## The human baseline
+
+Label 20 random validation digits yourself: click the class, type it on the keyboard (the box under the
+image), or skip. You get your accuracy with a 95 % confidence interval (Wilson's; with 20 samples it is
+wide, which is the honest answer) and the digits you got wrong."""),
+    code("""human = HumanBaseline(digits.val, n=20, seed=0)
+human"""),
+    md("""Run the next cell **after** labelling. If you skipped it (or run this notebook as a script), it types in
+a placeholder of 95 %: replace it with your own number, or one you know for your task."""),
+    code("""if human.accuracy is None:
+    human.set_known(0.95)
+print(f"human baseline: {human.accuracy:.1%}")"""),
+    md("""## Overfit one batch, as plain code
+
+The lab is a view over plain functions: `LabSettings` → `prepare_run` → `fit` → `verdict`. One batch of
+32 digits, Adam, no weight decay, no dropout."""),
+    code("""settings = LabSettings(model="mlp", width=64, depth=2, optimizer="adam", lr=3e-3, subset=32, batch_size=32, epochs=150)
+model, part, config = prepare_run(settings, digits.train)
+history = fit(model, part, digits.val, config=config)
+print(verdict(history, human.accuracy).message)"""),
+    md("""## The lab
+
+Everything above, with controls. **LR** is a log slider; moving it while a run trains changes the running
+optimizer's LR from the next step (watch the curve bend). Changing anything else (model, capacity,
+init, seed, subset, batch size, weight decay, dropout) restarts the run; the stopped run stays as a faded
+line whose legend says what changed. Every run is saved as it trains in `workbench_runs.sqlite` (the
+**runs** tab lists, reloads and deletes them), so a kernel restart loses nothing.
+
+What to look at:
+- **loss** (log scale): the light line is every batch, the dark line its moving average, the band the
+  spread. One batch should go to ~0;
+- **accuracy** against the dashed **human** line;
+- **predictions**: the same 8 validation digits, their class probabilities as bars (true class in
+  green), and the *wiggle*: how much they moved between updates. A big wiggle late in training means
+  the LR is too high;
+- the **verdict** under the curves."""),
+    code("""lab = OverfitLab(digits, LabSettings(subset=32, epochs=150, lr=3e-3), human_accuracy=human)
+lab"""),
+    code("""lab.start()
+lab.wait();"""),
+    md("""## Then a tiny subset
+
+One batch is memorised easily. 256 samples take more steps; the validation accuracy now starts to mean
+something (it is still far below the human line: the model sees too little data)."""),
+    code("""lab.subset.value = 256
+lab.start()
+lab.wait()
+print(lab.verdict.message)"""),
+    md("""## Compare optimizers, then inits
+
+Same data, same seed, one change at a time. Plain SGD at this LR is slow; momentum helps; Adam is the
+recipe's default for a reason. Then the init: *zeros* makes every hidden unit identical, so they stay
+identical; the loss cannot go below the class prior (the verdict says the model is not learning)."""),
+    code("""for opt in ["sgd", "momentum", "adam"]:
+    lab.optimizer.value = opt
+    lab.start()
+    lab.wait()
+    print(f"{opt:9s} final train loss {lab.history.last('train_loss'):.4f}")"""),
+    code("""for init in ["zeros", "kaiming"]:
+    lab.init.value = init
+    lab.start()
+    lab.wait()
+    print(f"{init:8s} {lab.verdict.kind}: {lab.verdict.message}")"""),
+    code("""lab.store.list()[["id", "name", "status", "final_train_acc", "final_val_acc"]].head(8)"""),
+    md("""## What next
+
+The model can fit. Now give it data back (a bigger subset, the whole split), then regularise: weight decay,
+dropout (both sliders above), augmentation, early stopping, and watch the gap between the train and val
+curves close. Then: `04_tune_the_learning_rate`."""),
+]
+nb = nbf.v4.new_notebook(cells=cells)
+nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+nb.metadata["language_info"] = {"name": "python"}
+nbf.write(nb, "notebooks/03_overfit_a_tiny_subset.ipynb")
