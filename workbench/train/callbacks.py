@@ -34,6 +34,7 @@ class FitState:
     device: torch.device
     step: int = 0
     epoch: int = 0
+    loss: torch.Tensor | None = None  # this step's loss, detached, on the device (reading it is a host sync)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -307,7 +307,8 @@ def fit(
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                 optimizer.step()
                 state.step += 1
-                log.add(loss.detach(), state.step, optimizer.param_groups[0]["lr"], len(y))
+                state.loss = loss.detach()
+                log.add(state.loss, state.step, optimizer.param_groups[0]["lr"], len(y))
                 if out.ndim == 2 and not y.dtype.is_floating_point:
                     corrects.append((out.detach().argmax(dim=1) == y).sum())
                 seen += len(y)

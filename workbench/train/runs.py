@@ -135,6 +135,30 @@ class RunStore:
             if own:
                 con.close()
 
+    def save(self, name: str, config: dict, steps, losses, lrs, epochs: list[dict], *, status: str, message: str = "",
+             kind: str = "train", seed: int | None = None) -> int:
+        """Write a finished run in one transaction (a trial trained elsewhere); returns its id.
+
+        ``epochs`` holds one dict per epoch with "epoch", "step" and the metrics.
+        """
+        with self._session() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                run_id = self.create(name, config, kind=kind, seed=seed, con=con)
+                con.executemany("INSERT INTO wb_steps VALUES (?, ?, ?, ?)",
+                                [(run_id, int(s), float(l), float(r)) for s, l, r in zip(steps, losses, lrs)])
+                con.executemany("INSERT INTO wb_epochs VALUES (?, ?, ?, ?)", [
+                    (run_id, int(e["epoch"]), int(e["step"]),
+                     json.dumps(_jsonable({k: v for k, v in e.items() if k not in ("epoch", "step")}))) for e in epochs])
+                final = {k: v for k, v in (epochs[-1].items() if epochs else []) if k not in ("epoch", "step")}
+                con.execute("UPDATE wb_runs SET status = ?, message = ?, final = ? WHERE id = ?",
+                            (status, message, json.dumps(_jsonable(final)), run_id))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return run_id
+
     def delete(self, run_id: int) -> None:
         with self._session() as con:
             con.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,219 @@
+import math
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from scipy import stats
+from sklearn.datasets import load_digits as sk_digits
+
+from tests.core.test_checks import WithEverything, _everything, _same
+from workbench.data import from_arrays, split
+from workbench.models import build_model
+from workbench.train import RunStore, TrainConfig, fit
+from workbench.tune import ModelSpec, SearchResult, SearchSpace, lr_range_test, quick_probe, refine, search
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    """300 training digits: trials of a fraction of a second."""
+    return (digits.train.subset(range(300)), digits.val)
+
+
+@pytest.fixture(scope="module")
+def raw_digits():
+    """Pixels left at 0..16 (a real bug): with SGD a large LR diverges."""
+    b = sk_digits()
+    return split(from_arrays(b.images.astype(np.float32), b.target), seed=0)
+
+
+# -- LR range test -----------------------------------------------------------------------------------------
+def test_range_test_restores_model_optimizer_and_rng_bit_for_bit(digits):
+    torch.manual_seed(1)
+    model = WithEverything()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = digits.train.tensors()
+    torch.nn.functional.cross_entropy(model(x[:32]), y[:32]).backward()
+    opt.step()
+    torch.manual_seed(9)
+    before = _everything(model, opt)
+    lr_range_test(model, digits.train, optimizer=opt, num_iter=30)
+    _same(before, _everything(model, opt))
+
+
+def test_suggestions_are_finite_inside_the_range_and_near_a_known_good_lr(digits):
+    def final_loss(lr):
+        m = build_model("mlp", digits.train, seed=0)
+        return fit(m, digits.train, config=TrainConfig(epochs=5, max_steps=100, lr=lr)).snapshot().loss[-10:].mean()
+
+    grid = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]
+    losses = [final_loss(lr) for lr in grid]
+    best = grid[int(np.nanargmin(losses))]  # the known good LR of this task, found the slow way
+    assert 1e-4 < best < 3e-1  # an interior optimum: a fair reference
+    r = lr_range_test(build_model("mlp", digits.train, seed=0), digits.train)
+    assert all(math.isfinite(v) and 1e-7 <= v <= 10 for v in r.suggestions.values())
+    assert best / 3 <= r.lr <= best * 3, (r.suggestions, best)
+    assert r.recommended == "min/10" and len(r.lrs) <= 100
+
+
+def test_range_test_stops_when_the_loss_explodes_and_drops_non_finite_points(raw_digits):
+    model = build_model("mlp", raw_digits.train, seed=0, width=256, depth=4)
+    r = lr_range_test(model, raw_digits.train, optimizer="sgd", start_lr=1e-4, end_lr=10)
+    assert len(r.lrs) < 100 and ("NaN" in r.stopped or "passed 4x" in r.stopped or "became" in r.stopped)
+    finite_max = r.lrs[np.isfinite(r.smoothed)].max()
+    assert all(v <= finite_max for v in r.suggestions.values())
+
+
+def test_range_test_draws_live_and_can_be_cancelled(digits):
+    stop = threading.Event()
+    points = []
+
+    def on_point(lr, loss, smoothed):
+        points.append((lr, loss, smoothed))
+        if len(points) == 20:
+            stop.set()
+
+    r = lr_range_test(build_model("mlp", digits.train, seed=0), digits.train, on_point=on_point, stop_event=stop)
+    assert len(r.lrs) == 20 == len(points) and r.stopped == "cancelled"
+    assert np.all(np.diff(r.lrs) > 0)  # exponential sweep
+
+
+def test_range_test_errors(digits):
+    model = build_model("linear", digits.train)
+    with pytest.raises(ValueError, match="'end_lr' parameter of lr_range_test must be a float in \\(1e-07"):
+        lr_range_test(model, digits.train, end_lr=1e-8)
+    with pytest.raises(ValueError, match="'num_iter' parameter of lr_range_test must be an int in \\[5, inf\\]"):
+        lr_range_test(model, digits.train, num_iter=2)
+
+
+def test_quick_probe(digits):
+    model = build_model("cnn", digits.train, seed=0)
+    before = [p.clone() for p in model.parameters()]
+    r = quick_probe(model, digits.train)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert r.lrs == [1e-1, 1e-2, 1e-3, 1e-4] and r.dropped[1] and not r.dropped[3]
+    assert r.recommended == 1e-2 and "recommended: 1e-02" in r.summary()
+
+
+# -- search -----------------------------------------------------------------------------------------------
+def test_random_search_samples_lr_log_uniformly(small, tmp_path):
+    r = search(small, n_trials=60, epochs=1, model=ModelSpec("linear"), workers=0, store=tmp_path / "s.sqlite",
+               space=SearchSpace(lr=(1e-4, 1e-1)))
+    lrs = np.array([o.params["lr"] for o in r.outcomes])
+    assert len(lrs) == 60 and lrs.min() >= 1e-4 and lrs.max() <= 1e-1
+    u = (np.log10(lrs) + 4) / 3  # uniform on [0, 1] if log-uniform
+    assert stats.kstest(u, "uniform").pvalue > 0.01
+    assert stats.kstest((lrs - 1e-4) / (1e-1 - 1e-4), "uniform").pvalue < 1e-6  # and clearly not uniform in LR itself
+    assert set(o.params["weight_decay"] for o in r.outcomes) == {1e-4, 1e-5, 0.0}
+
+
+def test_grid_mode_for_comparison(small, tmp_path):
+    r = search(small, n_trials=6, epochs=1, mode="grid", model=ModelSpec("linear"), workers=0, store=tmp_path / "g.sqlite",
+               space=SearchSpace(lr=(1e-3, 1e-1), weight_decay=(1e-4, 0.0)))
+    pairs = {(round(o.params["lr"], 8), o.params["weight_decay"]) for o in r.outcomes}
+    assert len(pairs) == 6 and {lr for lr, _ in pairs} == {round(v, 8) for v in np.geomspace(1e-3, 1e-1, 3)}
+
+
+def test_a_failed_trial_is_recorded_with_its_reason_and_the_search_goes_on(raw_digits, tmp_path):
+    store = RunStore(tmp_path / "f.sqlite")
+    r = search(raw_digits, n_trials=4, epochs=2, optimizer="sgd", model=ModelSpec(width=256, depth=4), workers=0,
+               store=store, space=SearchSpace(lr=(1e-3, 5.0)), seed=0)
+    frame = r.to_frame()
+    failed = frame[frame.status == "fail"]
+    assert len(frame) == 4 and len(failed) >= 1 and (frame.status == "complete").any()
+    assert failed.reason.str.startswith("diverged: the loss became nan").all()
+    study = optuna.load_study(study_name="coarse", storage=store.url)
+    assert sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials) == len(failed)
+
+
+def test_every_trials_curves_are_kept_in_the_store(small, tmp_path):
+    store = RunStore(tmp_path / "c.sqlite")
+    r = search(small, n_trials=3, epochs=2, model=ModelSpec("linear"), workers=0, store=store)
+    runs = store.list()
+    assert len(runs) == 3 and set(runs.kind) == {"trial"} and set(r.to_frame().run_id) == set(runs.id)
+    h = store.load(int(runs.id[0])).history.snapshot()
+    assert len(h.epoch) == 2 and len(h.step) == 2 * 5 and np.isfinite(h.metrics["val_acc"]).all()
+
+
+def test_resume_after_a_simulated_restart_continues_the_same_study(digits, tmp_path):
+    path = tmp_path / "resume.sqlite"
+    code = f"""
+import os
+import workbench as wb
+import workbench.tune.searching as S
+from workbench.tune import search, ModelSpec
+s = wb.load_digits()
+data = (s.train.subset(range(300)), s.val)
+real = S.run_trial
+def dies_during_trial_2(task, train, val):
+    if task.number == 2:
+        os._exit(3)  # the kernel dies while trial 2 trains
+    return real(task, train, val)
+S.run_trial = dies_during_trial_2
+search(data, n_trials=6, epochs=1, model=ModelSpec("linear"), workers=0, store={str(path)!r}, study_name="s")
+"""
+    done = subprocess.run([sys.executable, "-c", code])
+    assert done.returncode == 3
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{path}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "RUNNING"]
+    first_two = [t.params for t in study.trials[:2]]
+    r = search((digits.train.subset(range(300)), digits.val), n_trials=6, epochs=1, model=ModelSpec("linear"),
+               workers=0, store=path, study_name="s")
+    ordered = sorted(r.outcomes, key=lambda o: o.number)
+    assert [o.status for o in ordered] == ["complete", "complete", "fail", "complete", "complete", "complete"]
+    assert ordered[2].reason.startswith("interrupted") and [o.params for o in ordered[:2]] == first_two
+
+
+def test_trials_run_in_parallel_worker_processes(small, tmp_path):
+    seen = []
+    r = search(small, n_trials=4, epochs=1, model=ModelSpec("linear"), workers=2, store=tmp_path / "p.sqlite",
+               on_trial=lambda o: seen.append(o.worker))
+    assert [o.status for o in r.outcomes] == ["complete"] * 4
+    assert all(w != f"pid {os.getpid()}" for w in seen) and len(set(seen)) == 2
+
+
+def test_dask_localcluster_with_two_workers_runs_the_search(small, tmp_path):
+    from distributed import Client, LocalCluster
+
+    seen = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        r = search(small, n_trials=4, epochs=1, model=ModelSpec("linear"), client=client, store=tmp_path / "d.sqlite",
+                   on_trial=lambda o: seen.append(o.worker))
+    assert [o.status for o in r.outcomes] == ["complete"] * 4 and len(r.outcomes) >= 4
+    assert all(w != f"pid {os.getpid()}" for w in seen)
+
+
+def test_refine_shrinks_the_ranges_and_trains_longer(small, tmp_path):
+    store = RunStore(tmp_path / "r.sqlite")
+    coarse = search(small, n_trials=6, epochs=1, model=ModelSpec("linear"), workers=0, store=store)
+    top = coarse.top(2)
+    fine = refine(coarse, small, top_k=2, n_trials=3, epochs=4, model=ModelSpec("linear"), workers=0, store=store)
+    lrs = [o.params["lr"] for o in fine.outcomes]
+    lo, hi = min(o.params["lr"] for o in top) / 2, max(o.params["lr"] for o in top) * 2
+    assert fine.study_name == "coarse-refine" and all(lo <= v <= hi for v in lrs)
+    assert {o.params["weight_decay"] for o in fine.outcomes} <= {o.params["weight_decay"] for o in top}
+    assert len(store.load(fine.outcomes[0].run_id).history.snapshot().epoch) == 4
+
+
+def test_pruning_stops_bad_trials_early(small, tmp_path):
+    common = dict(epochs=4, model=ModelSpec("linear"), workers=0, store=tmp_path / "pr.sqlite", pruning=True, study_name="p")
+    search(small, n_trials=3, space=SearchSpace(lr=(1e-2, 5e-2)), **common)  # good trials set the median
+    r = search(small, n_trials=6, space=SearchSpace(lr=(1e-6, 1e-5)), **common)  # then hopeless ones
+    pruned = [o for o in r.outcomes if o.status == "pruned"]
+    assert len(pruned) == 3 and all("pruned after epoch" in o.reason and "val acc" in o.reason for o in pruned)
+
+
+def test_search_errors(small):
+    with pytest.raises(ValueError, match="'mode' parameter of search must be one of 'random', 'grid'"):
+        search(small, mode="bayes", store=None)
+    with pytest.raises(TypeError, match="'data' parameter of search must be DataSplits or a \\(train, val\\) pair"):
+        search([1, 2, 3], store=None)
+    with pytest.raises(ValueError, match="SearchSpace: lr must be \\(low, high\\) with 0 < low < high"):
+        SearchSpace(lr=(1e-1, 1e-3))
+    with pytest.raises(ValueError, match="the coarse study 'empty' has no completed trial"):
+        refine(SearchResult("empty", "", [], "random"), small)
