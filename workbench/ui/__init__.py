@@ -7,9 +7,10 @@ from .human import HumanBaseline
 from .lab import OverfitLab
 from .predictions import PredictionView
 from .runs import RunsView
+from .tune import LRRangeView, SearchView
 from .panel import TrainingPanel
 from .runner import BackgroundRun, Throttle
 
 __all__ = [
-    "BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "HumanBaseline", "LiveCurves", "OverfitLab",
-    "PredictionView", "RunsView", "Throttle", "TrainingPanel"]
+    "BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "HumanBaseline", "LRRangeView", "LiveCurves",
+    "OverfitLab", "PredictionView", "RunsView", "SearchView", "Throttle", "TrainingPanel"]

@@ -1,0 +1,69 @@
+import time
+
+import numpy as np
+import pytest
+
+from workbench.models import build_model
+from workbench.train import RunStore
+from workbench.tune import ModelSpec
+from workbench.ui import LRRangeView, OverfitLab, SearchView
+
+
+def test_range_view_draws_suggests_and_hands_the_lr_to_the_lab(digits):
+    lab = OverfitLab(digits, store=None, background=False)
+    v = LRRangeView(build_model("mlp", digits.train, seed=0), digits.train, lab=lab, background=False)
+    v.start_button.click()
+    assert len(v.smooth_line.x) == len(v.result.lrs) and v.marks_line.x.shape == (3, 2)
+    assert "recommended" in v.choice.label and v.choice.value == v.result.lr
+    v.choice.value = v.result.suggestions["valley"]
+    v.use_button.click()
+    assert lab.lr.value == pytest.approx(v.result.suggestions["valley"], rel=0.13)  # the log slider snaps to its step
+    assert v.chosen_lr == v.result.suggestions["valley"]
+
+
+def test_range_view_can_be_cancelled_while_it_runs(digits):
+    got = []
+    v = LRRangeView(build_model("cnn", digits.train, seed=0), digits.train, on_choose=got.append, num_iter=100_000,
+                    end_lr=1e-2)
+    v.start()
+    deadline = time.time() + 10
+    while len(v._points) < 30 and time.time() < deadline:
+        time.sleep(0.02)
+    v.cancel_button.click()
+    v.wait(10)
+    assert not v.running and v.result.stopped == "cancelled" and 30 <= len(v.result.lrs) < 100_000
+    v.use(v.result.lr)
+    assert got == [v.result.lr]
+
+
+def test_search_view_scatter_curves_table_progress_and_refine(digits, tmp_path):
+    store = RunStore(tmp_path / "s.sqlite")
+    sv = SearchView((digits.train.subset(range(300)), digits.val), model=ModelSpec("linear"), n_trials=5, epochs=2,
+                    store=store, workers=0, background=False)
+    sv.run_button.click()
+    ok = [o for o in sv.result.outcomes if o.status == "complete"]
+    assert sv.progress.value == 5 and len(sv.scatter.x) == len(ok)
+    assert np.allclose(sorted(sv.scatter.color), sorted(o.value for o in ok))
+    assert len(sv.curves_figure.marks) == 3 and all(len(m.x) == 2 for m in sv.curves_figure.marks)
+    assert sv.table.value.count("<tr>") == 6 and "best val acc" in sv.status.value
+    assert not sv.refine_button.disabled
+    sv.refine_button.click()
+    assert sv.result.study_name == "coarse-refine" and len(sv.result.outcomes) == 6
+
+
+def test_search_view_in_the_background_draws_failed_trials_with_their_reason(tmp_path):
+    from sklearn.datasets import load_digits as sk
+
+    from workbench.data import from_arrays, split
+    from workbench.tune import SearchSpace
+
+    b = sk()
+    raw = split(from_arrays(b.images.astype(np.float32), b.target), seed=0)  # unscaled pixels: big SGD LRs diverge
+    sv = SearchView(raw, model=ModelSpec(width=256, depth=4), optimizer="sgd", space=SearchSpace(lr=(1e-3, 5.0)),
+                    n_trials=4, epochs=2, store=tmp_path / "f.sqlite", workers=0)
+    sv.start()
+    assert sv.running and sv.start() is None  # one search at a time
+    sv.wait(60)
+    failed = [o for o in sv.result.outcomes if o.status == "fail"]
+    assert sv.done == 4 and not sv.running and failed
+    assert len(sv.failed.x) == len(failed) and "diverged: the loss became nan" in sv.table.value
