@@ -167,7 +167,8 @@ class SearchView(widgets.VBox):
             marks=[self.scatter, self.failed], title="LR x weight decay (colour: val accuracy; red cross: failed)",
             axes=[bq.Axis(scale=xs, label="learning rate", tick_format=".0e"),
                   bq.Axis(scale=ys, side="left", label="weight decay (0 drawn at 1e-6)", tick_format=".0e"),
-                  bq.ColorAxis(scale=cs, side="right", label="val acc", tick_format=".0%")],
+                  bq.ColorAxis(scale=cs, side="right", label="val acc", tick_format=".0%",
+                               tick_values=np.array([0.0, 0.25, 0.5, 0.75, 1.0]))],
             layout=widgets.Layout(width="520px", height="380px"), fig_margin={"top": 50, "bottom": 50, "left": 70, "right": 80},
             animation_duration=0)
         self.scatter_figure.add_class("wb-search-scatter")
@@ -177,7 +178,7 @@ class SearchView(widgets.VBox):
             marks=[], title="best trials: val accuracy per epoch",
             axes=[bq.Axis(scale=ex, label="epoch"), bq.Axis(scale=ey, side="left", tick_format=".0%")],
             layout=widgets.Layout(width="440px", height="380px"), fig_margin={"top": 50, "bottom": 50, "left": 60, "right": 20},
-            animation_duration=0, legend_location="bottom-right")
+            animation_duration=0, legend_location="bottom")
         self.progress = widgets.IntProgress(value=0, min=0, max=n_trials, description="trials")
         self.status = widgets.HTML("")
         self.status.add_class("wb-status")
