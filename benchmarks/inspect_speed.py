@@ -16,7 +16,6 @@ Also reports the in-memory MNIST-scale wall time (10k 28x28). Last line:
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time

@@ -6,7 +6,7 @@ from PIL import Image, ImageEnhance
 from sklearn.datasets import load_digits as sk_digits
 
 from tests.conftest import write_digit_folder
-from workbench.data import ISSUES, from_arrays, from_folder, inspect, load_digits
+from workbench.data import ISSUES, from_arrays, from_folder, inspect
 from workbench.data.duplicates import near_pairs, shift_corr
 
 

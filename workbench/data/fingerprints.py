@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from .dataset import ImageDataset
 from .sources import FolderImageDataset

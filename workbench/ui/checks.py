@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import torch
 import traitlets
 from torch import nn
 from torchvision.utils import make_grid

@@ -28,6 +28,7 @@ from ..train.verdict import verdict
 from .curves import LiveCurves
 from .predictions import PredictionView
 from .runner import BackgroundRun
+from .status import StatusMixin, status_markup
 from .runs import RunsView
 
 __all__ = ["OverfitLab"]
@@ -46,7 +47,7 @@ class _Verdicts(Callback):
         self.lab._show_verdict(state.history)
 
 
-class OverfitLab(widgets.VBox):
+class OverfitLab(StatusMixin, widgets.VBox):
     """The lab. ``data``: ``DataSplits`` (or an (train, val) pair).
 
     Parameters
@@ -123,7 +124,7 @@ class OverfitLab(widgets.VBox):
         self.run_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.reset_button.on_click(lambda _: self.reset())
-        self.status_html = widgets.HTML(self._status_markup("ready"))
+        self.status_html = widgets.HTML(status_markup("ready"))
         self.status_html.add_class("wb-status")
         self.verdict_html = widgets.HTML("")
         self.verdict_html.add_class("wb-verdict")
@@ -261,12 +262,3 @@ class OverfitLab(widgets.VBox):
         v = verdict(history, self.curves.human_accuracy)
         color = {"overfit": "#1a7f37", "diverged": "#b00020", "plateau": "#9a6700", "not_learning": "#b00020"}.get(v.kind, "inherit")
         self.verdict_html.value = f"<b style='color:{color}'>{html.escape(v.kind)}</b>: {html.escape(v.message)}"
-
-    def _set_status(self, text: str, error: bool = False) -> None:
-        self.status = text
-        self.status_html.value = self._status_markup(text, error)
-
-    @staticmethod
-    def _status_markup(text: str, error: bool = False) -> str:
-        color = "#b00020" if error else "inherit"
-        return f"<span class='wb-status-text' style='color:{color}'>{html.escape(text)}</span>"

@@ -19,11 +19,12 @@ from ..train.history import History
 from ..train.loop import fit
 from .curves import LiveCurves
 from .runner import BackgroundRun
+from .status import StatusMixin, status_markup
 
 __all__ = ["TrainingPanel"]
 
 
-class TrainingPanel(widgets.VBox):
+class TrainingPanel(StatusMixin, widgets.VBox):
     """Train a model on a split with live curves, from buttons or from code.
 
     Parameters
@@ -74,7 +75,7 @@ class TrainingPanel(widgets.VBox):
         )
         self.run_button = widgets.Button(description="Run", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
-        self.status_html = widgets.HTML(self._status_markup("ready"))
+        self.status_html = widgets.HTML(status_markup("ready"))
         self.status_html.add_class("wb-status")
         self.error_html = widgets.HTML("")
         self.error_html.add_class("wb-error")
@@ -136,12 +137,3 @@ class TrainingPanel(widgets.VBox):
             self._set_status(self.history.message or self.history.status, error=self.history.status == "diverged")
         self.run_button.disabled, self.stop_button.disabled = False, True
         self.running = False
-
-    def _set_status(self, text: str, error: bool = False) -> None:
-        self.status = text
-        self.status_html.value = self._status_markup(text, error)
-
-    @staticmethod
-    def _status_markup(text: str, error: bool = False) -> str:
-        color = "#b00020" if error else "inherit"
-        return f"<span class='wb-status-text' style='color:{color}'>{html.escape(text)}</span>"
