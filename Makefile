@@ -31,7 +31,8 @@ install-test: $(TEST_STAMP)
 
 ## run the workbench: JupyterLab on 127.0.0.1 (token on, no browser popup), opening the start-here notebook
 lab: $(RUN_STAMP)
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser $(ALLOW_ROOT) --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 
 ## Debian's chromium for the browser tests (never `playwright install`)
 chromium:
