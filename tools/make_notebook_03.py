@@ -48,9 +48,9 @@ What to look at:
 - **loss** (log scale): the light line is every batch, the dark line its moving average, the band the
   spread. One batch should go to ~0;
 - **accuracy** against the dashed **human** line;
-- **predictions**: the same 8 validation digits, their class probabilities as bars (true class in
-  green), and the *wiggle*: how much they moved between updates. A big wiggle late in training means
-  the LR is too high;
+- the *wiggle*, under the loss: how much the predictions on a fixed batch moved between updates. A big
+  wiggle late in training means the LR is too high. The **predictions** tab shows that batch (8
+  validation digits) with their class probabilities as bars, the true class in green;
 - the **verdict** under the curves."""),
     code("""lab = OverfitLab(digits, LabSettings(subset=32, epochs=150, lr=3e-3), human_accuracy=human)
 lab"""),

@@ -145,6 +145,8 @@ def test_prediction_view_updates_with_the_run(lab):
     bars = [np.asarray(b.y) for b in lab.predictions.bars]
     assert len(bars) == 8 and all(np.isclose(b.sum(), 1, atol=1e-5) for b in bars)
     assert len(lab.predictions.wiggle_line.x) >= 1
+    curves_tab = lab.children[3].children[0]
+    assert lab.predictions.wiggle_figure in curves_tab.children[1].children  # the wiggle sits with the loss curves
 
 
 def test_lab_errors(digits):

@@ -36,6 +36,17 @@ def test_range_view_can_be_cancelled_while_it_runs(digits):
     assert got == [v.result.lr]
 
 
+def test_range_view_hands_its_lr_to_a_search(digits, tmp_path):
+    sv = SearchView(digits, store=tmp_path / "s.sqlite", workers=0, background=False)
+    v = LRRangeView(build_model("linear", digits.train, seed=0), digits.train, on_choose=sv.center_on, background=False)
+    v.start()
+    v.use(v.result.lr)
+    lo, hi = sv.options["space"].lr
+    assert lo == pytest.approx(v.result.lr / 10**1.5) and hi == pytest.approx(min(10.0, v.result.lr * 10**1.5))
+    with pytest.raises(ValueError, match="center_on: lr must be > 0"):
+        sv.center_on(0.0)
+
+
 def test_search_view_scatter_curves_table_progress_and_refine(digits, tmp_path):
     store = RunStore(tmp_path / "s.sqlite")
     sv = SearchView((digits.train.subset(range(300)), digits.val), model=ModelSpec("linear"), n_trials=5, epochs=2,

@@ -142,7 +142,9 @@ class OverfitLab(StatusMixin, widgets.VBox):
 
         grid = widgets.GridBox(list(self._controls.values()),
                                layout=widgets.Layout(grid_template_columns="repeat(3, 330px)", grid_gap="2px 8px"))
-        tabs = [("curves", widgets.VBox([self.curves, self.verdict_html])), ("predictions", self.predictions)]
+        self.predictions.wiggle_figure.layout = widgets.Layout(width="50%", min_width="320px", height="260px")
+        curves_tab = widgets.VBox([self.curves, widgets.HBox([self.predictions.wiggle_figure]), self.verdict_html])
+        tabs = [("curves", curves_tab), ("predictions", self.predictions)]
         if self.runs_view is not None:
             tabs.append(("runs", self.runs_view))
         tab = widgets.Tab(children=[c for _, c in tabs])

@@ -17,7 +17,7 @@ __all__ = ["PredictionView"]
 
 
 class PredictionView(widgets.VBox):
-    """One small bar chart per sample (the true class in green) and a wiggle-over-steps figure."""
+    """One small bar chart per sample (the true class in green); ``wiggle_figure`` shows how much they moved."""
 
     def __init__(self, inputs, targets, classes, refresh_hz: float = 4.0, **kwargs) -> None:
         self.inputs, self.targets, self.classes = inputs, targets, tuple(classes)
@@ -47,7 +47,8 @@ class PredictionView(widgets.VBox):
             layout=widgets.Layout(width="420px", height="240px"), fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 10},
             animation_duration=0)
         grid = widgets.GridBox(tiles, layout=widgets.Layout(grid_template_columns="repeat(4, 160px)"))
-        super().__init__(children=[widgets.HBox([grid, self.wiggle_figure])], **kwargs)
+        # the wiggle figure is a separate widget: a host view places it (the lab puts it beside the loss)
+        super().__init__(children=[grid], **kwargs)
         self.add_class("wb-prediction-view")
 
     def new_tracker(self) -> PredictionTracker:

@@ -227,6 +227,15 @@ class SearchView(widgets.VBox):
             self.run.stop()
             self.status.value = "stopping: no new trials; the running ones finish"
 
+    def center_on(self, lr: float, decades: float = 1.5) -> None:
+        """Search LRs within ``decades`` of ``lr`` (e.g. the range test's choice: ``LRRangeView(on_choose=view.center_on)``)."""
+        if not lr > 0:
+            raise ValueError(f"center_on: lr must be > 0. Got {lr!r} instead.")
+        space = self.options["space"]
+        lo, hi = lr / 10**decades, min(10.0, lr * 10**decades)
+        self.options["space"] = SearchSpace(lr=(lo, hi), weight_decay=space.weight_decay, weight_decay_range=space.weight_decay_range)
+        self.status.value = f"LR range set to {lo:.1e} .. {hi:.1e} around {lr:.1e}"
+
     def wait(self, timeout: float | None = None) -> SearchResult | None:
         if self.run is not None:
             self.run.join(timeout)
