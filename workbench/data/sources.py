@@ -282,7 +282,6 @@ class FolderImageDataset(ImageDataset):
         return _pil_to_tensor(img)
 
 
-_KEEP_MODES = ("1", "L", "LA", "RGB", "RGBA", "P", "I;16", "I", "F")
 
 
 def _decode_check(path: Path, keep: bool) -> tuple[tuple[int, int], str, np.ndarray | None] | str:
