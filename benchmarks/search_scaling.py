@@ -8,7 +8,10 @@ is measured with one torch thread per worker in both runs (equal resources per w
 one worker using every core (torch's intra-op threads) is printed too, since that is the other way to
 use a second core.
 
-    python benchmarks/search_scaling.py [--trials 8] [--epochs 5] [--data mnist|digits]
+    python benchmarks/search_scaling.py [--trials 8] [--epochs 5] [--data mnist|digits] [--repeats 3]
+
+Each configuration runs ``--repeats`` times, interleaved with the others in alternating order, and the
+medians are reported: on this host single runs drift by 10-20 %.
 
 Five epochs per trial is the top of the recipe's coarse range (1-5). Starting the workers (spawn, import
 torch, first-call warm-up) is a fixed cost of ~4 s per search on this 2-core machine, so shorter trials
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -74,6 +78,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--data", choices=["mnist", "digits"], default="mnist")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     from workbench.data import split
 
@@ -81,22 +86,29 @@ def main() -> None:
           "throughput of one (the ceiling for two workers)")
 
     digits = load_digits(seed=0) if args.data == "digits" else split(load("mnist"), val_fraction=0.1, test_fraction=0.0)
-    with tempfile.TemporaryDirectory() as tmp:
-        one = timed_search(digits, tmp, "one", args.trials, args.epochs, workers=1, threads_per_worker=1)
-        print(f"1 local worker, 1 thread:   {one:6.1f} s")
-        two = timed_search(digits, tmp, "two", args.trials, args.epochs, workers=2, threads_per_worker=1)
-        print(f"2 local workers, 1 thread:  {two:6.1f} s  (speedup {one / two:.2f}x)")
-        wide = timed_search(digits, tmp, "wide", args.trials, args.epochs, workers=1)
-        print(f"1 local worker, all {os.cpu_count()} cores: {wide:6.1f} s  (2 workers are {wide / two:.2f}x faster than this)")
-        from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster
 
-        t0 = time.perf_counter()
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
-            search_only = timed_search(digits, tmp, "dask", args.trials, args.epochs, client=client)
-            dask = time.perf_counter() - t0  # from nothing, like the local pool (which starts inside search)
-        print(f"2-worker Dask:              {dask:6.1f} s with starting the cluster ({search_only:.1f} s without); "
-              f"overhead vs 2 local workers {dask / two - 1:+.1%}")
+    times: dict[str, list[float]] = {"one": [], "two": [], "wide": [], "dask": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.repeats):  # interleaved, order alternating: this host's speed drifts
+            order = ["one", "two", "wide", "dask"] if rep % 2 == 0 else ["dask", "wide", "two", "one"]
+            for which in order:
+                name = f"{which}{rep}"
+                if which == "dask":
+                    t0 = time.perf_counter()  # from nothing, like the local pool (which starts inside search)
+                    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                            Client(cluster) as client:
+                        timed_search(digits, tmp, name, args.trials, args.epochs, client=client)
+                        times["dask"].append(time.perf_counter() - t0)
+                else:
+                    kw = {"one": dict(workers=1, threads_per_worker=1), "two": dict(workers=2, threads_per_worker=1),
+                          "wide": dict(workers=1)}[which]
+                    times[which].append(timed_search(digits, tmp, name, args.trials, args.epochs, **kw))
+            print(f"round {rep + 1}: " + "  ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))
+    one, two, wide, dask = (statistics.median(times[k]) for k in ("one", "two", "wide", "dask"))
+    print(f"medians: 1 worker x 1 thread {one:.1f} s | 2 workers x 1 thread {two:.1f} s ({one / two:.2f}x) | "
+          f"1 worker x {os.cpu_count()} threads {wide:.1f} s (2 workers are {wide / two:.2f}x faster) | "
+          f"2-worker Dask, cluster start included {dask:.1f} s ({dask / two - 1:+.1%} vs 2 local workers)")
 
     # the LR range test vs. 100 bare steps: same model, data and batch size
     mnist = load("mnist")

@@ -176,7 +176,16 @@ def test_trials_run_in_parallel_worker_processes(small, tmp_path):
     assert all(w != f"pid {os.getpid()}" for w in seen) and len(set(seen)) == 2
 
 
-def test_dask_localcluster_with_two_workers_runs_the_search(small, tmp_path):
+@pytest.fixture
+def restore_environ():
+    """Starting a LocalCluster writes MALLOC_TRIM_THRESHOLD_ into this process's environment for good."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_dask_localcluster_with_two_workers_runs_the_search(small, tmp_path, restore_environ):
     from distributed import Client, LocalCluster
 
     seen = []
@@ -217,3 +226,40 @@ def test_search_errors(small):
         SearchSpace(lr=(1e-1, 1e-3))
     with pytest.raises(ValueError, match="the coarse study 'empty' has no completed trial"):
         refine(SearchResult("empty", "", [], "random"), small)
+
+
+def _page_faults(apply_fix: bool) -> int:
+    """Minor page faults of 50 allocations of a 4 MB tensor (runs in a spawned process)."""
+    import resource
+
+    from workbench._platform import relax_malloc_trim
+
+    if apply_fix:
+        relax_malloc_trim()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        t = torch.empty(1_000_000)
+        t.fill_(1.0)
+        del t
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator setting")
+def test_workers_undo_an_inherited_malloc_trim_setting(small, monkeypatch):
+    """After a Dask LocalCluster, MALLOC_TRIM_THRESHOLD_=65536 is inherited by every spawned process; it made
+    each trial 3x slower (glibc maps and unmaps every activation). Workers must undo it."""
+    import multiprocessing
+
+    from workbench.tune.searching import _LocalProcesses
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        slow = pool.apply(_page_faults, (False,))
+        fixed = pool.apply(_page_faults, (True,))
+    runner = _LocalProcesses(1, *small, threads=1, model=ModelSpec("linear"))
+    try:
+        in_search_worker = runner.pool.submit(_page_faults, False).result()
+    finally:
+        runner.close()
+    assert slow > 20_000  # ~1,000 faults per 4 MB allocation: every one mapped afresh
+    assert fixed < slow / 10 and in_search_worker < slow / 10

@@ -20,6 +20,9 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def seed_worker(worker_id: int) -> None:
     """``DataLoader(worker_init_fn=...)``: derive numpy/python seeds from torch's per-worker seed."""
+    from .._platform import relax_malloc_trim
+
+    relax_malloc_trim()  # see there: a setting inherited from Dask would make every batch fault pages
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)

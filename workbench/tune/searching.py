@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._platform import relax_malloc_trim
 from .._validation import check_choice, check_int
 from ..data.dataset import DataSplits, ImageDataset
 from ..train.runs import DEFAULT_STORE, RunStore
@@ -173,6 +174,7 @@ _WORKER_DATA: dict = {}
 
 
 def _init_worker(train, val) -> None:
+    relax_malloc_trim()  # a Dask cluster started earlier in the parent leaves a setting that slows us 3x
     _WORKER_DATA["train"], _WORKER_DATA["val"] = train, val
 
 
@@ -202,29 +204,10 @@ def _run_in_worker(task: TrialTask) -> TrialOutcome:
     return run_trial(task, _WORKER_DATA["train"], _WORKER_DATA["val"])
 
 
-def _relax_malloc_trim() -> None:
-    """Undo Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` for training tasks (glibc only).
-
-    The nanny starts workers with that setting so that they hand memory back to the OS; it also makes
-    glibc ``mmap``/``munmap`` every multi-megabyte tensor, with page faults on every step. Measured on
-    MNIST (tiny CNN, one thread): 6.4 s per trial on a Dask worker vs. 2.1 s in a local process, and
-    2.1 s on the Dask worker once the thresholds are raised here.
-    """
-    try:
-        if int(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1")) in range(0, 64 * 2**20):
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(-3, 256 * 2**20)  # M_MMAP_THRESHOLD
-            libc.mallopt(-1, 512 * 2**20)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError, ValueError):  # not glibc: nothing to undo
-        pass
-
-
 def _run_on_dask(task: TrialTask, train, val) -> TrialOutcome:
     import torch
 
-    _relax_malloc_trim()
+    relax_malloc_trim()
     torch.set_num_threads(max(1, task.threads))
     return run_trial(task, train, val)
 
