@@ -29,12 +29,25 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
     readout = box.locator(".wb-lr .widget-readout")
     before = readout.inner_text()
     handle = box.locator(".wb-lr .noUi-handle")
-    hb = handle.bounding_box()
-    page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(hb["x"] + hb["width"] / 2 + 25, hb["y"] + hb["height"] / 2, steps=8)
-    page.mouse.up()
-    after = readout.inner_text()
+
+    def drag(dx: float) -> None:
+        handle.scroll_into_view_if_needed()
+        hb = handle.bounding_box()  # read after scrolling: the page may still be laying out
+        x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + dx, y, steps=10)
+        page.mouse.up()
+
+    after = before
+    for _ in range(2):  # a drag that lands while the output re-renders is lost; a second one is not
+        drag(25)
+        deadline = time.time() + 5
+        while readout.inner_text() == before and time.time() < deadline:
+            time.sleep(0.05)
+        after = readout.inner_text()
+        if after != before:
+            break
     assert float(after) > float(before), (before, after)
 
     def lr_in_status():
