@@ -44,6 +44,15 @@ def test_split_rejects_fractions_that_leave_no_train(digits):
         split(digits.train, val_fraction=-0.1)
 
 
+def test_first_of_each_class(digits):
+    first = digits.train.first_of_each_class()
+    assert sorted(first) == list(range(10))
+    targets = digits.train.targets
+    assert all(targets[i] == c and not (targets[:i] == c).any() for c, i in first.items())
+    only_two = digits.train.subset(np.flatnonzero(targets < 2))
+    assert sorted(only_two.first_of_each_class()) == [0, 1]
+
+
 def test_subset_keeps_classes_and_rejects_bad_indices(digits):
     sub = digits.train.subset([0, 1, 2])
     assert len(sub) == 3 and sub.classes == digits.classes

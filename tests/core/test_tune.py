@@ -263,3 +263,12 @@ def test_workers_undo_an_inherited_malloc_trim_setting(small, monkeypatch):
         runner.close()
     assert slow > 20_000  # ~1,000 faults per 4 MB allocation: every one mapped afresh
     assert fixed < slow / 10 and in_search_worker < slow / 10
+
+
+def test_ranked_keeps_completed_trials_best_first():
+    from workbench.tune.searching import TrialOutcome, ranked
+
+    outs = [TrialOutcome(0, {}, "complete", 0.5, 1.0, ""), TrialOutcome(1, {}, "fail", None, None, "diverged"),
+            TrialOutcome(2, {}, "complete", 0.9, 0.3, ""), TrialOutcome(3, {}, "pruned", 0.95, None, "pruned")]
+    assert [o.number for o in ranked(outs)] == [2, 0]
+    assert [o.number for o in SearchResult("s", "", outs, "random").top(1)] == [2]

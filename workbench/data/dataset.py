@@ -101,6 +101,12 @@ class ImageDataset(Dataset):
         counts = np.bincount(self.targets, minlength=self.num_classes)
         return {c: int(n) for c, n in zip(self.classes, counts)}
 
+    def first_of_each_class(self) -> dict[int, int]:
+        """Class index -> position of its first sample in this view (classes with no sample left out)."""
+        targets = self.targets
+        present, first = np.unique(targets, return_index=True)
+        return {int(c): int(i) for c, i in zip(present, first)}
+
     def subset(self, indices: Sequence[int] | np.ndarray, name: str | None = None) -> ImageDataset:
         """A view on some samples of this dataset (indices are positions in this view)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)

@@ -27,7 +27,7 @@ from .._validation import check_choice, check_int
 from ..data.dataset import DataSplits, ImageDataset
 from ..train.runs import DEFAULT_STORE, RunStore
 
-__all__ = ["ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask", "refine", "run_trial", "search"]
+__all__ = ["ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask", "ranked", "refine", "run_trial", "search"]
 
 log = logging.getLogger(__name__)
 
@@ -304,13 +304,17 @@ class SearchResult:
         return frame
 
     def top(self, k: int = 3) -> list[TrialOutcome]:
-        done = [o for o in self.outcomes if o.status == "complete" and o.value is not None]
-        return sorted(done, key=lambda o: -o.value)[:k]
+        return ranked(self.outcomes)[:k]
 
     @property
     def best(self) -> TrialOutcome | None:
         top = self.top(1)
         return top[0] if top else None
+
+
+def ranked(outcomes: list[TrialOutcome]) -> list[TrialOutcome]:
+    """The completed trials, best validation accuracy first."""
+    return sorted((o for o in outcomes if o.status == "complete" and o.value is not None), key=lambda o: -o.value)
 
 
 def _splits(data) -> tuple[ImageDataset, ImageDataset]:

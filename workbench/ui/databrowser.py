@@ -217,14 +217,12 @@ class DataBrowser(widgets.VBox):
         self.preview_image.value = png_bytes(downsample_preview(x, self.side.value), 192)
         firsts = []
         ds = self.datasets[split]
-        for c in range(len(ds.classes)):
-            hits = np.flatnonzero(ds.targets == c)
-            if len(hits):
-                xc, _ = ds[int(hits[0])]
-                firsts.append(widgets.VBox([
-                    widgets.Image(value=png_bytes(downsample_preview(xc, self.side.value), 64), format="png"),
-                    widgets.HTML(f"<center>{html.escape(ds.classes[c])}</center>"),
-                ]))
+        for c, i in ds.first_of_each_class().items():
+            xc, _ = ds[i]
+            firsts.append(widgets.VBox([
+                widgets.Image(value=png_bytes(downsample_preview(xc, self.side.value), 64), format="png"),
+                widgets.HTML(f"<center>{html.escape(ds.classes[c])}</center>"),
+            ]))
         self.class_row.children = firsts
 
     # -- groups ----------------------------------------------------------------------------------------

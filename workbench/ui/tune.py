@@ -13,7 +13,7 @@ from torch import nn
 
 from ..train.runs import DEFAULT_STORE, RunStore
 from ..tune.lr_range import LRRangeResult, lr_range_test
-from ..tune.searching import ModelSpec, SearchResult, SearchSpace, TrialOutcome, refine, search
+from ..tune.searching import ModelSpec, SearchResult, SearchSpace, TrialOutcome, ranked, refine, search
 from .runner import BackgroundRun, Throttle
 
 __all__ = ["LRRangeView", "SearchView"]
@@ -249,7 +249,7 @@ class SearchView(widgets.VBox):
         self._draw(self.outcomes)
 
     def _draw(self, outcomes: list[TrialOutcome]) -> None:
-        ok = [o for o in outcomes if o.status == "complete" and o.value is not None]
+        ok = ranked(outcomes)
         bad = [o for o in outcomes if o.status != "complete"]
 
         def xy(items):
@@ -261,7 +261,7 @@ class SearchView(widgets.VBox):
             self.scatter.color = np.array([o.value for o in ok], dtype=float)
         with self.failed.hold_sync():
             self.failed.x, self.failed.y = xy(bad)
-        best = sorted(ok, key=lambda o: -o.value)[:3]
+        best = ok[:3]
         lines = []
         for rank, o in enumerate(best):
             if o.run_id is None:
