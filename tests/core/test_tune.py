@@ -176,6 +176,100 @@ def test_trials_run_in_parallel_worker_processes(small, tmp_path):
     assert all(w != f"pid {os.getpid()}" for w in seen) and len(set(seen)) == 2
 
 
+def _worker_state(_):
+    from workbench.tune.searching import _WORKER_DATA
+
+    return os.getpid(), len(_WORKER_DATA.get("train", ())), len(_WORKER_DATA.get("val", ()))
+
+
+def test_every_local_worker_gets_the_data_and_they_start_side_by_side(small, monkeypatch):
+    """The data goes with the warm-up task (one per worker, held at a barrier), not as start-up arguments:
+    a spawned process reads those while importing torch, and the parent waited for each in turn."""
+    import multiprocessing.popen_forkserver
+    import multiprocessing.popen_spawn_posix
+    import time
+
+    from workbench.tune.searching import _LocalProcesses
+
+    launches = []
+    for popen in (multiprocessing.popen_forkserver, multiprocessing.popen_spawn_posix):
+        def timed(self, obj, launch=popen.Popen._launch):
+            t0 = time.perf_counter()
+            launch(self, obj)
+            launches.append(time.perf_counter() - t0)
+
+        monkeypatch.setattr(popen.Popen, "_launch", timed)
+    rng = np.random.default_rng(0)  # labels and indices alone pickle to more than a pipe's 64 KB buffer
+    many = split(from_arrays(rng.random((20_000, 4, 4), dtype=np.float32), rng.integers(0, 3, 20_000)), seed=0)
+    small = (many.train, many.val)
+    runner = _LocalProcesses(3, *small, threads=1, model=ModelSpec("linear"))
+    try:
+        states = list(runner.pool.map(_worker_state, range(30), chunksize=1))
+    finally:
+        runner.close()
+    # not waiting for each child's imports (~1.5 s each); only starting the fork server may take that long
+    assert len(launches) == 3 and sorted(launches)[1] < 0.5, launches
+    assert {(n_train, n_val) for _, n_train, n_val in states} == {(len(small[0]), len(small[1]))}
+
+
+def _environ_and_torch(_):
+    import time
+
+    t0 = time.perf_counter()
+    import torch._dynamo  # noqa: F401  (what the first optimizer imports)
+
+    return dict(os.environ), time.perf_counter() - t0
+
+
+def test_later_searches_reuse_warm_workers_and_see_the_current_environment(small, monkeypatch):
+    """Workers come from a fork server with torch loaded, started once; they still get this process's
+    environment as it is now, not as it was when the server started."""
+    import multiprocessing
+    import time
+
+    from workbench.tune.searching import _LocalProcesses
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform: workers are spawned")
+    _LocalProcesses(1, *small, threads=1, model=ModelSpec("linear")).close()  # the server is up from here on
+    monkeypatch.setenv("WORKBENCH_TEST_SETTING", "set after the server started")
+    monkeypatch.delenv("HOME", raising=False)
+    t0 = time.perf_counter()
+    runner = _LocalProcesses(2, *small, threads=1, model=ModelSpec("linear"))
+    started = time.perf_counter() - t0
+    try:
+        environ, import_seconds = runner.pool.submit(_environ_and_torch, 0).result()
+    finally:
+        runner.close()
+    assert environ == dict(os.environ)
+    assert import_seconds < 0.05 and started < 1.5, (import_seconds, started)  # spawned: ~2 s, torch imported in each
+
+
+def test_data_shipped_to_dask_travels_once_as_arrays_and_keeps_sharing(digits):
+    """train and val share one image tensor; it must cross once (as a NumPy frame), and share again on arrival."""
+    import pickle
+
+    from workbench.tune.searching import _Shipment
+
+    train, val = digits.train, digits.val
+    images = train._images
+    assert val._images is images
+    buffers = []
+    blob = pickle.dumps(_Shipment(train, val), protocol=5, buffer_callback=buffers.append)
+    sizes = sorted(b.raw().nbytes for b in buffers)  # the images, and the label / index arrays
+    assert sizes[-1] == images.numel() * 4 and sum(sizes[:-1]) < sizes[-1] / 2 and len(blob) < 10_000
+    # Dask hands frames back as read-only memory at times: the arrays must still become usable tensors
+    got = pickle.loads(blob, buffers=[bytes(b.raw()) for b in buffers])
+    assert got.train._images.data_ptr() == got.val._images.data_ptr()
+    assert torch.equal(got.train._images, images) and train._images is images  # the original is untouched
+    assert [got.train[i][1] for i in range(5)] == [train[i][1] for i in range(5)] and len(got.val) == len(val)
+    assert torch.equal(got.val[3][0], val[3][0])
+    # a dataset that is not an in-memory tensor travels as it is
+    other = _Shipment(torch.utils.data.Subset(train, range(4)), val)
+    again = pickle.loads(pickle.dumps(other))
+    assert len(again.train) == 4 and torch.equal(again.val[0][0], val[0][0])
+
+
 @pytest.fixture
 def restore_environ():
     """Starting a LocalCluster writes MALLOC_TRIM_THRESHOLD_ into this process's environment for good."""
