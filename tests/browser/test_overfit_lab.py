@@ -59,6 +59,14 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
         time.sleep(0.05)
     assert lr_in_status() == pytest.approx(float(after), rel=0.06), (status.inner_text(), after)  # the running optimizer got it
     page.screenshot(path=str(ARTIFACTS / "03_overfit_lab_lr_dragged.png"), full_page=False)
+    # a long run must not leave the browser behind: with a dot per epoch on thousands of epochs its event
+    # loop lagged 1.5 s after 15 s, and Stop took 5 s to show. Measure the page's timer lag while it trains.
+    page.evaluate("""() => { window.__lag = 0; let last = performance.now();
+        window.__lagTimer = setInterval(() => { const now = performance.now();
+            window.__lag = Math.max(window.__lag, now - last - 100); last = now; }, 100); }""")
+    time.sleep(8)
+    lag = page.evaluate("() => { clearInterval(window.__lagTimer); return window.__lag; }")
+    assert "training" in status.inner_text() and lag < 750, (lag, status.inner_text())
     t0 = time.perf_counter()
     box.locator("button", has_text="Stop").first.click()
     while "stopped at step" not in status.inner_text() and time.perf_counter() - t0 < 5:

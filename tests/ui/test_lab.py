@@ -141,10 +141,22 @@ def test_human_baseline_scripted_answers_keyboard_and_the_curve_line(digits, tmp
 
 
 def test_prediction_view_updates_with_the_run(lab):
+    sent = []
+    for b in lab.predictions.bars:
+        b.observe(lambda change: sent.append(change), "y")
     lab.run_button.click()
+    assert len(lab.predictions.wiggle_line.x) >= 1
+    assert not sent  # the bars' tab is hidden: they are not redrawn (half the lab's messages otherwise)
+    lab.tabs.selected_index = 1  # showing the tab draws them at once
     bars = [np.asarray(b.y) for b in lab.predictions.bars]
     assert len(bars) == 8 and all(np.isclose(b.sum(), 1, atol=1e-5) for b in bars)
-    assert len(lab.predictions.wiggle_line.x) >= 1
+    lab.seed.value = 1
+    lab.run_button.click()  # and while it shows, they follow the run
+    assert any(not np.allclose(np.asarray(b.y), old) for b, old in zip(lab.predictions.bars, bars))
+    lab.tabs.selected_index = 0
+    drawn = len(sent)
+    lab.run_button.click()
+    assert len(sent) == drawn
     curves_tab = lab.children[3].children[0]
     assert lab.predictions.wiggle_figure in curves_tab.children[1].children  # the wiggle sits with the loss curves
 

@@ -97,6 +97,36 @@ def test_live_curves_downsample_and_skip_unchanged_history():
     assert len(curves.step_loss.x) == 0
 
 
+def test_live_curves_epoch_lines_keep_a_dot_per_epoch_while_epochs_are_few():
+    curves = LiveCurves()
+    h = History()
+    for e in range(1, 4):
+        h.append_steps([e], [1.0 / e], [0.1])
+        h.append_epoch(e, e, {"train_loss": 1.0 / e, "val_loss": 1.2 / e, "train_acc": e / 4, "val_acc": e / 5})
+    curves.update(h)
+    assert curves.val_acc.marker == "circle" and len(curves.val_acc.y) == 3
+
+
+def test_live_curves_send_epoch_lines_only_for_new_epochs_and_downsample_them():
+    curves = LiveCurves(max_points=50)
+    sent = []
+    for mark in (curves.step_loss, curves.val_loss, curves.val_acc):
+        mark.observe(lambda change, name=mark.labels[0]: sent.append(name), "y")
+    h = History()
+    for e in range(1, 201):  # a tiny subset: 200 epochs of 2 steps
+        h.append_steps([2 * e - 1, 2 * e], [1.0 / e, 1.0 / e], [0.1, 0.1])
+        h.append_epoch(e, 2 * e, {"train_loss": 1.0 / e, "val_loss": 1.2 / e, "train_acc": e / 200, "val_acc": e / 250})
+    assert curves.update(h)
+    assert len(curves.val_acc.y) == 50 and curves.val_acc.y[-1] == pytest.approx(np.mean(np.arange(197, 201)) / 250)
+    assert curves.val_acc.marker is None  # no dot per epoch when there are hundreds
+    sent.clear()
+    h.append_steps([401], [0.001], [0.1])  # a step, no new epoch: the per-epoch lines are not sent again
+    assert curves.update(h)
+    assert sent == [curves.step_loss.labels[0]]
+    h.append_epoch(201, 401, {"train_loss": 0.001, "val_loss": 0.002, "train_acc": 1.0, "val_acc": 0.9})
+    assert curves.update(h) and curves.val_acc.labels[0] in sent
+
+
 def test_redraws_are_throttled_by_wall_clock(digits):
     curves = LiveCurves(refresh_hz=2.0)
     calls = []

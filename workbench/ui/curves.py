@@ -25,6 +25,10 @@ TRAIN, VAL, STEP, HUMAN = "#1f77b4", "#ff7f0e", "#9ecae1", "#2ca02c"
 GHOSTS = ["#7f7f7f", "#8c564b", "#9467bd", "#e377c2", "#17becf"]
 
 
+EPOCH_MARKERS = 60  # per-epoch lines show a dot per epoch up to this many epochs
+EPOCH_POINTS = 300  # and are averaged down to this many points (the per-step line keeps max_points)
+
+
 def _line(x_scale, y_scale, color: str, label: str, *, markers: bool = False, width: float = 2.0) -> bq.Lines:
     return bq.Lines(
         x=np.zeros(0),
@@ -112,6 +116,7 @@ class LiveCurves(widgets.VBox):
         super().__init__(children=[widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend], **kwargs)
         self.refresh_hz = refresh_hz
         self.max_points = max_points
+        self._drawn_epochs = -1
         self.add_class("wb-live-curves")
 
     def reset(self) -> None:
@@ -122,6 +127,7 @@ class LiveCurves(widgets.VBox):
         with self.band_mark.hold_sync():
             self.band_mark.x, self.band_mark.y = np.zeros(0), np.zeros((2, 0))
         self.drawn_version = -1
+        self._drawn_epochs = -1
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
@@ -178,14 +184,20 @@ class LiveCurves(widgets.VBox):
         if snap.version == self.drawn_version and not force:
             return False
         step_x, step_y = downsample(snap.step, snap.loss, self.max_points)
-        ex = snap.epoch_step.astype(np.float64)
-        series = {
-            self.step_loss: (step_x, step_y),
-            self.train_loss: (ex, snap.metrics.get("train_loss", np.zeros(0))),
-            self.val_loss: (ex, snap.metrics.get("val_loss", np.zeros(0))),
-            self.train_acc: (ex, snap.metrics.get("train_acc", np.zeros(0))),
-            self.val_acc: (ex, snap.metrics.get("val_acc", np.zeros(0))),
-        }
+        series = {self.step_loss: (step_x, step_y)}
+        # the per-epoch lines only when an epoch ended since the last draw (each mark sent is a redraw in the
+        # browser), and at most max_points of them: tiny subsets run thousands of epochs
+        epochs_changed = force or len(snap.epoch_step) != self._drawn_epochs
+        if epochs_changed:
+            # a marker per epoch while they are few; beyond that each is an SVG element redrawn on every
+            # rescale, which left a slow browser seconds behind (Stop seemed not to answer)
+            marker = "circle" if len(snap.epoch_step) <= EPOCH_MARKERS else None
+            for mark, name in ((self.train_loss, "train_loss"), (self.val_loss, "val_loss"),
+                               (self.train_acc, "train_acc"), (self.val_acc, "val_acc")):
+                series[mark] = downsample(snap.epoch_step, snap.metrics.get(name, np.full(len(snap.epoch_step), np.nan)),
+                                          min(self.max_points, EPOCH_POINTS))
+                if mark.marker != marker:
+                    mark.marker = marker
         if self.smooth:
             sx, sy = downsample(snap.step, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
             series[self.smooth_loss] = (sx, sy)
@@ -204,7 +216,8 @@ class LiveCurves(widgets.VBox):
             if len(losses):
                 self._loss_axis.tick_values = log_ticks(float(losses.min()), float(losses.max()))
         self.drawn_version = snap.version
-        if self.human_accuracy is not None:
+        self._drawn_epochs = len(snap.epoch_step)
+        if self.human_accuracy is not None and epochs_changed:
             self._draw_human()
         return True
 

@@ -27,7 +27,7 @@ from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
 from ..train.verdict import verdict
 from .curves import LiveCurves
 from .predictions import PredictionView
-from .runner import BackgroundRun
+from .runner import BackgroundRun, Throttle
 from .status import StatusMixin, status_markup
 from .runs import RunsView
 
@@ -38,13 +38,15 @@ _OPT_LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov
 
 
 class _Verdicts(Callback):
-    """At each epoch end, re-read the curves (a stall shows while the run goes on)."""
+    """At epoch ends, at most twice a second, re-read the curves (a stall shows while the run goes on)."""
 
     def __init__(self, lab: OverfitLab) -> None:
         self.lab = lab
+        self.throttle = Throttle(2.0)  # tiny subsets run hundreds of epochs a second
 
     def on_epoch_end(self, state: FitState) -> None:
-        self.lab._show_verdict(state.history)
+        if self.throttle.ready():
+            self.lab._show_verdict(state.history)
 
 
 class OverfitLab(StatusMixin, widgets.VBox):
@@ -150,6 +152,10 @@ class OverfitLab(StatusMixin, widgets.VBox):
         tab = widgets.Tab(children=[c for _, c in tabs])
         for i, (title, _) in enumerate(tabs):
             tab.set_title(i, title)
+        self.tabs = tab
+        # the prediction bars are redrawn only while their tab shows
+        self.predictions.show_bars(tab.selected_index == 1)
+        tab.observe(lambda change: self.predictions.show_bars(change["new"] == 1), "selected_index")
         super().__init__(children=[grid, widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
                                    self.status_html, tab, self.error_html], **kwargs)
         self.add_class("wb-overfit-lab")

@@ -24,6 +24,10 @@ class PredictionView(widgets.VBox):
         self.refresh_hz = refresh_hz
         self.tracker: PredictionTracker | None = None
         self._drawn = -1
+        self._bars_drawn = -1
+        # a host that hides the bars (the lab's other tab) turns this off: eight charts redrawn four times a
+        # second were half of the lab's messages, and a slow browser fell seconds behind (Stop seemed slow)
+        self.live_bars = True
         self.bars: list[bq.Bars] = []
         tiles = []
         for x, y in zip(inputs, targets):
@@ -54,22 +58,36 @@ class PredictionView(widgets.VBox):
     def new_tracker(self) -> PredictionTracker:
         """A tracker for the next run (records into the view's batch)."""
         self.tracker = PredictionTracker(self.inputs, self.targets, hz=self.refresh_hz)
-        self._drawn = -1
+        self._drawn = self._bars_drawn = -1
         return self.tracker
 
     def update(self) -> bool:
+        """Draw the tracker's latest record (the bars only while ``live_bars``); False when nothing changed."""
         if self.tracker is None:
             return False
         version, probs, steps, wiggle = self.tracker.latest()
         if version == self._drawn or probs is None:
             return False
-        for bars, p in zip(self.bars, probs):
-            bars.y = p
+        if self.live_bars:
+            self._draw_bars(version, probs)
         with self.wiggle_line.hold_sync():
             self.wiggle_line.x = steps[1:].astype(float)
             self.wiggle_line.y = wiggle[1:]
         self._drawn = version
         return True
+
+    def show_bars(self, live: bool) -> None:
+        """Keep the bars live (and bring them up to date now) or stop redrawing them while they are hidden."""
+        self.live_bars = live
+        if live and self.tracker is not None:
+            version, probs, _, _ = self.tracker.latest()
+            if probs is not None and version != self._bars_drawn:
+                self._draw_bars(version, probs)
+
+    def _draw_bars(self, version: int, probs) -> None:
+        for bars, p in zip(self.bars, probs):
+            bars.y = p
+        self._bars_drawn = version
 
     def callback(self) -> Callback:
         """Redraws after the tracker records (put it after the tracker in the callback list)."""
