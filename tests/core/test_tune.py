@@ -182,7 +182,7 @@ def _worker_state(_):
     return os.getpid(), len(_WORKER_DATA.get("train", ())), len(_WORKER_DATA.get("val", ()))
 
 
-def test_every_local_worker_gets_the_data_and_they_start_side_by_side(small, monkeypatch):
+def test_every_local_worker_gets_the_data_and_they_start_side_by_side(monkeypatch):
     """The data goes with the warm-up task (one per worker, held at a barrier), not as start-up arguments:
     a spawned process reads those while importing torch, and the parent waited for each in turn."""
     import multiprocessing.popen_forkserver
@@ -201,15 +201,14 @@ def test_every_local_worker_gets_the_data_and_they_start_side_by_side(small, mon
         monkeypatch.setattr(popen.Popen, "_launch", timed)
     rng = np.random.default_rng(0)  # labels and indices alone pickle to more than a pipe's 64 KB buffer
     many = split(from_arrays(rng.random((20_000, 4, 4), dtype=np.float32), rng.integers(0, 3, 20_000)), seed=0)
-    small = (many.train, many.val)
-    runner = _LocalProcesses(3, *small, threads=1, model=ModelSpec("linear"))
+    runner = _LocalProcesses(3, many.train, many.val, threads=1, model=ModelSpec("linear"))
     try:
         states = list(runner.pool.map(_worker_state, range(30), chunksize=1))
     finally:
         runner.close()
     # not waiting for each child's imports (~1.5 s each); only starting the fork server may take that long
     assert len(launches) == 3 and sorted(launches)[1] < 0.5, launches
-    assert {(n_train, n_val) for _, n_train, n_val in states} == {(len(small[0]), len(small[1]))}
+    assert {(n_train, n_val) for _, n_train, n_val in states} == {(len(many.train), len(many.val))}
 
 
 def _environ_and_torch(_):
