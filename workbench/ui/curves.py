@@ -186,7 +186,7 @@ class LiveCurves(widgets.VBox):
         step_x, step_y = downsample(snap.step, snap.loss, self.max_points)
         series = {self.step_loss: (step_x, step_y)}
         # the per-epoch lines only when an epoch ended since the last draw (each mark sent is a redraw in the
-        # browser), and at most max_points of them: tiny subsets run thousands of epochs
+        # browser), averaged down to EPOCH_POINTS (or max_points, if fewer): tiny subsets run thousands of epochs
         epochs_changed = force or len(snap.epoch_step) != self._drawn_epochs
         if epochs_changed:
             # a marker per epoch while they are few; beyond that each is an SVG element redrawn on every

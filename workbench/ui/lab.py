@@ -154,8 +154,9 @@ class OverfitLab(StatusMixin, widgets.VBox):
             tab.set_title(i, title)
         self.tabs = tab
         # the prediction bars are redrawn only while their tab shows
-        self.predictions.show_bars(tab.selected_index == 1)
-        tab.observe(lambda change: self.predictions.show_bars(change["new"] == 1), "selected_index")
+        bars_tab = [c for _, c in tabs].index(self.predictions)
+        self.predictions.show_bars(tab.selected_index == bars_tab)
+        tab.observe(lambda change: self.predictions.show_bars(change["new"] == bars_tab), "selected_index")
         super().__init__(children=[grid, widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
                                    self.status_html, tab, self.error_html], **kwargs)
         self.add_class("wb-overfit-lab")
