@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from workbench.data import from_idx, load_digits
-
-MNIST = Path(os.environ.get("WORKBENCH_MNIST", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test"))
+from workbench.data import load_digits, mnist_test_set
 
 
 def load(name: str):
-    """``digits`` (embedded) or ``mnist`` (the MNIST test set in ../shared/data/mnist-test, 10k 28x28)."""
+    """``digits`` (embedded, the train split) or ``mnist`` (the embedded MNIST test set, 10k 28x28, file order)."""
     if name == "digits":
         return load_digits(seed=0).train
-    images, labels = MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz"
-    if not images.exists():
-        raise SystemExit(f"{images} is missing: set WORKBENCH_MNIST to the folder with the MNIST IDX files, or use --data digits")
-    return from_idx(images, labels)
+    return mnist_test_set()
 
 
 def bare_loop(model: nn.Module, x_all: torch.Tensor, y_all: torch.Tensor, steps: int, batch_size: int, lr: float, seed: int) -> float:

@@ -1,6 +1,6 @@
 """Inspection speed and near-duplicate recall: workbench vs. cleanvision, in the same run.
 
-Builds an ImageFolder of 4,000 64x64 PNGs from real MNIST digits (../shared/data/mnist-test), with
+Builds an ImageFolder of 4,000 64x64 PNGs from real MNIST digits (embedded in the package: workbench.data.mnist_test_set), with
 planted copies: 20 exact duplicates (the same pixels stored as an RGB PNG with equal channels and as
 BMP) and 160 near duplicates (JPEG quality 70, 15 % darker, +25 brighter, Gaussian noise sigma 8,
 shifted by one pixel; 32 of each). Both tools inspect the folder from disk with their defaults; recall

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,6 @@ import torch
 from PIL import Image
 
 from workbench.data import load_digits
-
-# The real MNIST test set ships beside the repository (../shared/data/mnist-test). Every kernel the
-# suite starts (nbclient, JupyterLab) inherits this, so notebooks find it wherever they are copied to.
-_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-test"
-if "WORKBENCH_MNIST" not in os.environ and (_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-    os.environ["WORKBENCH_MNIST"] = str(_MNIST)
 
 
 @pytest.fixture(scope="session")

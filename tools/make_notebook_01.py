@@ -12,13 +12,10 @@ an image get and still be readable?).
 
 `inspect(train, test, val=...)` decodes every image **once** and computes all of these checks from that
 pass; `DataBrowser` is the view over its `DataReport`."""),
-    code("""import os
-from pathlib import Path
-
-import numpy as np
+    code("""import numpy as np
 from PIL import Image
 
-from workbench.data import from_arrays, from_idx, inspect, load_digits, split
+from workbench.data import from_arrays, inspect, load_digits, mnist_test_set, split
 from workbench.ui import DataBrowser"""),
     md("""## The embedded digits
 
@@ -39,7 +36,8 @@ class? (For 8×8 digits: not much smaller.)"""),
     code("""DataBrowser(digits, report)"""),
     md("""## Real handwriting: the MNIST test set, with problems planted
 
-10,000 real 28×28 digits, read from IDX files (no download: the files ship beside the repository). We
+10,000 real 28×28 digits, the second embedded dataset (`mnist_test_set()`: the IDX files ship inside the
+package, nothing is downloaded). We
 split them into a pretend *train* and *test*, then plant the problems a real dataset has:
 
 - **leakage**: five train images copied into test;
@@ -47,12 +45,7 @@ split them into a pretend *train* and *test*, then plant the problems a real dat
 - **near duplicates**: a copy shifted by one pixel, and a darker one;
 - a **blank** scan;
 - ten **flipped labels**."""),
-    code("""candidates = [Path(os.environ.get("WORKBENCH_MNIST", "/nonexistent")), Path("../../shared/data/mnist-test"),
-              Path("../shared/data/mnist-test")]
-mnist_dir = next((p for p in candidates if (p / "t10k-images-idx3-ubyte.gz").exists()), None)
-if mnist_dir is None:
-    raise FileNotFoundError("MNIST test files not found: set WORKBENCH_MNIST to the folder with t10k-*-ubyte.gz")
-mnist = from_idx(mnist_dir / "t10k-images-idx3-ubyte.gz", mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    code("""mnist = mnist_test_set()
 print(mnist, mnist.class_counts())"""),
     code("""rng = np.random.default_rng(0)
 parts = split(mnist, val_fraction=0.0, test_fraction=0.3, seed=0)

@@ -5,7 +5,7 @@ widgets; ``workbench.ui`` holds the views (import it explicitly).
 """
 
 from . import data, models, train
-from .data import DataSplits, ImageDataset, from_arrays, from_folder, from_torch, load_digits, split
+from .data import DataSplits, ImageDataset, from_arrays, from_folder, from_torch, load_digits, load_mnist_test, split
 from .models import build_model, count_parameters
 from .train import Callback, History, StopTraining, TrainConfig, evaluate, fit
 
@@ -28,6 +28,7 @@ __all__ = [
     "from_folder",
     "from_torch",
     "load_digits",
+    "load_mnist_test",
     "models",
     "split",
     "train",

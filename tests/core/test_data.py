@@ -237,3 +237,28 @@ def test_from_idx_errors(tmp_path):
     (tmp_path / "cut").write_bytes((tmp_path / "im").read_bytes()[:-3])
     with pytest.raises(ValueError, match="truncated: the header promises 12 bytes of data, the file has 9"):
         from_idx(tmp_path / "cut", tmp_path / "lb")
+
+
+def test_mnist_test_set_is_embedded(monkeypatch):
+    from workbench.data import load_mnist_test, mnist_test_set
+
+    monkeypatch.delenv("WORKBENCH_MNIST", raising=False)
+    mnist = mnist_test_set()
+    assert len(mnist) == 10_000 and mnist.classes == tuple(str(i) for i in range(10))
+    x, y = mnist.tensors()
+    assert x.shape == (10_000, 1, 28, 28) and float(x.max()) == 1.0
+    assert y[:5].tolist() == [7, 2, 1, 0, 4]  # the test set's well-known first labels, in file order
+    splits = load_mnist_test(seed=0)
+    assert sum(len(s) for s in splits) == 10_000
+    again = load_mnist_test(seed=0)
+    assert torch.equal(splits.val.tensors()[1], again.val.tensors()[1])
+    # stratified: every class in every split
+    assert all(len(set(s.tensors()[1].tolist())) == 10 for s in splits)
+
+
+def test_mnist_test_set_from_another_folder(monkeypatch, tmp_path):
+    from workbench.data import mnist_test_set
+
+    monkeypatch.setenv("WORKBENCH_MNIST", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="WORKBENCH_MNIST"):
+        mnist_test_set()

@@ -10,6 +10,8 @@ from .sources import (
     from_idx,
     from_torch,
     load_digits,
+    load_mnist_test,
+    mnist_test_set,
 )
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "from_idx",
     "from_torch",
     "load_digits",
+    "load_mnist_test",
+    "mnist_test_set",
     "split",
 ]
 

@@ -29,7 +29,10 @@ __all__ = [
     "from_folder",
     "from_idx",
     "from_torch",
+    "MNIST_ENV",
     "load_digits",
+    "load_mnist_test",
+    "mnist_test_set",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
@@ -160,6 +163,39 @@ def load_digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float 
     classes = [str(int(c)) for c in bunch.target_names]
     data = TensorImageDataset(images, bunch.target.astype(np.int64), classes, name="digits")
     return split(data, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+
+
+MNIST_ENV = "WORKBENCH_MNIST"
+_MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+_EMBEDDED = Path(__file__).resolve().parent / "embedded" / "mnist"
+
+
+def mnist_test_set() -> TensorImageDataset:
+    """The whole MNIST test set (10,000 images, ``(1, 28, 28)`` in [0, 1]) in the files' own order.
+
+    The two IDX files ship inside the package (``workbench/data/embedded/mnist``, CC BY-SA 3.0, see its
+    README); nothing is downloaded. Set ``WORKBENCH_MNIST`` to a folder holding the same two
+    ``t10k-*-ubyte.gz`` files to read them from there instead. Index ``i`` is the test set's sample ``i``,
+    the numbering that published label-error studies use.
+    """
+    folder = Path(os.environ.get(MNIST_ENV) or _EMBEDDED)
+    images, labels = (folder / f for f in _MNIST_FILES)
+    if not images.exists() or not labels.exists():
+        source = f"the folder in {MNIST_ENV}" if os.environ.get(MNIST_ENV) else "the package"
+        raise FileNotFoundError(
+            f"mnist_test_set: {images.name} and {labels.name} are not both in {folder} ({source}). "
+            f"Put the two MNIST test files there, or unset {MNIST_ENV} to use the copy inside the package."
+        )
+    return from_idx(images, labels, name="mnist")
+
+
+def load_mnist_test(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15) -> DataSplits:
+    """The real MNIST test set (10,000 28x28 digits, embedded), split for you like :func:`load_digits`.
+
+    The second embedded dataset, for work beyond the 8x8 digits: stratified train/val/test views fixed
+    by ``seed``. :func:`mnist_test_set` gives the 10,000 images unsplit, in file order.
+    """
+    return split(mnist_test_set(), val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
 
 
 # -- arrays -----------------------------------------------------------------------------------------------
