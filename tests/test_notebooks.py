@@ -1,5 +1,5 @@
 """Every notebook in notebooks/ runs headless, top to bottom, with the public API only — from a clone of
-the repository in an empty temporary folder, with nothing beside it (no ``../shared``): a user clones
+the repository in an empty temporary folder, with nothing beside it: a user clones
 this repository and nothing else."""
 
 import os

@@ -285,13 +285,22 @@ class WithEverything(nn.Module):
         return self.head(self.body(x).to(self.head.weight.dtype))
 
 
+def _optimizer_state(opt):
+    """Per-parameter state (keyed by parameter index, so no two parameters' entries collide) and every
+    param group's hyper-parameters (the LR included), cloned."""
+    sd = opt.state_dict()
+    state = {(i, k): (v.clone() if torch.is_tensor(v) else v) for i, s in sd["state"].items() for k, v in s.items()}
+    groups = [dict(g) for g in sd["param_groups"]]
+    return state, groups
+
+
 def _everything(model, opt):
     return (
         {k: v.clone() for k, v in model.state_dict().items()},
         [p.dtype for p in model.parameters()],
         [None if p.grad is None else p.grad.clone() for p in model.parameters()],
         [m.training for m in model.modules()],
-        {k: (v.clone() if torch.is_tensor(v) else v) for s in opt.state.values() for k, v in s.items()},
+        _optimizer_state(opt),
         torch.get_rng_state().clone(),
         np.random.get_state()[1].copy(),
         random.getstate(),
@@ -304,7 +313,11 @@ def _same(a, b):
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
     assert da == db and ma == mb and pa == pb and torch.equal(ta, tb) and np.array_equal(na, nb)
     assert all((x is None and y is None) or torch.equal(x, y) for x, y in zip(ga, gb))
-    assert oa.keys() == ob.keys() and all(torch.equal(oa[k], ob[k]) if torch.is_tensor(oa[k]) else oa[k] == ob[k] for k in oa)
+    (sta, groups_a), (stb, groups_b) = oa, ob
+    assert sta.keys() == stb.keys(), "optimizer state entries differ"
+    assert all(torch.equal(sta[k], stb[k]) if torch.is_tensor(sta[k]) else sta[k] == stb[k] for k in sta), \
+        "optimizer state changed"
+    assert groups_a == groups_b, f"optimizer param_groups changed: {groups_a} != {groups_b}"
 
 
 @pytest.mark.parametrize("check", [

@@ -403,3 +403,22 @@ def test_ranked_keeps_completed_trials_best_first():
             TrialOutcome(2, {}, "complete", 0.9, 0.3, ""), TrialOutcome(3, {}, "pruned", 0.95, None, "pruned")]
     assert [o.number for o in ranked(outs)] == [2, 0]
     assert [o.number for o in SearchResult("s", "", outs, "random").top(1)] == [2]
+
+
+@pytest.mark.parametrize("leak", ["lr", "second_param_state"])
+def test_the_restore_comparison_catches_a_planted_leak(digits, leak):
+    # the helper that the bit-for-bit tests rely on must see an LR left behind and any parameter's state
+    torch.manual_seed(1)
+    model = WithEverything()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = digits.train.tensors()
+    torch.nn.functional.cross_entropy(model(x[:32]), y[:32]).backward()
+    opt.step()
+    before = _everything(model, opt)
+    if leak == "lr":  # what a range test that forgot to put the LR back would leave
+        opt.param_groups[0]["lr"] = 0.5
+    else:  # the first parameter's Adam moment (the old helper compared only the last parameter's)
+        first = opt.param_groups[0]["params"][0]
+        opt.state[first]["exp_avg"].add_(1.0)
+    with pytest.raises(AssertionError, match="param_groups|optimizer state changed"):
+        _same(before, _everything(model, opt))
