@@ -1,13 +1,33 @@
 """workbench: the neural-net training recipe as live notebook tools.
 
-The core (``workbench.data``, ``.models``, ``.train``) is plain Python + torch and never imports
-widgets; ``workbench.ui`` holds the views (import it explicitly).
+The core is plain Python + torch and never imports widgets:
+
+- ``workbench.data``: sources (embedded digits and MNIST test set, folders, arrays, torch datasets),
+  ``inspect`` → ``DataReport`` (duplicates, leakage, label conflicts, suspicious labels, oddities);
+- ``workbench.models``: small baselines sized from the data;
+- ``workbench.train``: ``fit``, the one training loop, with its config, callbacks, history and run store;
+- ``workbench.checks``: the recipe's pipeline sanity checks (``run_all`` → ``Checklist``);
+- ``workbench.tune``: the LR range test, the quick probe, coarse-to-fine search (Optuna; local or Dask).
+
+``workbench.ui`` holds the views over those results (import it explicitly: it needs ipywidgets/bqplot).
 """
 
-from . import data, models, train
-from .data import DataSplits, ImageDataset, from_arrays, from_folder, from_torch, load_digits, load_mnist_test, split
+from . import checks, data, models, train, tune
+from .checks import run_all
+from .data import (
+    DataSplits,
+    ImageDataset,
+    from_arrays,
+    from_folder,
+    from_torch,
+    inspect,
+    load_digits,
+    load_mnist_test,
+    split,
+)
 from .models import build_model, count_parameters
 from .train import Callback, History, StopTraining, TrainConfig, evaluate, fit
+from .tune import lr_range_test, search
 
 __version__ = "0.1.0"
 
@@ -20,6 +40,7 @@ __all__ = [
     "TrainConfig",
     "__version__",
     "build_model",
+    "checks",
     "count_parameters",
     "data",
     "evaluate",
@@ -27,9 +48,14 @@ __all__ = [
     "from_arrays",
     "from_folder",
     "from_torch",
+    "inspect",
     "load_digits",
     "load_mnist_test",
+    "lr_range_test",
     "models",
+    "run_all",
+    "search",
     "split",
     "train",
+    "tune",
 ]
