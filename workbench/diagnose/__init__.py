@@ -1,0 +1,9 @@
+"""Diagnose a run (pure: no widgets): per-layer probes through the loop's callbacks.
+
+A part above ``workbench.train``: it reads histories and hooks into the loop through callbacks;
+``train`` never imports it.
+"""
+
+from .probes import ACT_BINS, GRAD_BINS, ProbeSample, Probes
+
+__all__ = ["ACT_BINS", "GRAD_BINS", "ProbeSample", "Probes"]
