@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import html
-import threading
-
 import math
+import threading
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -168,7 +167,12 @@ class LRRangeView(widgets.VBox):
 
 
 class SearchView(widgets.VBox):
-    """A search as it runs: LR x weight decay coloured by validation accuracy, best curves, trial table."""
+    """A search as it runs: LR x weight decay coloured by validation accuracy, best curves, trial table.
+
+    Controls: ``mode`` (random or grid, for the search and the refine), ``refine_trials`` and
+    ``refine_epochs`` (how many trials the refine runs and how long each trains; default 6 and
+    max(10, 5 x epochs)). A grid runs every grid point, so its trial count rounds up to whole rows.
+    """
 
     running = traitlets.Bool(False)
     done = traitlets.Int(0)
@@ -232,7 +236,8 @@ class SearchView(widgets.VBox):
         self.stop_button.on_click(lambda _: self.stop())
         self.refine_button.on_click(lambda _: self.start(refine_from=self.result))
         super().__init__(children=[widgets.HBox([self.run_button, self.stop_button, self.refine_button, self.progress]),
-                                   widgets.HBox([self.mode, self.refine_trials, self.refine_epochs]), self.status, widgets.HBox([self.scatter_figure, self.curves_figure]), self.table], **kwargs)
+                                   widgets.HBox([self.mode, self.refine_trials, self.refine_epochs]), self.status,
+                                   widgets.HBox([self.scatter_figure, self.curves_figure]), self.table], **kwargs)
         self.add_class("wb-search-view")
 
     def start(self, refine_from: SearchResult | None = None) -> BackgroundRun | None:
@@ -300,12 +305,12 @@ class SearchView(widgets.VBox):
             return (np.array([o.params["lr"] for o in items], dtype=float),
                     np.array([max(o.params["weight_decay"], self.wd_floor) for o in items], dtype=float))
 
+        (x_ok, y_ok), (x_bad, y_bad) = xy(ok), xy(bad)
         with self.scatter.hold_sync():
-            self.scatter.x, self.scatter.y = xy(ok)
+            self.scatter.x, self.scatter.y = x_ok, y_ok
             self.scatter.color = np.array([o.value for o in ok], dtype=float)
         with self.failed.hold_sync():
-            self.failed.x, self.failed.y = xy(bad)
-        (x_ok, y_ok), (x_bad, y_bad) = xy(ok), xy(bad)
+            self.failed.x, self.failed.y = x_bad, y_bad
         xs, ys = self.scatter.scales["x"], self.scatter.scales["y"]
         for scale, values in ((xs, np.concatenate([x_ok, x_bad])), (ys, np.concatenate([y_ok, y_bad]))):
             limits = log_limits(values)
