@@ -2,6 +2,7 @@
 
 ``check`` runs the recipe's pipeline checks and exits 1 when one fails (usable in a project's CI);
 ``inspect`` prints what ``inspect`` finds in a dataset and exits 1 on leakage or label conflicts.
+Progress goes to stderr: bars on a terminal, one summary line when stderr is a pipe or a log file.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def _check(args) -> int:
 
 
 def _inspect(args) -> int:
+    from ._progress import StageProgress
     from .data import inspect
 
     splits = _data(args)
-    report = inspect(splits.train, splits.test, val=splits.val, progress=None)
+    with StageProgress("inspect", on_summary=lambda line: print(line, file=sys.stderr, flush=True)) as progress:
+        report = inspect(splits.train, splits.test, val=splits.val, progress=progress)
     print(report.summary())
     if args.csv:
         report.to_frame().to_csv(args.csv, index=False)

@@ -222,6 +222,7 @@ def test_progress_auto_bar_for_large_data_and_bad_values(digits, capsys, monkeyp
     import workbench.data.inspection as mod
 
     monkeypatch.setattr(mod, "AUTO_PROGRESS_MIN", 100)  # digits is small: force the bar on
+    monkeypatch.setattr("workbench._progress.shows_bars", lambda stream=None: True)  # as on a terminal (pipes: test_progress)
     inspect(digits.val, suspicious=False)
     assert "decoding train" in capsys.readouterr().err
     inspect(digits.val, suspicious=False, progress=None)

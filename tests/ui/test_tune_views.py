@@ -23,8 +23,8 @@ def test_range_view_draws_suggests_and_hands_the_lr_to_the_lab(digits):
 
 def test_range_view_can_be_cancelled_while_it_runs(digits):
     got = []
-    v = LRRangeView(build_model("cnn", digits.train, seed=0), digits.train, on_choose=got.append, num_iter=100_000,
-                    end_lr=1e-2)
+    v = LRRangeView(build_model("cnn", digits.train, seed=0), digits.train, on_choose=got.append, num_iter=100_000, start_lr=1e-2,
+                    end_lr=2e-2)
     v.start()
     deadline = time.time() + 10
     while len(v._points) < 30 and time.time() < deadline:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._progress import StageProgress
 from .._validation import check_int, check_real
 from .dataset import ImageDataset
 from .duplicates import UnionFind, exact_groups, near_pairs
@@ -47,30 +48,6 @@ ProgressFn = Callable[[str, int, int], None]
 
 #: With progress="auto", a progress bar is shown from this many images on (about a second of work).
 AUTO_PROGRESS_MIN = 4000
-
-
-class _TqdmProgress:
-    """progress(stage, done, total) drawn as one tqdm bar per stage."""
-
-    def __init__(self) -> None:
-        from tqdm.auto import tqdm
-
-        self._tqdm = tqdm
-        self._bar = None
-        self._stage = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self._stage:
-            self.close()
-            self._bar = self._tqdm(total=total, desc=stage, leave=False)
-            self._stage = stage
-        self._bar.n = done
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +221,8 @@ def inspect(
         Out-of-fold predicted probabilities from your own model, used instead of the quick model.
     progress : "auto", callable(stage, done, total) or None
         "auto" shows a progress bar (tqdm: a widget in a notebook, text in a terminal) when there are
-        at least ``AUTO_PROGRESS_MIN`` images, i.e. when the work takes more than about a second; a
+        at least ``AUTO_PROGRESS_MIN`` images, i.e. when the work takes more than about a second; when
+        stderr is a pipe or a log file it logs one summary line instead (``workbench._progress``); a
         callable is called while work goes on; None is silent.
     """
     started = time.perf_counter()
@@ -262,7 +240,7 @@ def inspect(
                 f"from_folder, from_arrays, from_torch). Got {type(ds).__name__} instead."
             )
     if progress == "auto":
-        progress = _TqdmProgress() if sum(len(d) for d in splits.values()) >= AUTO_PROGRESS_MIN else None
+        progress = StageProgress("inspect") if sum(len(d) for d in splits.values()) >= AUTO_PROGRESS_MIN else None
     elif progress is not None and not callable(progress):
         raise TypeError(f"The 'progress' parameter of inspect must be 'auto', a callable or None. Got {progress!r} instead.")
     classes = train.classes
@@ -389,7 +367,7 @@ def inspect(
                     f"labelled {classes[int(ds.targets[i])]!r}, looks like {classes[suggested]!r} (label quality {quality:.2f})")
             if progress:
                 progress(f"label check {name}", 1, 1)
-    if isinstance(progress, _TqdmProgress):
+    if isinstance(progress, StageProgress):
         progress.close()
     report.seconds = time.perf_counter() - started
     log.info("inspect: %d rows in %.1f s", len(rows), report.seconds)

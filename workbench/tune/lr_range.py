@@ -24,7 +24,7 @@ from ..train.loop import fit
 from ..train.optimizers import make_optimizer, set_lr
 from ..train.state import preserved
 
-__all__ = ["LRRangeResult", "lr_range_test", "suggest_lrs"]
+__all__ = ["MIN_DROP", "LRRangeResult", "lr_range_test", "suggest_lrs"]
 
 
 @dataclass
@@ -34,15 +34,20 @@ class LRRangeResult:
     lrs: np.ndarray  # (K,) the LR of each step
     losses: np.ndarray  # (K,) raw batch losses
     smoothed: np.ndarray  # (K,) debiased moving average
-    suggestions: dict[str, float] = field(default_factory=dict)  # name -> LR
-    recommended: str = ""  # a key of suggestions
+    suggestions: dict[str, float] = field(default_factory=dict)  # name -> LR; empty when no good LR was found
+    recommended: str | None = None  # a key of suggestions; None when the loss never fell
     reason: str = ""
     stopped: str = ""  # why the sweep ended
 
     @property
-    def lr(self) -> float:
-        """The recommended LR."""
-        return self.suggestions[self.recommended]
+    def found(self) -> bool:
+        """Whether the sweep found an LR worth using (the smoothed loss fell somewhere)."""
+        return self.recommended is not None
+
+    @property
+    def lr(self) -> float | None:
+        """The recommended LR, or None when no good LR was found (``reason`` says what to check)."""
+        return self.suggestions[self.recommended] if self.recommended is not None else None
 
     def summary(self) -> str:
         lines = [f"swept {len(self.lrs)} steps, LR {self.lrs[0]:.1e} .. {self.lrs[-1]:.1e} ({self.stopped})"]
@@ -69,32 +74,41 @@ def _valley(y: np.ndarray) -> int:
     return int(max_start + int(sections) + int(sections / 2))
 
 
-def suggest_lrs(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[dict[str, float], str, str]:
+#: The smoothed loss must fall at least this fraction below its start for a suggestion to mean anything.
+MIN_DROP = 0.05
+
+
+def suggest_lrs(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[dict[str, float], str | None, str]:
     """Suggestions from a sweep (non-finite points dropped): steepest descent, minimum / 10, valley.
 
-    The recommendation is min/10: measured on digits (MLP, CNN and linear models; Adam and SGD with
-    momentum), it fell within 2x of the LR that trains best over the next 100 steps in every case, while
-    the valley was 2-12x lower (safe, slow) and steepest descent jumped around. When the curve never
-    falls, none of the suggestions means much and the reason says so.
+    Returns ``(suggestions, recommended, reason)``. The recommendation is min/10: measured on digits (MLP,
+    CNN and linear models; Adam and SGD with momentum), it fell within 2x of the LR that trains best over
+    the next 100 steps in every case, while the valley was 2-12x lower (safe, slow) and steepest descent
+    jumped around. When the smoothed loss never falls more than ``MIN_DROP`` below its start, no LR in
+    the sweep helped: the suggestions are empty, ``recommended`` is None, and the reason says what to
+    check instead (initialisation, data, the sanity checks).
     """
     keep = np.isfinite(smoothed) & np.isfinite(lrs) & (lrs > 0)
     x, y = np.log10(lrs[keep]), smoothed[keep]
     if len(y) < 5:
         raise ValueError(f"lr_range_test: only {len(y)} finite points; sweep more steps or start from a lower LR.")
     i_min = int(np.argmin(y))
+    drop = (y[0] - y[i_min]) / max(abs(y[0]), 1e-12)
+    if drop < MIN_DROP:
+        reason = (f"no good LR found: the smoothed loss never fell more than {max(drop, 0.0):.0%} below its start "
+                  f"anywhere in LR {10 ** x[0]:.1e} .. {10 ** x[-1]:.1e}, so no LR in this range trains the model. "
+                  "Check the initialisation (the first loss should be about ln(number of classes)), the data "
+                  "(inputs and labels must line up: look at a batch), and run the sanity checks "
+                  "(workbench.checks.run_all(model, data)); if they pass, sweep from a lower start_lr.")
+        return {}, None, reason
     upto = max(i_min, 2)
     grad = np.gradient(y[: upto + 1], x[: upto + 1])
     steepest = float(10 ** x[int(np.argmin(grad))])
     minimum = float(10 ** x[i_min] / 10)
     valley = float(10 ** x[min(_valley(y), len(x) - 1)])
     suggestions = {"min/10": minimum, "valley": valley, "steepest": steepest}
-    drop = (y[0] - y[i_min]) / max(abs(y[0]), 1e-12)
-    if drop < 0.05:
-        reason = (f"the loss hardly fell anywhere in the sweep ({drop:.0%} at best): the range may start too high, "
-                  "or the pipeline has a bug (run the sanity checks). These LRs are guesses.")
-    else:
-        reason = (f"min/10: a tenth of the LR at the lowest smoothed loss ({drop:.0%} below the start), the LR that made "
-                  "the loss fall fastest over ~100 steps in our measurements; the valley is a safer, slower choice.")
+    reason = (f"min/10: a tenth of the LR at the lowest smoothed loss ({drop:.0%} below the start), the LR that made "
+              "the loss fall fastest over ~100 steps in our measurements; the valley is a safer, slower choice.")
     return suggestions, "min/10", reason
 
 

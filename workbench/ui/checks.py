@@ -81,7 +81,14 @@ class BatchViewer(widgets.VBox):
 
 
 class ChecksPanel(widgets.VBox):
-    """The recipe's checklist: run one check or all of them without blocking the kernel."""
+    """The recipe's checklist: run one check or all of them without blocking the kernel.
+
+    Each row is a grid with the same fixed columns (run button, name, status, message), so a long
+    message wraps inside its own column instead of squeezing the others out of line.
+    """
+
+    #: run button | check name | status badge | message (takes the rest, wraps)
+    COLUMNS = "64px 230px 80px minmax(0, 1fr)"
 
     running = traitlets.Bool(False)
     statuses = traitlets.Dict(help="check name -> 'not run' | 'running' | 'passed' | 'FAILED' | 'skipped'")
@@ -94,11 +101,15 @@ class ChecksPanel(widgets.VBox):
         rows = []
         for name in CHECKS:
             badge, message = widgets.HTML(self._badge("not run")), widgets.HTML("")
+            message.layout = widgets.Layout(width="auto", height="auto", min_width="0")
             button = widgets.Button(description="run", layout=widgets.Layout(width="60px"))
             button.on_click(lambda _, name=name: self.start((name,)))
             self._rows[name] = (badge, message, button)
-            row = widgets.HBox([button, widgets.HTML(f"<code>{name}</code>", layout=widgets.Layout(width="230px")), badge, message])
+            row = widgets.GridBox([button, widgets.HTML(f"<code>{name}</code>"), badge, message],
+                                  layout=widgets.Layout(grid_template_columns=self.COLUMNS, grid_gap="0px 6px",
+                                                        align_items="flex-start", width="100%"))
             row.add_class(f"wb-check-{name}")
+            row.add_class("wb-check-row")
             rows.append(row)
         self.run_all_button = widgets.Button(description="Run all checks", button_style="primary", icon="check")
         self.run_all_button.on_click(lambda _: self.start())
@@ -115,7 +126,9 @@ class ChecksPanel(widgets.VBox):
     def _set(self, name: str, status: str, message: str = "") -> None:
         badge, msg, _ = self._rows[name]
         badge.value = self._badge(status)
-        msg.value = f"<span style='font-size:12px'>{html.escape(message)}</span>"
+        # the widget's line-height is one control high (28 px); wrapped lines of a long message need less
+        msg.value = (f"<div class='wb-check-message' style='font-size:12px;line-height:1.4;white-space:normal;"
+                     f"overflow-wrap:anywhere;padding-top:5px'>{html.escape(message)}</div>")
         self.statuses = {**self.statuses, name: status}
 
     def start(self, only: tuple[str, ...] | None = None) -> BackgroundRun | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import threading
 
 import bqplot as bq
@@ -11,12 +12,34 @@ import numpy as np
 import traitlets
 from torch import nn
 
+from .._validation import check_choice, check_int
 from ..train.runs import DEFAULT_STORE, RunStore
 from ..tune.lr_range import LRRangeResult, lr_range_test
 from ..tune.searching import ModelSpec, SearchResult, SearchSpace, TrialOutcome, ranked, refine, search
 from .runner import BackgroundRun, Throttle
 
-__all__ = ["LRRangeView", "SearchView"]
+__all__ = ["LRRangeView", "SearchView", "epoch_ticks", "log_limits"]
+
+#: Padding of the scatter's log scales, as a fraction of the data's span in decades (half a decade for one point):
+#: a marker is ~10 px wide, about 3% of the plot, so points at the edge of the data sit wholly inside the frame.
+LOG_PAD = 0.1
+
+
+def log_limits(values: np.ndarray, pad: float = LOG_PAD) -> tuple[float, float] | None:
+    """(min, max) of a log scale that shows every value with ``pad`` of the span (in decades) either side."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return None
+    lo, hi = math.log10(v.min()), math.log10(v.max())
+    margin = pad * (hi - lo) if hi > lo else 0.5
+    return 10 ** (lo - margin), 10 ** (hi + margin)
+
+
+def epoch_ticks(last: int, most: int = 10) -> np.ndarray:
+    """Whole-epoch ticks 1 .. ``last``, every k-th epoch so that there are at most ``most``."""
+    step = max(1, math.ceil(last / most))
+    return np.arange(1, max(1, last) + 1, step, dtype=float)
 
 
 class LRRangeView(widgets.VBox):
@@ -111,13 +134,20 @@ class LRRangeView(widgets.VBox):
             return
         r: LRRangeResult = run.result
         self.result = r
-        lo, hi = float(np.nanmin(r.losses)), float(np.nanmax(r.smoothed[np.isfinite(r.smoothed)]))
         names = list(r.suggestions)
+        lo, hi = float(np.nanmin(r.losses)), float(np.nanmax(r.smoothed[np.isfinite(r.smoothed)]))
         with self.marks_line.hold_sync():
-            self.marks_line.x = np.array([[r.suggestions[n]] * 2 for n in names])
-            self.marks_line.y = np.array([[lo, hi]] * len(names))
+            self.marks_line.x = np.array([[r.suggestions[n]] * 2 for n in names]).reshape(-1, 2)
+            self.marks_line.y = np.array([[lo, hi]] * len(names)).reshape(-1, 2)
             self.marks_line.labels = names
-            self.marks_line.display_legend = True
+            self.marks_line.display_legend = bool(names)
+        if not r.found:  # nothing to hand on: say what to check instead of offering a guess
+            self.choice.options = [("no good LR found", None)]
+            self.choice.value = None
+            self.use_button.disabled = True
+            self.status.value = (f"{html.escape(r.stopped)}. <b class='wb-no-lr' style='color:#b00020'>No good LR found."
+                                 f"</b> {html.escape(r.reason)}")
+            return
         self.choice.options = [(f"{n}: {v:.1e}" + (" (recommended)" if n == r.recommended else ""), v)
                                for n, v in r.suggestions.items()]
         self.choice.value = r.lr
@@ -137,14 +167,23 @@ class LRRangeView(widgets.VBox):
 
 
 class SearchView(widgets.VBox):
-    """A search as it runs: LR x weight decay coloured by validation accuracy, best curves, trial table."""
+    """A search as it runs: LR x weight decay coloured by validation accuracy, best curves, trial table.
+
+    Controls: ``mode`` (random or grid, for the search and the refine), ``refine_trials`` and
+    ``refine_epochs`` (how many trials the refine runs and how long each trains; default 6 and
+    max(10, 5 x epochs)). A grid runs every grid point, so its trial count rounds up to whole rows.
+    """
 
     running = traitlets.Bool(False)
     done = traitlets.Int(0)
 
     def __init__(self, data, *, model: ModelSpec = ModelSpec(), space: SearchSpace = SearchSpace(), n_trials: int = 8,
                  epochs: int = 2, optimizer: str = "adam", store: RunStore | str = DEFAULT_STORE, study_name: str = "coarse",
-                 workers: int = 2, client=None, mode: str = "random", background: bool = True, **kwargs) -> None:
+                 workers: int = 2, client=None, mode: str = "random", refine_trials: int = 6, refine_epochs: int | None = None,
+                 background: bool = True, **kwargs) -> None:
+        check_choice(mode, "mode", "SearchView", ("random", "grid"))
+        check_int(refine_trials, "refine_trials", "SearchView", low=1)
+        refine_epochs = max(10, 5 * epochs) if refine_epochs is None else check_int(refine_epochs, "refine_epochs", "SearchView", low=1)
         self.data = data
         self.store = store if isinstance(store, RunStore) else RunStore(store)
         self.options = dict(model=model, space=space, n_trials=n_trials, epochs=epochs, optimizer=optimizer,
@@ -174,9 +213,10 @@ class SearchView(widgets.VBox):
         self.scatter_figure.add_class("wb-search-scatter")
         ex, ey = bq.LinearScale(), bq.LinearScale(min=0, max=1)
         self.curve_scales = (ex, ey)
+        self.epoch_axis = bq.Axis(scale=ex, label="epoch", tick_format="d", tick_values=epoch_ticks(epochs))
         self.curves_figure = bq.Figure(
             marks=[], title="best trials: val accuracy per epoch",
-            axes=[bq.Axis(scale=ex, label="epoch"), bq.Axis(scale=ey, side="left", tick_format=".0%")],
+            axes=[self.epoch_axis, bq.Axis(scale=ey, side="left", tick_format=".0%")],
             layout=widgets.Layout(width="440px", height="380px"), fig_margin={"top": 50, "bottom": 50, "left": 60, "right": 20},
             animation_duration=0, legend_location="bottom")
         self.progress = widgets.IntProgress(value=0, min=0, max=n_trials, description="trials")
@@ -186,11 +226,18 @@ class SearchView(widgets.VBox):
         self.run_button = widgets.Button(description="Run search", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.refine_button = widgets.Button(description="Refine top 3", icon="search-plus", disabled=True)
+        self.mode = widgets.Dropdown(options=["random", "grid"], value=mode, description="mode",
+                                     layout=widgets.Layout(width="170px"))
+        self.refine_trials = widgets.BoundedIntText(value=refine_trials, min=1, max=1000, description="refine trials",
+                                                    layout=widgets.Layout(width="170px"))
+        self.refine_epochs = widgets.BoundedIntText(value=refine_epochs, min=1, max=1000, description="refine epochs",
+                                                    layout=widgets.Layout(width="170px"))
         self.run_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.refine_button.on_click(lambda _: self.start(refine_from=self.result))
         super().__init__(children=[widgets.HBox([self.run_button, self.stop_button, self.refine_button, self.progress]),
-                                   self.status, widgets.HBox([self.scatter_figure, self.curves_figure]), self.table], **kwargs)
+                                   widgets.HBox([self.mode, self.refine_trials, self.refine_epochs]), self.status,
+                                   widgets.HBox([self.scatter_figure, self.curves_figure]), self.table], **kwargs)
         self.add_class("wb-search-view")
 
     def start(self, refine_from: SearchResult | None = None) -> BackgroundRun | None:
@@ -199,18 +246,19 @@ class SearchView(widgets.VBox):
         with self._lock:
             self.outcomes = []
         self.done = 0
-        opts = dict(self.options)
+        opts = {**self.options, "mode": self.mode.value}
         if refine_from is not None:
-            n = 6
+            n, epochs = self.refine_trials.value, self.refine_epochs.value
             self.progress.max = n
             stage = "refine"
 
             def target(stop_event):
-                return refine(refine_from, self.data, n_trials=n, epochs=max(10, opts["epochs"] * 5), model=opts["model"],
+                return refine(refine_from, self.data, n_trials=n, epochs=epochs, model=opts["model"], mode=opts["mode"],
                               optimizer=opts["optimizer"], store=self.store, workers=opts["workers"], client=opts["client"],
                               on_trial=self._on_trial, stop_event=stop_event)
         else:
-            self.progress.max = opts["n_trials"]
+            grid = opts["space"].grid(opts["n_trials"]) if opts["mode"] == "grid" else None  # a grid runs every point
+            self.progress.max = len(grid["lr"]) * len(grid["weight_decay"]) if grid else opts["n_trials"]
             stage = "coarse"
 
             def target(stop_event):
@@ -245,7 +293,8 @@ class SearchView(widgets.VBox):
         with self._lock:
             self.outcomes.append(outcome)
         self.done += 1
-        self.progress.value = min(self.done, self.progress.max)
+        self.progress.max = max(self.progress.max, self.done)  # a refine grid rounds its trial count up to whole rows
+        self.progress.value = self.done
         self._draw(self.outcomes)
 
     def _draw(self, outcomes: list[TrialOutcome]) -> None:
@@ -256,11 +305,18 @@ class SearchView(widgets.VBox):
             return (np.array([o.params["lr"] for o in items], dtype=float),
                     np.array([max(o.params["weight_decay"], self.wd_floor) for o in items], dtype=float))
 
+        (x_ok, y_ok), (x_bad, y_bad) = xy(ok), xy(bad)
         with self.scatter.hold_sync():
-            self.scatter.x, self.scatter.y = xy(ok)
+            self.scatter.x, self.scatter.y = x_ok, y_ok
             self.scatter.color = np.array([o.value for o in ok], dtype=float)
         with self.failed.hold_sync():
-            self.failed.x, self.failed.y = xy(bad)
+            self.failed.x, self.failed.y = x_bad, y_bad
+        xs, ys = self.scatter.scales["x"], self.scatter.scales["y"]
+        for scale, values in ((xs, np.concatenate([x_ok, x_bad])), (ys, np.concatenate([y_ok, y_bad]))):
+            limits = log_limits(values)
+            if limits is not None:
+                with scale.hold_sync():
+                    scale.min, scale.max = limits
         best = ok[:3]
         lines = []
         for rank, o in enumerate(best):
@@ -272,6 +328,11 @@ class SearchView(widgets.VBox):
                                   colors=[["#1a7f37", "#1f77b4", "#9467bd"][rank]], marker="circle", marker_size=20,
                                   labels=[f"#{o.number}: lr {o.params['lr']:.1e}, wd {o.params['weight_decay']:g}"],
                                   display_legend=True))
+        last = max((int(m.x.max()) for m in lines if len(m.x)), default=0)
+        if last:
+            with self.curve_scales[0].hold_sync():
+                self.curve_scales[0].min, self.curve_scales[0].max = 0.75, last + 0.25  # markers at 1 and last show whole
+            self.epoch_axis.tick_values = epoch_ticks(last)
         self.curves_figure.marks = lines
         rows = "".join(
             f"<tr><td>{o.number}</td><td>{o.params['lr']:.2e}</td><td>{o.params['weight_decay']:g}</td>"
