@@ -4,6 +4,7 @@ A part above ``workbench.train``: it reads histories and hooks into the loop thr
 ``train`` never imports it.
 """
 
+from .diagnosis import KINDS, Diagnosis, Finding, diagnose
 from .probes import ACT_BINS, GRAD_BINS, ProbeSample, Probes
 
-__all__ = ["ACT_BINS", "GRAD_BINS", "ProbeSample", "Probes"]
+__all__ = ["ACT_BINS", "GRAD_BINS", "KINDS", "Diagnosis", "Finding", "ProbeSample", "Probes", "diagnose"]
