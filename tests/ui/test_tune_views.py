@@ -12,7 +12,7 @@ from workbench.ui import LRRangeView, OverfitLab, SearchView
 def test_range_view_draws_suggests_and_hands_the_lr_to_the_lab(digits):
     lab = OverfitLab(digits, store=None, background=False)
     v = LRRangeView(build_model("mlp", digits.train, seed=0), digits.train, lab=lab, background=False)
-    v.start_button.click()
+    v.run_button.click()
     assert len(v.smooth_line.x) == len(v.result.lrs) and v.marks_line.x.shape == (3, 2)
     assert "recommended" in v.choice.label and v.choice.value == v.result.lr
     v.choice.value = v.result.suggestions["valley"]
@@ -29,7 +29,7 @@ def test_range_view_can_be_cancelled_while_it_runs(digits):
     deadline = time.time() + 10
     while len(v._points) < 30 and time.time() < deadline:
         time.sleep(0.02)
-    v.cancel_button.click()
+    v.stop_button.click()
     v.wait(10)
     assert not v.running and v.result.stopped == "cancelled" and 30 <= len(v.result.lrs) < 100_000
     v.use(v.result.lr)
@@ -56,7 +56,7 @@ def test_search_view_scatter_curves_table_progress_and_refine(digits, tmp_path):
     assert sv.progress.value == 5 and len(sv.scatter.x) == len(ok)
     assert np.allclose(sorted(sv.scatter.color), sorted(o.value for o in ok))
     assert len(sv.curves_figure.marks) == 3 and all(len(m.x) == 2 for m in sv.curves_figure.marks)
-    assert sv.table.value.count("<tr>") == 6 and "best val acc" in sv.status.value
+    assert sv.table.value.count("<tr>") == 6 and "best val acc" in sv.status
     assert not sv.refine_button.disabled
     sv.refine_button.click()
     assert sv.result.study_name == "coarse-refine" and len(sv.result.outcomes) == 6
@@ -78,3 +78,20 @@ def test_search_view_in_the_background_draws_failed_trials_with_their_reason(tmp
     failed = [o for o in sv.result.outcomes if o.status == "fail"]
     assert sv.done == 4 and not sv.running and failed
     assert len(sv.failed.x) == len(failed) and "diverged: the loss became nan" in sv.table.value
+
+
+def test_views_show_a_finished_result_without_running_anything(digits, tmp_path):
+    from workbench.tune import lr_range_test, search
+
+    r = lr_range_test(build_model("mlp", digits.train, seed=0), digits.train, num_iter=40)
+    v = LRRangeView(result=r)
+    assert v.result is r and len(v.smooth_line.x) == np.isfinite(r.smoothed).sum() and v.run is None
+    assert v.run_button.disabled and (("recommended" in v.status) == r.found)
+    res = search(digits, n_trials=2, epochs=1, workers=0, store=tmp_path / "s.sqlite")
+    sv = SearchView(result=res)
+    assert sv.run is None and sv.table.value.count("<tr>") == 3 and len(sv.scatter.x) + len(sv.failed.x) == 2
+    assert sv.refine_button.disabled  # nothing to refine on: no data was given
+    with pytest.raises(TypeError, match="needs a model and data to sweep, or a finished result"):
+        LRRangeView()
+    with pytest.raises(TypeError, match="'result' parameter of SearchView must be a SearchResult"):
+        SearchView(digits, result=r)

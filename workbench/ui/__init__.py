@@ -7,10 +7,12 @@ from .human import HumanBaseline
 from .lab import OverfitLab
 from .predictions import PredictionView
 from .runs import RunsView
-from .tune import LRRangeView, SearchView
+from .lr_range_view import LRRangeView
+from .search_view import SearchView
+from .base import RunView
 from .panel import TrainingPanel
 from .runner import BackgroundRun, Throttle
 
 __all__ = [
     "BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "HumanBaseline", "LRRangeView", "LiveCurves",
-    "OverfitLab", "PredictionView", "RunsView", "SearchView", "Throttle", "TrainingPanel"]
+    "OverfitLab", "PredictionView", "RunView", "RunsView", "SearchView", "Throttle", "TrainingPanel"]

@@ -236,6 +236,11 @@ class OverfitLab(StatusMixin, widgets.VBox):
             self.run.join(timeout)
         return self.history
 
+    def use_lr(self, lr: float) -> None:
+        """Take an LR handed over by another tool (e.g. ``LRRangeView(on_choose=lab.use_lr)``): a running
+        run trains on with it from its next step, like a drag of the slider."""
+        self.lr.value = float(lr)
+
     def reset(self) -> None:
         """Stop, and clear the comparison (faded runs) and the current curves."""
         self.stop(wait=True)
