@@ -65,7 +65,7 @@ def test_checks_panel_runs_one_check_and_all(digits):
     assert set(panel.statuses.values()) == {"not run"}
     panel._rows["gradient_check"][2].click()
     assert panel.statuses["gradient_check"] == "passed" and panel.statuses["initial_loss"] == "not run"
-    panel.run_all_button.click()
+    panel.run_button.click()
     assert panel.statuses["causality"] == "skipped" and "none failed" in panel.summary.value
     assert all(s in ("passed", "skipped") for s in panel.statuses.values())
 
@@ -83,6 +83,26 @@ def test_checks_panel_in_the_background_reports_failures(digits):
     panel.start(("batch_dependency",))
     assert "running 1 check(s)" in panel.summary.value  # a new run clears the last summary
     panel.wait(30)
+
+
+def test_checks_panel_stops_between_checks_and_shows_a_given_checklist(digits):
+    from workbench.checks import run_all
+
+    model = build_model("mlp", digits.train, seed=0)
+    panel = ChecksPanel(model, digits.train, digits.val)
+    run = panel.start(("initial_loss", "batch_dependency", "gradient_check"))
+    panel.stop()  # before the first check ends: it finishes, the rest are not run
+    run.join(60)
+    assert not panel.running and "(stopped)" in panel.status and panel.error_html.value == ""
+    assert panel.statuses["initial_loss"] == "passed"
+    assert panel.statuses["gradient_check"] == "not run"
+    checklist = run_all(model, digits.train, only=("initial_loss", "gradient_check"))
+    shown = ChecksPanel(result=checklist)
+    assert shown.run is None and shown.run_button.disabled
+    assert shown.statuses["initial_loss"] == "passed" and shown.statuses["gradient_check"] == "passed"
+    assert shown.statuses["overfit_batch"] == "not run" and "2 checks done, none failed" in shown.status
+    with pytest.raises(TypeError, match="'result' parameter of ChecksPanel must be a Checklist"):
+        ChecksPanel(result=[1])
 
 
 def test_cli_check_exit_codes(tmp_path, capsys):

@@ -14,9 +14,9 @@ import traitlets
 from torch import nn
 from torchvision.utils import make_grid
 
-from ..checks import CHECKS, CheckResult, capture_batch, run_all
+from ..checks import CHECKS, CheckResult, Checklist, capture_batch, run_all
 from ..data.preview import png_bytes
-from .runner import BackgroundRun
+from .base import RunView
 
 __all__ = ["BatchViewer", "ChecksPanel"]
 
@@ -80,23 +80,35 @@ class BatchViewer(widgets.VBox):
         self.pipeline.value = f"<b>pipeline</b><ol>{items}</ol>{warn}"
 
 
-class ChecksPanel(widgets.VBox):
+class _ChecksStopped(Exception):
+    """Raised between two checks when Stop was pressed: the rest are not run."""
+
+
+class ChecksPanel(RunView):
     """The recipe's checklist: run one check or all of them without blocking the kernel.
 
     Each row is a grid with the same fixed columns (run button, name, status, message), so a long
-    message wraps inside its own column instead of squeezing the others out of line.
+    message wraps inside its own column instead of squeezing the others out of line. Stop ends the
+    run after the check in progress. ``result=`` (a ``Checklist``) shows finished checks without
+    running anything (the Display pattern).
     """
 
     #: run button | check name | status badge | message (takes the rest, wraps)
     COLUMNS = "64px 230px 80px minmax(0, 1fr)"
 
-    running = traitlets.Bool(False)
     statuses = traitlets.Dict(help="check name -> 'not run' | 'running' | 'passed' | 'FAILED' | 'skipped'")
+    stopping_text = "stopping after the check in progress…"
 
-    def __init__(self, model: nn.Module, data, val=None, *, time_dim: int | None = None, background: bool = True, **kwargs) -> None:
-        self.model, self.data, self.val, self.time_dim, self.background = model, data, val, time_dim, background
+    def __init__(self, model: nn.Module | None = None, data=None, val=None, *, time_dim: int | None = None,
+                 result: Checklist | None = None, background: bool = True, **kwargs) -> None:
+        if result is None and (model is None or data is None):
+            raise TypeError("ChecksPanel needs a model and data to check, or a finished result= (a Checklist) to show.")
+        if result is not None and not isinstance(result, Checklist):
+            raise TypeError(f"The 'result' parameter of ChecksPanel must be a Checklist. Got {type(result).__name__} instead.")
+        self.model, self.data, self.val, self.time_dim = model, data, val, time_dim
         self.results: dict[str, CheckResult] = {}
-        self.run: BackgroundRun | None = None
+        self._init_run_controls(background=background, run_label="Run all checks", run_icon="check", name="checks")
+        self.run_button.button_style = "primary"
         self._rows: dict[str, tuple[widgets.HTML, widgets.HTML, widgets.Button]] = {}
         rows = []
         for name in CHECKS:
@@ -111,12 +123,16 @@ class ChecksPanel(widgets.VBox):
             row.add_class(f"wb-check-{name}")
             row.add_class("wb-check-row")
             rows.append(row)
-        self.run_all_button = widgets.Button(description="Run all checks", button_style="primary", icon="check")
-        self.run_all_button.on_click(lambda _: self.start())
         self.summary = widgets.HTML("")
-        super().__init__(children=[self.run_all_button, *rows, self.summary], **kwargs)
+        super().__init__(children=[widgets.HBox([self.run_button, self.stop_button]), *rows, self.summary,
+                                   self.error_html], **kwargs)
         self.add_class("wb-checks-panel")
         self.statuses = {name: "not run" for name in CHECKS}
+        if result is not None:
+            for name, (_, _, button) in self._rows.items():
+                button.disabled = model is None or data is None
+            self.run_button.disabled = model is None or data is None
+            self.show(result)
 
     @staticmethod
     def _badge(status: str) -> str:
@@ -131,37 +147,57 @@ class ChecksPanel(widgets.VBox):
                      f"overflow-wrap:anywhere;padding-top:5px'>{html.escape(message)}</div>")
         self.statuses = {**self.statuses, name: status}
 
-    def start(self, only: tuple[str, ...] | None = None) -> BackgroundRun | None:
+    def start(self, only: tuple[str, ...] | None = None):
         """Run the named checks (all by default); results fill in as they arrive."""
-        if self.running:
-            return None
+        return super().start(only)
+
+    def _prepare_run(self, only: tuple[str, ...] | None = None):
         names = only or CHECKS
         for n in names:
             self._set(n, "running")
         self.summary.value = f"<i>running {len(names)} check(s)…</i>"
-        self.running = True
-        self.run_all_button.disabled = True
+        self._set_status(f"running {len(names)} check(s)")
 
         def target(stop_event):
-            return run_all(self.model, self.data, self.val, time_dim=self.time_dim, only=tuple(names),
-                           on_result=lambda r: (self.results.__setitem__(r.name, r), self._set(r.name, r.status, r.message)))
+            def on_result(r: CheckResult) -> None:
+                self.results[r.name] = r
+                self._set(r.name, r.status, r.message)
+                if stop_event.is_set():
+                    raise _ChecksStopped
 
-        self.run = BackgroundRun(target, background=self.background, on_done=self._done)
-        return self.run.start()
+            return run_all(self.model, self.data, self.val, time_dim=self.time_dim, only=tuple(names), on_result=on_result)
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self.run is not None:
-            self.run.join(timeout)
+        return target
 
-    def _done(self, run: BackgroundRun) -> None:
-        if run.error is not None:
-            for n, s in self.statuses.items():
-                if s == "running":
-                    self._set(n, "FAILED", f"the check raised {type(run.error).__name__}: {run.error}")
+    def _result(self) -> Checklist | None:
+        return self.run.result if self.run is not None else None
+
+    def show(self, checklist: Checklist) -> None:
+        """Fill the rows from finished checks, and the summary line."""
+        for r in checklist:
+            self.results[r.name] = r
+            if r.name in self._rows:
+                self._set(r.name, r.status, r.message)
+        self._summarise()
+
+    def _on_finished(self, result) -> None:
+        self._summarise()
+
+    def _on_failed(self, run) -> None:
+        stopped = isinstance(run.error, _ChecksStopped)
+        for n, s in self.statuses.items():
+            if s == "running":
+                self._set(n, "not run" if stopped else "FAILED",
+                          "" if stopped else f"the check raised {type(run.error).__name__}: {run.error}")
+        if stopped:
+            self.error_html.value = ""
+        self._summarise(stopped)
+
+    def _summarise(self, stopped: bool = False) -> None:
         failed = [n for n, s in self.statuses.items() if s == "FAILED"]
         done = [n for n, s in self.statuses.items() if s in ("passed", "FAILED", "skipped")]
-        self.summary.value = (f"<b class='wb-checks-done' style='color:#b00020'>{len(done)} checks done, {len(failed)} failed: "
-                              f"{', '.join(failed)}</b>" if failed
-                              else f"<b class='wb-checks-done' style='color:#1a7f37'>{len(done)} checks done, none failed</b>")
-        self.run_all_button.disabled = False
-        self.running = False
+        line = f"{len(done)} checks done, " + (f"{len(failed)} failed: {', '.join(failed)}" if failed else "none failed")
+        line += " (stopped)" if stopped else ""
+        color = "#b00020" if failed else "#1a7f37"
+        self.summary.value = f"<b class='wb-checks-done' style='color:{color}'>{html.escape(line)}</b>"
+        self._set_status(line, error=bool(failed))
