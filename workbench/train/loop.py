@@ -340,6 +340,7 @@ def fit(
                                   device, history.snapshot().loss, log.good_state)
 
     log = _StepLog(model, history, config.flush_every_s, explain)
+    history.steps_per_epoch = math.ceil(len(train) / config.batch_size)  # for curves drawn per epoch
     started = time.perf_counter()
     history.set_status("running", "training")
     status, message = "finished", ""
