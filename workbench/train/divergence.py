@@ -93,7 +93,7 @@ def _load(data: Dataset, indices: Sequence[int] | None):
         items = [data[int(i)] for i in indices]
         xs = torch.stack([torch.as_tensor(x) for x, _ in items])
         ys = torch.as_tensor(np.asarray([y for _, y in items]))
-    except Exception:  # an unusual dataset: no batch, still the generic advice
+    except (OSError, RuntimeError, TypeError, ValueError, IndexError):  # an unusual dataset: the generic advice
         return None
     finite = torch.isfinite(xs.reshape(len(xs), -1)).all(dim=1).tolist()
     return xs, ys, [int(i) for i, ok in zip(indices, finite) if not ok]
@@ -134,7 +134,7 @@ def _grad_norm(model: nn.Module, xs, ys, loss_fn, device, good_state) -> float |
         loss.backward()
         grads = [p.grad.detach().double().norm() for p in model.parameters() if p.grad is not None]
         return float(torch.stack(grads).norm()) if grads else None
-    except Exception:  # the probe is a courtesy: never let it hide the divergence itself
+    except (RuntimeError, TypeError, ValueError, IndexError):  # a courtesy probe: never hides the divergence
         return None
     finally:
         for p in model.parameters():
