@@ -64,24 +64,23 @@ def explain_divergence(
         xs, ys, bad = batch
         if bad:
             return _corrupted(data, bad, len(xs))
-    parts = ["Lower the learning rate (try 3-10x lower), or clip gradients (grad_clip)."]
     trend = _trend(losses)
     norm = _grad_norm(model, xs, ys, loss_fn, device, good_state) if batch is not None else None
-    if batch is not None:
-        parts.insert(0, f"The {len(xs)} inputs of that batch are finite, so the data is not to blame.")
+    parts = [f"The {len(xs)} inputs of that batch are finite, so the data is not to blame."] if batch is not None else []
     grads = ""
     if norm is not None:
         grads = (f"the gradient norm at the restored weights on that batch is {norm:.3g} (grad_clip={_round(norm)} "
                  "would cap the steps near it)") if math.isfinite(norm) else \
             "the gradients at the restored weights on that batch are already NaN/Inf (an overflow)"
     if trend:
-        parts.insert(1, f"Gradients exploded: {trend}" + (f"; {grads}." if grads else "."))
+        parts.append(f"Gradients exploded: {trend}" + (f"; {grads}." if grads else "."))
     elif norm is not None and not math.isfinite(norm):
-        parts.insert(1, f"The loss was not climbing before, yet {grads}: the model or the loss computes something "
-                        "non-finite (a log of 0, a division by 0); the LR alone does not explain it.")
+        parts.append(f"The loss was not climbing before, yet {grads}: the model or the loss computes something "
+                     "non-finite (a log of 0, a division by 0); the LR alone does not explain it.")
     elif grads:
-        parts.insert(1, f"The loss was not climbing before (a sudden jump); {grads}.")
-    parts.append(CHECKS)
+        parts.append(f"No sign of gradients exploding step by step: the loss was not climbing before (a sudden "
+                     f"jump); {grads}.")
+    parts += ["Lower the learning rate (try 3-10x lower), or clip gradients (grad_clip).", CHECKS]
     return " ".join(parts)
 
 
