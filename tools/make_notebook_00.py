@@ -45,8 +45,11 @@ What to look at:
   log(10) ≈ 2.3, the loss of a model that guesses uniformly over 10 classes.
 - **Accuracy.** Train vs. val per epoch. A gap that keeps growing means overfitting; no gap and both low
   means underfitting.
+- **Steps or epochs.** The toggle above the figures switches the x-axis. Compare runs per **epoch**: the
+  loss of one step depends on the batch size, an epoch does not.
 - **The status line** says how the run ended: finished, stopped, or *diverged* (a NaN/Inf loss stops the
-  run and restores the last good weights; lower the LR)."""),
+  run and restores the last good weights; the message says why: the corrupted samples of the failing
+  batch by index, or exploding gradients, with what to do: lower the LR, clip, run the checks)."""),
     code("""panel = TrainingPanel(make_model, splits.train, splits.val, TrainConfig(epochs=30, lr=3e-3, seed=0))
 panel"""),
     code("""panel.start()"""),
@@ -55,6 +58,7 @@ panel"""),
 The next cell only waits for the run to end so that this notebook can also run top to bottom as a
 script; while training interactively you never need it."""),
     code("""history = panel.wait()
+panel.curves.x_axis = "epoch"  # the same as clicking "epochs" above the figures
 print(history.status, "-", history.message)
 history.to_frame().tail()"""),
     md("""## 4. The test split, once, at the end

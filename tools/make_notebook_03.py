@@ -18,8 +18,8 @@ from workbench.ui import HumanBaseline, OverfitLab
 digits = load_digits(seed=0)"""),
     md("""## The human baseline
 
-Label 20 random validation digits yourself: click the class, type it on the keyboard (the box under the
-image), or skip. You get your accuracy with a 95 % confidence interval (Wilson's; with 20 samples it is
+Label 20 random validation digits yourself: click the class, or click into the box under the buttons and
+press its key (a digit is its own key; other class names show theirs on the button; space skips). You get your accuracy with a 95 % confidence interval (Wilson's; with 20 samples it is
 wide, which is the honest answer) and the digits you got wrong."""),
     code("""human = HumanBaseline(digits.val, n=20, seed=0)
 human"""),

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["EPOCH_METRICS", "History", "HistorySnapshot", "config_diff", "downsample", "ema", "log_ticks", "spread_band"]
+__all__ = [
+    "EPOCH_METRICS", "History", "HistorySnapshot", "config_diff", "downsample", "ema", "in_epochs", "log_ticks",
+    "spread_band",
+]
 
 #: Per-epoch metrics the loop records (val_* only when a validation split is given).
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -34,6 +37,7 @@ class HistorySnapshot:
     status: str = "created"
     message: str = ""
     version: int = 0
+    steps_per_epoch: int | None = None  # set by fit; None for a history from elsewhere
 
 
 class History:
@@ -50,6 +54,7 @@ class History:
         self.status = "created"
         self.message = ""
         self.version = 0
+        self.steps_per_epoch: int | None = None  # fit sets it: an epoch x-axis is exact from the first step
 
     # -- writers (the training thread) -------------------------------------------------------------
     def append_steps(self, steps: list[int], losses: list[float], lrs: list[float]) -> None:
@@ -91,6 +96,7 @@ class History:
                 status=self.status,
                 message=self.message,
                 version=self.version,
+                steps_per_epoch=self.steps_per_epoch,
             )
 
     @property
@@ -130,6 +136,26 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarra
     xs = np.add.reduceat(x.astype(np.float64), edges[:-1]) / counts
     ys = np.add.reduceat(y.astype(np.float64), edges[:-1]) / counts
     return xs, ys
+
+
+def in_epochs(snap: HistorySnapshot, steps: np.ndarray) -> np.ndarray:
+    """Optimizer steps of ``snap``'s run as (fractional) epochs: step ``s`` is ``s / steps_per_epoch``.
+
+    Without ``steps_per_epoch`` (a history not from ``fit``), the recorded epoch ends are interpolated
+    and the last epoch's length carries on past them; NaN where no epoch has ended yet.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    if snap.steps_per_epoch:
+        return steps / snap.steps_per_epoch
+    if not len(snap.epoch_step):
+        return np.full(len(steps), np.nan)
+    ends = np.concatenate([[0.0], snap.epoch_step.astype(np.float64)])
+    epochs = np.concatenate([[0.0], snap.epoch.astype(np.float64)])
+    out = np.interp(steps, ends, epochs)
+    last = max(ends[-1] - ends[-2], 1.0)
+    beyond = steps > ends[-1]
+    out[beyond] = epochs[-1] + (steps[beyond] - ends[-1]) / last
+    return out
 
 
 def log_ticks(low: float, high: float, max_ticks: int = 8) -> np.ndarray:

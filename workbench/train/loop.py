@@ -4,7 +4,8 @@ Per step it does what a bare PyTorch loop does (forward, loss, backward, step) p
 things: keep the detached loss tensor, count correct predictions on the device, and check a stop
 event. Losses reach the host only every ``flush_every_s`` seconds (one sync for many steps), which is
 also when a non-finite loss is noticed: the run then stops as "diverged" and the weights go back to
-the last flush at which loss and parameters were all finite.
+the last flush at which loss and parameters were all finite; ``divergence.explain_divergence`` then
+says why (a corrupted sample in the failing batch, exploding gradients) and what to do.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from ..data.dataset import ImageDataset, TensorImageDataset
 from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
+from .divergence import explain_divergence
 from .history import History
 from .optimizers import make_optimizer
 from .seeding import seed_everything, seed_worker
@@ -61,18 +63,57 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 # -- batches ----------------------------------------------------------------------------------------------
+class _Epochs:
+    """Calling it yields one epoch of device batches; it also remembers the epoch's sample order, so a
+    diverged run can name the samples of its failing batch (``batch_indices``) at no per-step cost."""
+
+    def __init__(self, run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]], order: Callable[[], object],
+                 batch_size: int) -> None:
+        self._run, self._order, self.batch_size = run, order, batch_size
+
+    def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self._run()
+
+    def batch_indices(self, k: int) -> list[int] | None:
+        """Dataset indices of the ``k``-th batch (0-based) of the latest epoch; None when unknown."""
+        order = self._order()
+        if order is None:
+            return None
+        part = order[k * self.batch_size : (k + 1) * self.batch_size]
+        return part.tolist() if isinstance(part, torch.Tensor) else [int(i) for i in part]
+
+
+class _RecordingSampler(Sampler):
+    """Yields what ``inner`` yields and keeps this epoch's order (a list append per sample, in the main
+    process: nothing next to a DataLoader's per-sample work)."""
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner, self.order = inner, []
+
+    def __iter__(self):
+        self.order = []
+        for i in self.inner:
+            self.order.append(i)
+            yield i
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
 def _batches(
     dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None, num_workers: int = 0
-) -> Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-    """A function that yields one epoch of device batches (shuffled when ``generator`` is given)."""
+) -> _Epochs:
+    """A callable that yields one epoch of device batches (shuffled when ``generator`` is given)."""
     if isinstance(dataset, TensorImageDataset) and num_workers == 0:
         # In memory: move the whole split to the device once, then slice. No per-sample Python.
         x_all, y_all = dataset.tensors()
         x_all, y_all = x_all.to(device), y_all.to(device)
         n = len(y_all)
+        seen: dict[str, torch.Tensor | range] = {}
 
         def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             order = torch.randperm(n, generator=generator).to(device) if generator is not None else None
+            seen["order"] = order if order is not None else range(n)
             for start in range(0, n, batch_size):
                 if order is None:
                     yield x_all[start : start + batch_size], y_all[start : start + batch_size]
@@ -80,12 +121,15 @@ def _batches(
                     idx = order[start : start + batch_size]
                     yield x_all[idx], y_all[idx]
 
-        return epoch
+        return _Epochs(epoch, lambda: seen.get("order"), batch_size)
 
+    # the same sampler DataLoader(shuffle=...) would build, same generator: the same order as before
+    inner = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
+    sampler = _RecordingSampler(inner)
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=generator is not None,
+        sampler=sampler,
         generator=generator,
         num_workers=num_workers,
         worker_init_fn=seed_worker if num_workers else None,
@@ -97,7 +141,7 @@ def _batches(
         for x, y in loader:
             yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
-    return epoch
+    return _Epochs(epoch, lambda: sampler.order or None, batch_size)
 
 
 def _check_dataset(data: Dataset, name: str) -> None:
@@ -161,8 +205,10 @@ def evaluate(
 class _StepLog:
     """Device-side step losses, copied to the history in chunks; keeps the last known-good weights."""
 
-    def __init__(self, model: nn.Module, history: History, interval_s: float) -> None:
+    def __init__(self, model: nn.Module, history: History, interval_s: float,
+                 explain: Callable[[int], str] | None = None) -> None:
         self.model = model
+        self.explain = explain  # failing step -> why, after the weights are back
         self.history = history
         self.interval_s = interval_s
         self.losses: list[torch.Tensor] = []
@@ -204,17 +250,23 @@ class _StepLog:
             raise _Diverged(
                 f"diverged: the loss became {values[bad]} at step {steps[bad]} (lr {lrs[bad]:.3g}). "
                 f"The weights were restored to step {self.good_step}, the last check with a finite loss "
-                "and finite weights. Lower the learning rate (try 3-10x lower), or clip gradients (grad_clip)."
+                f"and finite weights. {self._why(steps[bad])}"
             )
         params = [p.detach() for p in self.model.parameters()]
         if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
             self.model.load_state_dict(self.good_state)
             raise _Diverged(
                 f"diverged: some weights became NaN/Inf by step {steps[-1]}. The weights were restored to "
-                f"step {self.good_step}. Lower the learning rate, or clip gradients (grad_clip)."
+                f"step {self.good_step}. {self._why(steps[-1])}"
             )
         self.good_state = self._clone_state()
         self.good_step = steps[-1]
+
+    def _why(self, step: int) -> str:
+        """Only ever called after a divergence was seen: never on the training hot path."""
+        if self.explain is None:
+            return "Lower the learning rate (try 3-10x lower), or clip gradients (grad_clip)."
+        return self.explain(step)
 
     def end_epoch(self) -> float:
         mean = self.epoch_loss_sum / self.epoch_n if self.epoch_n else float("nan")
@@ -281,7 +333,14 @@ def fit(
     num_classes = train.num_classes if isinstance(train, ImageDataset) else None
     epoch_batches = _batches(train, config.batch_size, device, generator, config.num_workers)
     state = FitState(model=model, optimizer=optimizer, history=history, config=config, device=device)
-    log = _StepLog(model, history, config.flush_every_s)
+    epoch_start = [0]  # step count when the current epoch began: step s is batch s - start - 1 of it
+
+    def explain(step: int) -> str:  # the finite losses before the failure are in the history already
+        return explain_divergence(model, train, epoch_batches.batch_indices(step - epoch_start[0] - 1), loss_fn,
+                                  device, history.snapshot().loss, log.good_state)
+
+    log = _StepLog(model, history, config.flush_every_s, explain)
+    history.steps_per_epoch = math.ceil(len(train) / config.batch_size)  # for curves drawn per epoch
     started = time.perf_counter()
     history.set_status("running", "training")
     status, message = "finished", ""
@@ -290,6 +349,7 @@ def fit(
             cb.on_fit_start(state)
         for epoch in range(1, config.epochs + 1):
             state.epoch = epoch
+            epoch_start[0] = state.step
             model.train()
             corrects: list[torch.Tensor] = []
             seen = 0

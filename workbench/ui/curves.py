@@ -2,12 +2,15 @@
 
 The view never computes: it takes a ``History`` snapshot, downsamples it in numpy and sends whole
 arrays to bqplot inside ``hold_sync()`` (one message per mark). Redraws are throttled by wall clock,
-so the training thread pays for a redraw a few times a second, not every step.
+so the training thread pays for a redraw a few times a second, not every step. The x-axis is optimizer
+steps or epochs (``x_axis``; the recipe plots loss per epoch, since a step's loss depends on the batch
+size); earlier runs and the human baseline follow the switch.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from contextlib import ExitStack
 
 import bqplot as bq
@@ -16,7 +19,7 @@ import numpy as np
 import traitlets
 
 from ..train.callbacks import Callback, FitState
-from ..train.history import History, HistorySnapshot, downsample, ema, log_ticks, spread_band
+from ..train.history import History, HistorySnapshot, downsample, ema, in_epochs, log_ticks, spread_band
 from .runner import Throttle
 
 __all__ = ["LiveCurves"]
@@ -52,6 +55,11 @@ class LiveCurves(widgets.VBox):
         Most redraws per second while training.
     max_points : int
         Step curves with more points are averaged down to this many before they are sent.
+    smooth, band : bool
+        Add the debiased EMA of the batch losses (``ema``) / a mean +- std band per window (``spread_band``).
+
+    ``x_axis`` ("step" or "epoch", also a toggle above the figures) picks the x-axis; in epochs, step
+    ``s`` sits at ``s / steps_per_epoch`` and each epoch's metrics at its end.
     """
 
     refresh_hz = traitlets.Float(4.0)
@@ -59,10 +67,14 @@ class LiveCurves(widgets.VBox):
     drawn_version = traitlets.Int(-1, help="History version last drawn (tests read it).")
     human_accuracy = traitlets.Float(None, allow_none=True, help="Drawn as a horizontal line on the accuracy figure.")
     max_ghosts = traitlets.Int(5, help="Earlier runs kept as faded lines.")
+    x_axis = traitlets.Enum(("step", "epoch"), "step", help="Draw against optimizer steps or epochs.")
 
     def __init__(self, refresh_hz: float = 4.0, max_points: int = 2000, *, smooth: bool = False, band: bool = False,
                  **kwargs) -> None:
         self.smooth, self.band = smooth, band
+        self._snap: HistorySnapshot | None = None  # last drawn, redrawn when x_axis changes
+        self._ghost_snaps: list[HistorySnapshot] = []
+        self._draw_lock = threading.Lock()  # the training thread and a toggle click may both draw
         x_loss, y_loss = bq.LinearScale(), bq.LogScale()
         self._scales = (x_loss, y_loss)
         self._loss_axis = bq.Axis(scale=y_loss, side="left", label="loss (log)", tick_format=".2~g")
@@ -88,7 +100,7 @@ class LiveCurves(widgets.VBox):
         self.loss_figure = bq.Figure(
             marks=loss_marks,
             axes=[
-                bq.Axis(scale=x_loss, label="step"),
+                bq.Axis(scale=x_loss, label=self.x_axis),
                 self._loss_axis,
             ],
             title="loss",
@@ -100,7 +112,7 @@ class LiveCurves(widgets.VBox):
         self.acc_figure = bq.Figure(
             marks=[self.train_acc, self.val_acc, self.human_line],
             axes=[
-                bq.Axis(scale=x_acc, label="step"),
+                bq.Axis(scale=x_acc, label=self.x_axis),
                 bq.Axis(scale=y_acc, side="left", label="accuracy", tick_format=".0%"),
             ],
             title="accuracy",
@@ -113,7 +125,11 @@ class LiveCurves(widgets.VBox):
         self._own_acc_marks = list(self.acc_figure.marks)
         self.ghost_legend = widgets.HTML("")
         self.ghost_legend.add_class("wb-ghost-legend")
-        super().__init__(children=[widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend], **kwargs)
+        self.x_toggle = widgets.ToggleButtons(options=[("steps", "step"), ("epochs", "epoch")], value=self.x_axis,
+                                              description="x-axis:", style={"button_width": "70px"})
+        widgets.link((self.x_toggle, "value"), (self, "x_axis"))
+        super().__init__(children=[self.x_toggle, widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend],
+                         **kwargs)
         self.refresh_hz = refresh_hz
         self.max_points = max_points
         self._drawn_epochs = -1
@@ -128,6 +144,7 @@ class LiveCurves(widgets.VBox):
             self.band_mark.x, self.band_mark.y = np.zeros(0), np.zeros((2, 0))
         self.drawn_version = -1
         self._drawn_epochs = -1
+        self._snap = None
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
@@ -138,24 +155,49 @@ class LiveCurves(widgets.VBox):
         """Keep a finished run as faded lines (smoothed train loss, val accuracy), labelled with ``label``."""
         snap = history.snapshot() if isinstance(history, History) else history
         color = GHOSTS[len(self.ghost_loss) % len(GHOSTS)]
-        x, y = downsample(snap.step, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
-        keep = np.isfinite(y) & (y > 0)
-        gl = bq.Lines(x=x[keep], y=y[keep], scales={"x": self._scales[0], "y": self._scales[1]}, colors=[color],
+        gl = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": self._scales[0], "y": self._scales[1]}, colors=[color],
                       opacities=[0.45], labels=[label], display_legend=False, stroke_width=1.5)
-        acc = snap.metrics.get("val_acc", np.zeros(0))
-        ok = np.isfinite(acc)
-        ga = bq.Lines(x=snap.epoch_step[ok].astype(float), y=acc[ok], scales={"x": self._acc_scales[0], "y": self._acc_scales[1]},
+        ga = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": self._acc_scales[0], "y": self._acc_scales[1]},
                       colors=[color], opacities=[0.45], labels=[label], display_legend=False, stroke_width=1.5)
+        self._draw_ghost(gl, ga, snap)
         self.ghost_loss.append(gl)
         self.ghost_acc.append(ga)
+        self._ghost_snaps.append(snap)
         if len(self.ghost_loss) > self.max_ghosts:
             self.ghost_loss.pop(0)
             self.ghost_acc.pop(0)
+            self._ghost_snaps.pop(0)
         self._place_ghosts()
 
+    def _draw_ghost(self, gl: bq.Lines, ga: bq.Lines, snap: HistorySnapshot) -> None:
+        x, y = downsample(self._x(snap, snap.step), ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
+        keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
+        with gl.hold_sync():
+            gl.x, gl.y = x[keep], y[keep]
+        acc = snap.metrics.get("val_acc", np.zeros(0))
+        ax = self._x(snap, snap.epoch_step)
+        ok = np.isfinite(acc) & np.isfinite(ax)
+        with ga.hold_sync():
+            ga.x, ga.y = ax[ok], acc[ok]
+
     def clear_ghosts(self) -> None:
-        self.ghost_loss, self.ghost_acc = [], []
+        self.ghost_loss, self.ghost_acc, self._ghost_snaps = [], [], []
         self._place_ghosts()
+
+    def _x(self, snap: HistorySnapshot, steps: np.ndarray) -> np.ndarray:
+        """Steps in the units of the x-axis."""
+        return in_epochs(snap, steps) if self.x_axis == "epoch" else np.asarray(steps, dtype=np.float64)
+
+    @traitlets.observe("x_axis")
+    def _switch_x(self, _=None) -> None:
+        for fig in (self.loss_figure, self.acc_figure):
+            fig.axes[0].label = self.x_axis
+        for gl, ga, snap in zip(self.ghost_loss, self.ghost_acc, self._ghost_snaps):
+            self._draw_ghost(gl, ga, snap)
+        if self._snap is not None:
+            self.update(self._snap, force=True)  # redraws the human line too
+        else:
+            self._draw_human()
 
     def _place_ghosts(self) -> None:
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
@@ -181,9 +223,15 @@ class LiveCurves(widgets.VBox):
     def update(self, history: History | HistorySnapshot, force: bool = False) -> bool:
         """Draw the latest state of ``history``; False when nothing changed since the last draw."""
         snap = history.snapshot() if isinstance(history, History) else history
+        with self._draw_lock:
+            return self._update(snap, force)
+
+    def _update(self, snap: HistorySnapshot, force: bool) -> bool:
         if snap.version == self.drawn_version and not force:
             return False
-        step_x, step_y = downsample(snap.step, snap.loss, self.max_points)
+        self._snap = snap
+        steps = self._x(snap, snap.step)
+        step_x, step_y = downsample(steps, snap.loss, self.max_points)
         series = {self.step_loss: (step_x, step_y)}
         # the per-epoch lines only when an epoch ended since the last draw (each mark sent is a redraw in the
         # browser), averaged down to EPOCH_POINTS (or max_points, if fewer): tiny subsets run thousands of epochs
@@ -194,30 +242,31 @@ class LiveCurves(widgets.VBox):
             marker = "circle" if len(snap.epoch_step) <= EPOCH_MARKERS else None
             for mark, name in ((self.train_loss, "train_loss"), (self.val_loss, "val_loss"),
                                (self.train_acc, "train_acc"), (self.val_acc, "val_acc")):
-                series[mark] = downsample(snap.epoch_step, snap.metrics.get(name, np.full(len(snap.epoch_step), np.nan)),
+                series[mark] = downsample(self._x(snap, snap.epoch_step), snap.metrics.get(name, np.full(len(snap.epoch_step), np.nan)),
                                           min(self.max_points, EPOCH_POINTS))
                 if mark.marker != marker:
                     mark.marker = marker
         if self.smooth:
-            sx, sy = downsample(snap.step, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
+            sx, sy = downsample(steps, ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
             series[self.smooth_loss] = (sx, sy)
         with ExitStack() as stack:
             for mark in series:
                 stack.enter_context(mark.hold_sync())
             for mark, (x, y) in series.items():
-                keep = np.isfinite(y) & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
+                keep = np.isfinite(x) & np.isfinite(y) & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
                 mark.x, mark.y = x[keep], y[keep]
             if self.band and len(snap.step):
-                bx, lo, hi = spread_band(snap.step, snap.loss, min(60, max(1, len(snap.step) // 10)))
+                bx, lo, hi = spread_band(steps, snap.loss, min(60, max(1, len(snap.step) // 10)))
+                ok = np.isfinite(bx)  # epochs before the first epoch end are unknown without steps_per_epoch
                 with self.band_mark.hold_sync():
-                    self.band_mark.x = bx
-                    self.band_mark.y = np.vstack([np.maximum(lo, 1e-6), np.maximum(hi, 1e-6)])
+                    self.band_mark.x = bx[ok]
+                    self.band_mark.y = np.vstack([np.maximum(lo[ok], 1e-6), np.maximum(hi[ok], 1e-6)])
             losses = np.concatenate([m.y for m in (self.step_loss, self.train_loss, self.val_loss)])
             if len(losses):
                 self._loss_axis.tick_values = log_ticks(float(losses.min()), float(losses.max()))
         self.drawn_version = snap.version
         self._drawn_epochs = len(snap.epoch_step)
-        if self.human_accuracy is not None and epochs_changed:
+        if self.human_accuracy is not None and (epochs_changed or force):
             self._draw_human()
         return True
 
