@@ -13,7 +13,7 @@ from workbench.data.dataset import TensorImageDataset
 from workbench.models import build_model
 from workbench.train import TrainConfig, fit
 from workbench.train import loop as loop_module
-from workbench.train.loop import _batches
+from workbench.train.batches import epoch_batches
 
 
 def _digits_with_nan(index):
@@ -51,7 +51,7 @@ def test_a_corrupted_file_is_named_by_index_and_path_through_the_dataloader(tmp_
 
 def test_recording_the_order_keeps_the_dataloaders_shuffle(tmp_path):
     data = from_folder(write_digit_folder(tmp_path / "f", per_class=6))
-    epochs = _batches(data, 4, torch.device("cpu"), torch.Generator().manual_seed(3))
+    epochs = epoch_batches(data, 4, torch.device("cpu"), torch.Generator().manual_seed(3))
     ours = [y.tolist() for _, y in epochs()]
     theirs = [y.tolist() for _, y in DataLoader(data, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(3))]
     assert ours == theirs  # same seed, same order as before the sampler was wrapped

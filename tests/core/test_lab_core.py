@@ -14,7 +14,6 @@ from workbench.train import (
     LabSettings,
     RunStore,
     TrainConfig,
-    config_diff,
     fit,
     fixed_batch,
     human_accuracy,
@@ -22,6 +21,7 @@ from workbench.train import (
     prepare_run,
     verdict,
 )
+from workbench.ui.plotting import config_diff
 from workbench.train.dynamics import PredictionTracker
 from workbench.models import build_model
 

@@ -19,13 +19,13 @@ from workbench.train import (
     StopTraining,
     TrainConfig,
     TrainingError,
-    downsample,
     evaluate,
     fit,
     make_optimizer,
     resolve_device,
     set_lr,
 )
+from workbench.ui.plotting import downsample
 
 FAST = TrainConfig(epochs=3, batch_size=64, lr=3e-3, seed=0)
 

@@ -12,7 +12,8 @@ from torch import nn
 from ..data.dataset import ImageDataset
 from ..models import MLP, TinyCNN
 from ..train.config import TrainConfig
-from ..train.loop import _batches, resolve_device
+from ..train.batches import epoch_batches
+from ..train.loop import resolve_device
 from ..train.state import preserved
 from .dependency import batch_dependency, causality
 from .gradcheck import gradient_check
@@ -39,7 +40,7 @@ def first_batch(data: ImageDataset, batch_size: int = 32, seed: int = 0) -> tupl
     """The first shuffled batch exactly as the training loop would draw it (same seed, same order)."""
     with preserved(nn.Module()):
         gen = torch.Generator().manual_seed(seed)
-        return next(iter(_batches(data, batch_size, torch.device("cpu"), gen)()))
+        return next(iter(epoch_batches(data, batch_size, torch.device("cpu"), gen)()))
 
 
 def _capacity_family(model: nn.Module, data: ImageDataset) -> Callable[[int], nn.Module] | None:

@@ -2,7 +2,8 @@
 
 from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
-from .history import EPOCH_METRICS, History, HistorySnapshot, config_diff, downsample, ema, spread_band
+from .history import EPOCH_METRICS, History, HistorySnapshot, in_epochs
+from .batches import Epochs, epoch_batches
 from .loop import Evaluation, TrainingError, evaluate, fit, resolve_device
 from .optimizers import OPTIMIZERS, make_optimizer, set_lr
 from .seeding import seed_everything, seed_worker
@@ -11,6 +12,7 @@ __all__ = [
     "EPOCH_METRICS",
     "OPTIMIZERS",
     "Callback",
+    "Epochs",
     "Evaluation",
     "FitState",
     "History",
@@ -18,10 +20,8 @@ __all__ = [
     "StopTraining",
     "TrainConfig",
     "TrainingError",
-    "config_diff",
-    "downsample",
-    "ema",
-    "spread_band",
+    "in_epochs",
+    "epoch_batches",
     "evaluate",
     "fit",
     "make_optimizer",

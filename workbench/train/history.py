@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = [
-    "EPOCH_METRICS", "History", "HistorySnapshot", "config_diff", "downsample", "ema", "in_epochs", "log_ticks",
-    "spread_band",
-]
+__all__ = ["EPOCH_METRICS", "History", "HistorySnapshot", "in_epochs"]
 
 #: Per-epoch metrics the loop records (val_* only when a validation split is given).
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -123,21 +120,6 @@ class History:
         return f"History(status={self.status!r}, steps={self.steps}, epochs={len(self._epoch)})"
 
 
-def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points: consecutive bins averaged (x and y), so a view sends little data.
-
-    Averaging (not striding) keeps the curve honest: a spike still moves its bin's mean.
-    """
-    n = len(x)
-    if n <= max_points:
-        return x.astype(np.float64), y.astype(np.float64)
-    edges = np.linspace(0, n, max_points + 1).astype(np.int64)
-    counts = np.diff(edges)
-    xs = np.add.reduceat(x.astype(np.float64), edges[:-1]) / counts
-    ys = np.add.reduceat(y.astype(np.float64), edges[:-1]) / counts
-    return xs, ys
-
-
 def in_epochs(snap: HistorySnapshot, steps: np.ndarray) -> np.ndarray:
     """Optimizer steps of ``snap``'s run as (fractional) epochs: step ``s`` is ``s / steps_per_epoch``.
 
@@ -156,63 +138,3 @@ def in_epochs(snap: HistorySnapshot, steps: np.ndarray) -> np.ndarray:
     beyond = steps > ends[-1]
     out[beyond] = epochs[-1] + (steps[beyond] - ends[-1]) / last
     return out
-
-
-def log_ticks(low: float, high: float, max_ticks: int = 8) -> np.ndarray:
-    """Readable ticks for a log axis over ``[low, high]``: 1-2-5 per decade, fewer when the range is wide."""
-    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 or high <= 0:
-        return np.zeros(0)
-    low, high = min(low, high), max(low, high)
-    for mantissas in ((1, 2, 5), (1, 3), (1,)):
-        decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
-        ticks = np.array([m * 10.0**d for d in decades for m in mantissas])
-        ticks = ticks[(ticks >= low * 0.999) & (ticks <= high * 1.001)]
-        if len(ticks) <= max_ticks:
-            break
-    if len(ticks) > max_ticks:  # many decades: every k-th power of ten
-        ticks = ticks[:: int(np.ceil(len(ticks) / max_ticks))]
-    if len(ticks) < 2:  # a narrow range inside one decade: its ends
-        ticks = np.array([low, high])
-    return ticks
-
-
-def ema(y: np.ndarray, beta: float = 0.9) -> np.ndarray:
-    """Exponential moving average with bias correction (the first points are not pulled towards 0)."""
-    out = np.empty(len(y), dtype=np.float64)
-    avg = 0.0
-    for i, v in enumerate(np.asarray(y, dtype=np.float64)):
-        avg = beta * avg + (1 - beta) * v
-        out[i] = avg / (1 - beta ** (i + 1))
-    return out
-
-
-def spread_band(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per bin of consecutive points: centre x, mean - std and mean + std (the recipe's mean +- spread plot)."""
-    n = len(x)
-    if n == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    bins = max(1, min(bins, n))
-    edges = np.linspace(0, n, bins + 1).astype(np.int64)
-    xs, lo, hi = [], [], []
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b > a:
-            seg = np.asarray(y[a:b], dtype=np.float64)
-            m, sd = seg.mean(), seg.std()
-            xs.append(float(np.mean(x[a:b])))
-            lo.append(m - sd)
-            hi.append(m + sd)
-    return np.array(xs), np.array(lo), np.array(hi)
-
-
-def config_diff(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> str:
-    """What differs between two run configs, as "lr 3e-3 → 1e-2, init xavier → kaiming"."""
-    def fmt(v):  # two significant digits: 0.003 -> 3e-3, 0.00316 -> 3.2e-3
-        if isinstance(v, float) and v and (abs(v) < 0.1 or abs(v) >= 1e4):
-            mantissa, exp = f"{v:.1e}".split("e")
-            return f"{mantissa.removesuffix('.0')}e{int(exp)}"
-        return f"{v:.2g}" if isinstance(v, float) else str(v)
-
-    names = keys or tuple(k for k in new if k in old)
-    parts = [f"{k} {fmt(old[k])} → {fmt(new[k])}" for k in names
-             if k in old and k in new and fmt(old[k]) != fmt(new[k])]  # only differences one can see
-    return ", ".join(parts) or "same settings"

@@ -13,30 +13,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import Dataset
 
-from ..data.dataset import ImageDataset, TensorImageDataset
+from ..data.dataset import ImageDataset
+from .batches import epoch_batches
 from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
 from .divergence import explain_divergence
 from .history import History
 from .optimizers import make_optimizer
-from .seeding import seed_everything, seed_worker
+from .seeding import seed_everything
+from .steplog import Diverged, StepLog
 
 __all__ = ["Evaluation", "TrainingError", "evaluate", "fit", "resolve_device"]
 
 
 class TrainingError(ValueError):
     """The model and the data do not fit together (shapes, classes, dtypes); says which and what to do."""
-
-
-class _Diverged(Exception):
-    pass
 
 
 class _Stopped(Exception):
@@ -60,88 +58,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {str(device)!r} was asked for, but this machine has no CUDA device. Use 'auto' or 'cpu'.")
     return dev
-
-
-# -- batches ----------------------------------------------------------------------------------------------
-class _Epochs:
-    """Calling it yields one epoch of device batches; it also remembers the epoch's sample order, so a
-    diverged run can name the samples of its failing batch (``batch_indices``) at no per-step cost."""
-
-    def __init__(self, run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]], order: Callable[[], object],
-                 batch_size: int) -> None:
-        self._run, self._order, self.batch_size = run, order, batch_size
-
-    def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self._run()
-
-    def batch_indices(self, k: int) -> list[int] | None:
-        """Dataset indices of the ``k``-th batch (0-based) of the latest epoch; None when unknown."""
-        order = self._order()
-        if order is None:
-            return None
-        part = order[k * self.batch_size : (k + 1) * self.batch_size]
-        return part.tolist() if isinstance(part, torch.Tensor) else [int(i) for i in part]
-
-
-class _RecordingSampler(Sampler):
-    """Yields what ``inner`` yields and keeps this epoch's order (a list append per sample, in the main
-    process: nothing next to a DataLoader's per-sample work)."""
-
-    def __init__(self, inner: Sampler) -> None:
-        self.inner, self.order = inner, []
-
-    def __iter__(self):
-        self.order = []
-        for i in self.inner:
-            self.order.append(i)
-            yield i
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-
-def _batches(
-    dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None, num_workers: int = 0
-) -> _Epochs:
-    """A callable that yields one epoch of device batches (shuffled when ``generator`` is given)."""
-    if isinstance(dataset, TensorImageDataset) and num_workers == 0:
-        # In memory: move the whole split to the device once, then slice. No per-sample Python.
-        x_all, y_all = dataset.tensors()
-        x_all, y_all = x_all.to(device), y_all.to(device)
-        n = len(y_all)
-        seen: dict[str, torch.Tensor | range] = {}
-
-        def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            order = torch.randperm(n, generator=generator).to(device) if generator is not None else None
-            seen["order"] = order if order is not None else range(n)
-            for start in range(0, n, batch_size):
-                if order is None:
-                    yield x_all[start : start + batch_size], y_all[start : start + batch_size]
-                else:
-                    idx = order[start : start + batch_size]
-                    yield x_all[idx], y_all[idx]
-
-        return _Epochs(epoch, lambda: seen.get("order"), batch_size)
-
-    # the same sampler DataLoader(shuffle=...) would build, same generator: the same order as before
-    inner = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
-    sampler = _RecordingSampler(inner)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        generator=generator,
-        num_workers=num_workers,
-        worker_init_fn=seed_worker if num_workers else None,
-        pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
-    )
-
-    def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for x, y in loader:
-            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-
-    return _Epochs(epoch, lambda: sampler.order or None, batch_size)
 
 
 def _check_dataset(data: Dataset, name: str) -> None:
@@ -188,7 +104,7 @@ def evaluate(
     total = torch.zeros((), dtype=torch.float64, device=dev)
     correct = torch.zeros((), dtype=torch.int64, device=dev)
     try:
-        for x, y in _batches(data, batch_size, dev, None)():
+        for x, y in epoch_batches(data, batch_size, dev, None)():
             if stop_event is not None and stop_event.is_set():
                 raise _Stopped
             out = model(x)
@@ -202,78 +118,6 @@ def evaluate(
 
 
 # -- the loop -------------------------------------------------------------------------------------------------
-class _StepLog:
-    """Device-side step losses, copied to the history in chunks; keeps the last known-good weights."""
-
-    def __init__(self, model: nn.Module, history: History, interval_s: float,
-                 explain: Callable[[int], str] | None = None) -> None:
-        self.model = model
-        self.explain = explain  # failing step -> why, after the weights are back
-        self.history = history
-        self.interval_s = interval_s
-        self.losses: list[torch.Tensor] = []
-        self.steps: list[int] = []
-        self.lrs: list[float] = []
-        self.sizes: list[int] = []
-        self.last_flush = time.perf_counter()
-        self.epoch_loss_sum = 0.0
-        self.epoch_n = 0
-        self.good_state = self._clone_state()
-        self.good_step = 0
-
-    def _clone_state(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def add(self, loss: torch.Tensor, step: int, lr: float, size: int) -> None:
-        self.losses.append(loss)
-        self.steps.append(step)
-        self.lrs.append(lr)
-        self.sizes.append(size)
-
-    def due(self) -> bool:
-        return time.perf_counter() - self.last_flush >= self.interval_s
-
-    def flush(self) -> None:
-        self.last_flush = time.perf_counter()
-        if not self.losses:
-            return
-        values = torch.stack(self.losses).tolist()  # the host sync: once per flush, not per step
-        steps, lrs, sizes = self.steps, self.lrs, self.sizes
-        self.losses, self.steps, self.lrs, self.sizes = [], [], [], []
-        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-        keep = len(values) if bad is None else bad
-        self.history.append_steps(steps[:keep], values[:keep], lrs[:keep])
-        self.epoch_loss_sum += sum(v * s for v, s in zip(values[:keep], sizes[:keep]))
-        self.epoch_n += sum(sizes[:keep])
-        if bad is not None:
-            self.model.load_state_dict(self.good_state)
-            raise _Diverged(
-                f"diverged: the loss became {values[bad]} at step {steps[bad]} (lr {lrs[bad]:.3g}). "
-                f"The weights were restored to step {self.good_step}, the last check with a finite loss "
-                f"and finite weights. {self._why(steps[bad])}"
-            )
-        params = [p.detach() for p in self.model.parameters()]
-        if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
-            self.model.load_state_dict(self.good_state)
-            raise _Diverged(
-                f"diverged: some weights became NaN/Inf by step {steps[-1]}. The weights were restored to "
-                f"step {self.good_step}. {self._why(steps[-1])}"
-            )
-        self.good_state = self._clone_state()
-        self.good_step = steps[-1]
-
-    def _why(self, step: int) -> str:
-        """Only ever called after a divergence was seen: never on the training hot path."""
-        if self.explain is None:
-            return "Lower the learning rate (try 3-10x lower), or clip gradients (grad_clip)."
-        return self.explain(step)
-
-    def end_epoch(self) -> float:
-        mean = self.epoch_loss_sum / self.epoch_n if self.epoch_n else float("nan")
-        self.epoch_loss_sum, self.epoch_n = 0.0, 0
-        return mean
-
-
 def fit(
     model: nn.Module,
     train: Dataset,
@@ -331,15 +175,15 @@ def fit(
         )
     loss_fn = loss_fn or nn.functional.cross_entropy
     num_classes = train.num_classes if isinstance(train, ImageDataset) else None
-    epoch_batches = _batches(train, config.batch_size, device, generator, config.num_workers)
+    batches = epoch_batches(train, config.batch_size, device, generator, config.num_workers)
     state = FitState(model=model, optimizer=optimizer, history=history, config=config, device=device)
     epoch_start = [0]  # step count when the current epoch began: step s is batch s - start - 1 of it
 
     def explain(step: int) -> str:  # the finite losses before the failure are in the history already
-        return explain_divergence(model, train, epoch_batches.batch_indices(step - epoch_start[0] - 1), loss_fn,
+        return explain_divergence(model, train, batches.batch_indices(step - epoch_start[0] - 1), loss_fn,
                                   device, history.snapshot().loss, log.good_state)
 
-    log = _StepLog(model, history, config.flush_every_s, explain)
+    log = StepLog(model, history, config.flush_every_s, explain)
     history.steps_per_epoch = math.ceil(len(train) / config.batch_size)  # for curves drawn per epoch
     started = time.perf_counter()
     history.set_status("running", "training")
@@ -353,7 +197,7 @@ def fit(
             model.train()
             corrects: list[torch.Tensor] = []
             seen = 0
-            for x, y in epoch_batches():
+            for x, y in batches():
                 try:
                     out = model(x)  # (B, classes)
                     if state.step == 0:
@@ -397,7 +241,7 @@ def fit(
         _flush_quietly(log)
         status = "stopped"
         message = f"stopped at step {state.step} (epoch {state.epoch})" + (f": {stop}" if str(stop) else " by request")
-    except _Diverged as div:
+    except Diverged as div:
         status, message = "diverged", str(div)
     except BaseException as err:
         history.set_status("failed", f"{type(err).__name__}: {err}")
@@ -422,10 +266,10 @@ def _check_outputs(out: torch.Tensor, y: torch.Tensor, num_classes: int | None) 
         )
 
 
-def _flush_quietly(log: _StepLog) -> None:
+def _flush_quietly(log: StepLog) -> None:
     try:
         log.flush()
-    except _Diverged:
+    except Diverged:
         pass
 
 

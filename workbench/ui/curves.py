@@ -19,7 +19,8 @@ import numpy as np
 import traitlets
 
 from ..train.callbacks import Callback, FitState
-from ..train.history import History, HistorySnapshot, downsample, ema, in_epochs, log_ticks, spread_band
+from ..train.history import History, HistorySnapshot, in_epochs
+from .plotting import downsample, ema, log_ticks, spread_band
 from .runner import Throttle
 
 __all__ = ["LiveCurves"]

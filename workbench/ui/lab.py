@@ -18,7 +18,8 @@ from ..data.dataset import DataSplits, ImageDataset
 from ..models import MODEL_KINDS
 from ..train.callbacks import Callback, FitState
 from ..train.dynamics import fixed_batch
-from ..train.history import History, config_diff
+from ..train.history import History
+from .plotting import config_diff
 from ..train.init import INIT_SCHEMES
 from ..train.lab import LIVE_SETTINGS, LabSettings, prepare_run
 from ..train.loop import fit

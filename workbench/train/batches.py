@@ -1,0 +1,104 @@
+"""One epoch of device batches, the way the loop (and the checks) draw them, remembering the order.
+
+In-memory data moves to the device once and is sliced (no per-sample Python); any other dataset goes
+through a ``DataLoader`` whose sampler records the epoch's order, so a diverged run can name the samples
+of its failing batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+
+from ..data.dataset import TensorImageDataset
+from .seeding import seed_worker
+
+__all__ = ["Epochs", "epoch_batches"]
+
+
+class Epochs:
+    """Calling it yields one epoch of device batches; it also remembers the epoch's sample order, so a
+    diverged run can name the samples of its failing batch (``batch_indices``) at no per-step cost."""
+
+    def __init__(self, run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]], order: Callable[[], object],
+                 batch_size: int) -> None:
+        self._run, self._order, self.batch_size = run, order, batch_size
+
+    def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self._run()
+
+    def batch_indices(self, k: int) -> list[int] | None:
+        """Dataset indices of the ``k``-th batch (0-based) of the latest epoch; None when unknown."""
+        order = self._order()
+        if order is None:
+            return None
+        part = order[k * self.batch_size : (k + 1) * self.batch_size]
+        return part.tolist() if isinstance(part, torch.Tensor) else [int(i) for i in part]
+
+
+class _RecordingSampler(Sampler):
+    """Yields what ``inner`` yields and keeps this epoch's order (a list append per sample, in the main
+    process: nothing next to a DataLoader's per-sample work)."""
+
+    def __init__(self, inner: Sampler) -> None:
+        self.inner, self.order = inner, []
+
+    def __iter__(self):
+        self.order = []
+        for i in self.inner:
+            self.order.append(i)
+            yield i
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def epoch_batches(
+    dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None, num_workers: int = 0
+) -> Epochs:
+    """A callable that yields one epoch of device batches (shuffled by ``generator`` when given).
+
+    ``epoch_batches(data, 64, device, generator)()`` iterates one epoch; ``.batch_indices(k)`` names the
+    dataset indices of the latest epoch's ``k``-th batch. Seeded like ``fit``: the same generator state
+    gives the same order.
+    """
+    if isinstance(dataset, TensorImageDataset) and num_workers == 0:
+        # In memory: move the whole split to the device once, then slice. No per-sample Python.
+        x_all, y_all = dataset.tensors()
+        x_all, y_all = x_all.to(device), y_all.to(device)
+        n = len(y_all)
+        seen: dict[str, torch.Tensor | range] = {}
+
+        def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            order = torch.randperm(n, generator=generator).to(device) if generator is not None else None
+            seen["order"] = order if order is not None else range(n)
+            for start in range(0, n, batch_size):
+                if order is None:
+                    yield x_all[start : start + batch_size], y_all[start : start + batch_size]
+                else:
+                    idx = order[start : start + batch_size]
+                    yield x_all[idx], y_all[idx]
+
+        return Epochs(epoch, lambda: seen.get("order"), batch_size)
+
+    # the same sampler DataLoader(shuffle=...) would build, same generator: the same order as before
+    inner = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
+    sampler = _RecordingSampler(inner)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        generator=generator,
+        num_workers=num_workers,
+        worker_init_fn=seed_worker if num_workers else None,
+        pin_memory=device.type == "cuda",
+        persistent_workers=num_workers > 0,
+    )
+
+    def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in loader:
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    return Epochs(epoch, lambda: sampler.order or None, batch_size)
