@@ -27,7 +27,7 @@ from torch import nn  # noqa: E402
 
 from _common import load  # noqa: E402
 from workbench.data import split  # noqa: E402
-from workbench.train import LabSettings, prepare_run  # noqa: E402
+from workbench.lab import LabSettings, prepare_run  # noqa: E402
 from workbench.ui import OverfitLab  # noqa: E402
 
 

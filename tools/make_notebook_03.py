@@ -12,7 +12,9 @@ a tiny subset, turn regularisation off, and drive the training loss to ~0 and th
 
 First, though: how good would a *person* be? That number goes on the accuracy curve as a line."""),
     code("""from workbench import load_digits
-from workbench.train import LabSettings, fit, prepare_run, verdict
+from workbench.diagnose import verdict
+from workbench.lab import LabSettings, prepare_run
+from workbench.train import fit
 from workbench.ui import HumanBaseline, OverfitLab
 
 digits = load_digits(seed=0)"""),

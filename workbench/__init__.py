@@ -4,15 +4,17 @@ The core is plain Python + torch and never imports widgets:
 
 - ``workbench.data``: sources (embedded digits and MNIST test set, folders, arrays, torch datasets),
   ``inspect`` → ``DataReport`` (duplicates, leakage, label conflicts, suspicious labels, oddities);
-- ``workbench.models``: small baselines sized from the data;
+- ``workbench.models``: small baselines sized from the data, init schemes;
 - ``workbench.train``: ``fit``, the one training loop, with its config, callbacks, history and run store;
 - ``workbench.checks``: the recipe's pipeline sanity checks (``run_all`` → ``Checklist``);
-- ``workbench.tune``: the LR range test, the quick probe, coarse-to-fine search (Optuna; local or Dask).
+- ``workbench.lab``: the overfit lab as plain code (settings, run preparation, human baseline);
+- ``workbench.tune``: the LR range test, the quick probe, coarse-to-fine search (Optuna; local or Dask);
+- ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``).
 
 ``workbench.ui`` holds the views over those results (import it explicitly: it needs ipywidgets/bqplot).
 """
 
-from . import checks, data, models, train, tune
+from . import checks, data, diagnose, lab, models, train, tune
 from .checks import run_all
 from .data import (
     DataSplits,
@@ -43,12 +45,14 @@ __all__ = [
     "checks",
     "count_parameters",
     "data",
+    "diagnose",
     "evaluate",
     "fit",
     "from_arrays",
     "from_folder",
     "from_torch",
     "inspect",
+    "lab",
     "load_digits",
     "load_mnist_test",
     "lr_range_test",

@@ -8,19 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from workbench.train import (
-    INIT_SCHEMES,
-    History,
-    LabSettings,
-    RunStore,
-    TrainConfig,
-    fit,
-    fixed_batch,
-    human_accuracy,
-    init_weights,
-    prepare_run,
-    verdict,
-)
+from workbench.diagnose import verdict
+from workbench.lab import LabSettings, human_accuracy, prepare_run
+from workbench.models import INIT_SCHEMES, init_weights
+from workbench.train import History, RunStore, TrainConfig, fit, fixed_batch
 from workbench.ui.plotting import config_diff
 from workbench.train.dynamics import PredictionTracker
 from workbench.models import build_model

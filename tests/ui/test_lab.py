@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from workbench.train import LabSettings
+from workbench.lab import LabSettings
 from workbench.ui import HumanBaseline, OverfitLab
 
 FAST = LabSettings(epochs=5, subset=64, batch_size=32)

@@ -36,16 +36,9 @@ from .state import Snapshot, preserved, restore, snapshot  # noqa: E402
 __all__ += ["Snapshot", "preserved", "restore", "snapshot"]
 
 from .dynamics import PredictionTracker, fixed_batch  # noqa: E402
-from .human import HumanBaselineResult, human_accuracy  # noqa: E402
-from .init import INIT_SCHEMES, init_weights  # noqa: E402
 from .runs import DEFAULT_STORE, RunRecorder, RunStore, StoredRun  # noqa: E402
-from .verdict import Verdict, verdict  # noqa: E402
 
 __all__ += [
-    "DEFAULT_STORE", "INIT_SCHEMES", "HumanBaselineResult", "PredictionTracker", "RunRecorder", "RunStore",
-    "StoredRun", "Verdict", "fixed_batch", "human_accuracy", "init_weights", "verdict",
+    "DEFAULT_STORE", "PredictionTracker", "RunRecorder", "RunStore", "StoredRun", "fixed_batch",
 ]
 
-from .lab import LIVE_SETTINGS, LabSettings, prepare_run  # noqa: E402
-
-__all__ += ["LIVE_SETTINGS", "LabSettings", "prepare_run"]

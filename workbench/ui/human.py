@@ -15,7 +15,7 @@ import traitlets
 
 from ..data.dataset import ImageDataset
 from ..data.preview import png_bytes
-from ..train.human import HumanBaselineResult, human_accuracy
+from ..lab.human import HumanBaselineResult, human_accuracy
 
 __all__ = ["KEY_POOL", "SKIP_KEY", "HumanBaseline", "shortcut_keys"]
 

@@ -20,12 +20,12 @@ from ..train.callbacks import Callback, FitState
 from ..train.dynamics import fixed_batch
 from ..train.history import History
 from .plotting import config_diff
-from ..train.init import INIT_SCHEMES
-from ..train.lab import LIVE_SETTINGS, LabSettings, prepare_run
+from ..models import INIT_SCHEMES
+from ..lab import LIVE_SETTINGS, LabSettings, prepare_run
 from ..train.loop import fit
 from ..train.optimizers import OPTIMIZERS, make_optimizer, set_lr
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
-from ..train.verdict import verdict
+from ..diagnose.verdict import verdict
 from .curves import LiveCurves
 from .predictions import PredictionView
 from .runner import BackgroundRun, Throttle

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .history import History, HistorySnapshot
+from ..train.history import History, HistorySnapshot
 
 __all__ = ["Verdict", "verdict"]
 

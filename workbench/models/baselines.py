@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_int, check_real
+from .._validation import check_choice, check_int, check_real
 
 __all__ = ["MODEL_KINDS", "MLP", "LinearClassifier", "TinyCNN", "build_model", "count_parameters"]
 

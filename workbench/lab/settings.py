@@ -9,10 +9,9 @@ from torch import nn
 
 from .._validation import check_choice, check_int, check_real
 from ..data.dataset import ImageDataset
-from ..models import MODEL_KINDS, build_model
-from .config import TrainConfig
-from .init import INIT_SCHEMES, init_weights
-from .optimizers import OPTIMIZERS
+from ..models import INIT_SCHEMES, MODEL_KINDS, build_model, init_weights
+from ..train.config import TrainConfig
+from ..train.optimizers import OPTIMIZERS
 
 __all__ = ["LIVE_SETTINGS", "LabSettings", "prepare_run"]
 

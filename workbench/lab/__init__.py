@@ -1,0 +1,7 @@
+"""The overfit lab as plain code (pure: no widgets): its settings, how a run is prepared, the human
+baseline. ``workbench.ui.OverfitLab`` is the view over it."""
+
+from .human import HumanBaselineResult, human_accuracy
+from .settings import LIVE_SETTINGS, LabSettings, prepare_run
+
+__all__ = ["LIVE_SETTINGS", "HumanBaselineResult", "LabSettings", "human_accuracy", "prepare_run"]
