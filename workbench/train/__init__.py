@@ -1,14 +1,19 @@
-"""The one training loop and what it records (pure: no widgets)."""
+"""The one training loop and what it needs (pure: no widgets): config, batches, callbacks, history,
+optimizers, seeding, state snapshots, and the run store that records runs."""
 
+from .batches import Epochs, epoch_batches
 from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
+from .dynamics import PredictionTracker, fixed_batch
 from .history import EPOCH_METRICS, History, HistorySnapshot, in_epochs
-from .batches import Epochs, epoch_batches
 from .loop import Evaluation, TrainingError, evaluate, fit, resolve_device
 from .optimizers import OPTIMIZERS, make_optimizer, set_lr
+from .runs import DEFAULT_STORE, RunRecorder, RunStore, StoredRun
 from .seeding import seed_everything, seed_worker
+from .state import Snapshot, preserved, restore, snapshot
 
 __all__ = [
+    "DEFAULT_STORE",
     "EPOCH_METRICS",
     "OPTIMIZERS",
     "Callback",
@@ -17,28 +22,25 @@ __all__ = [
     "FitState",
     "History",
     "HistorySnapshot",
+    "PredictionTracker",
+    "RunRecorder",
+    "RunStore",
+    "Snapshot",
     "StopTraining",
+    "StoredRun",
     "TrainConfig",
     "TrainingError",
-    "in_epochs",
     "epoch_batches",
     "evaluate",
     "fit",
+    "fixed_batch",
+    "in_epochs",
     "make_optimizer",
+    "preserved",
     "resolve_device",
+    "restore",
     "seed_everything",
     "seed_worker",
     "set_lr",
+    "snapshot",
 ]
-
-from .state import Snapshot, preserved, restore, snapshot  # noqa: E402
-
-__all__ += ["Snapshot", "preserved", "restore", "snapshot"]
-
-from .dynamics import PredictionTracker, fixed_batch  # noqa: E402
-from .runs import DEFAULT_STORE, RunRecorder, RunStore, StoredRun  # noqa: E402
-
-__all__ += [
-    "DEFAULT_STORE", "PredictionTracker", "RunRecorder", "RunStore", "StoredRun", "fixed_batch",
-]
-
