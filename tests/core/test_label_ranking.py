@@ -84,7 +84,8 @@ def test_rank_labels_upgrades_a_knn_report_and_keeps_its_other_findings(flipped)
     assert knn.settings["label_model"] == "knn" and knn.label_scores["train"].model == "knn"  # the input is unchanged
     assert cnn.settings["label_model"] == "cnn" and cnn.count("exact_duplicate") == knn.count("exact_duplicate") == 2
     assert set(cnn.flagged("suspicious_label")) != set(knn.flagged("suspicious_label"))
-    assert calls[0] == ("label model (cnn) train", 0, 20) and calls[-1] == ("label model (cnn) train", 20, 20)
+    total = 5 * 13  # 1,008 samples a fold: 8 steps an epoch; 13 epochs reach CNN_MIN_STEPS = 100
+    assert calls[0] == ("label model (cnn) train", 0, total) and calls[-1] == ("label model (cnn) train", total, total)
 
 
 def test_stopping_the_cnn_raises_and_changes_nothing(flipped):

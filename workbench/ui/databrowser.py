@@ -64,6 +64,7 @@ class DataBrowser(widgets.VBox):
     page = traitlets.Int(0)
     selected = traitlets.Tuple((), help="(split, index) of the sample in the details pane.")
     shown = traitlets.List(help="(split, index) of the samples on the current page.")
+    tab = traitlets.Unicode("gallery", help="Title of the tab on screen.")
 
     def __init__(self, data, report: DataReport | None = None, *, page_size: int = 24, background: bool = True, **kwargs) -> None:
         self.datasets = _as_splits(data)
@@ -122,8 +123,11 @@ class DataBrowser(widgets.VBox):
             self.side, self.preview_image, self.class_row,
         ])
         tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.doubtful])
-        for k, title in enumerate(["gallery", "groups", "class counts", "downsample", "doubtful labels"]):
+        self.tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels")
+        for k, title in enumerate(self.tab_titles):
             tabs.set_title(k, title)
+        self.tabs = tabs
+        tabs.observe(lambda c: setattr(self, "tab", self.tab_titles[c["new"]]), "selected_index")
         super().__init__(children=[self.summary, tabs], **kwargs)
         self.add_class("wb-data-browser")
         self._refresh_groups()
@@ -131,6 +135,16 @@ class DataBrowser(widgets.VBox):
         first = self._selection[0] if self._selection else None
         if first:
             self.select(*first)
+
+    @traitlets.validate("tab")
+    def _valid_tab(self, proposal) -> str:
+        if proposal["value"] not in self.tab_titles:
+            raise traitlets.TraitError(f"DataBrowser.tab must be one of {self.tab_titles}. Got {proposal['value']!r} instead.")
+        return proposal["value"]
+
+    @traitlets.observe("tab")
+    def _on_tab(self, change) -> None:
+        self.tabs.selected_index = self.tab_titles.index(self.tab)
 
     def _issue_options(self) -> list[tuple[str, str]]:
         r = self.report
