@@ -126,6 +126,6 @@ def test_tiny_splits_are_ranked_without_a_model(digits):
 
 
 def test_suspicious_labels_has_no_unused_seed(digits):
-    x, y = digits.val.tensors()
+    y = digits.val.targets
     with pytest.raises(TypeError, match="seed"):
-        suspicious_labels(y.numpy(), 10, np.zeros((len(y), 32, 32)), seed=1)
+        suspicious_labels(y, 10, np.zeros((len(y), 32, 32)), seed=1)
