@@ -21,19 +21,11 @@ Last line: ``knn_top200=<n>/15 cnn_top200=<n>/15 cnn_seconds=<s>``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from workbench.data import (
-    inspect,
-    labels,
-    mnist_test_set,
-)
+from workbench.data import inspect, label_cnn, labels, mnist_test_set
 
 #: cleanlab/label-errors, mturk/mnist_mturk.json: ids with mturk.given < 3 (of 5 workers).
 CONFIRMED = (947, 1621, 1901, 2130, 2462, 2597, 2654, 3520, 3558, 5937, 6651, 6783, 8527, 9679, 9729)
@@ -56,11 +48,11 @@ def measure(data, label_model: str) -> tuple[dict, float, float]:
 
 def sweep(data, configs: list[str]) -> None:
     """The CNN's size and epochs: channels x epochs, each through cnn_out_of_fold_probs + cleanlab."""
-    images, y = labels._images(data), data.targets
+    images, y = label_cnn._images(data), data.targets
     for cfg in configs:
         channels, epochs = (int(v) for v in cfg.split("x"))
         t0 = time.perf_counter()
-        probs = labels.cnn_out_of_fold_probs(images, y, 10, channels=channels, epochs=epochs)
+        probs = label_cnn.cnn_out_of_fold_probs(images, y, 10, channels=channels, epochs=epochs)
         seconds = time.perf_counter() - t0
         scores = labels.score_labels(y, 10, pred_probs=probs)
         found = hits(scores.order(), scores.flagged.tolist())
@@ -83,7 +75,7 @@ def main() -> None:
     for model in ("knn", "cnn"):
         found, model_s, total_s = measure(data, model)
         out[model] = (found, model_s)
-        extra = f" ({labels.CNN_FOLDS} folds x {labels.CNN_EPOCHS} epochs, {labels.CNN_CHANNELS} channels)" if model == "cnn" else ""
+        extra = f" ({label_cnn.CNN_FOLDS} folds x {label_cnn.CNN_EPOCHS} epochs, {label_cnn.CNN_CHANNELS} channels)" if model == "cnn" else ""
         print(f"{model}{extra}: flags {found['flagged'][0]} samples holding {found['flagged'][1]}/15; "
               f"top 100 holds {found['top100']}/15, top 200 holds {found['top200']}/15; "
               f"label model {model_s:.1f} s (inspect in all {total_s:.1f} s)")
