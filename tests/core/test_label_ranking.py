@@ -118,6 +118,13 @@ def test_bad_label_model_and_ranking_requests_are_clear_errors(digits):
         rank_labels(report, {"train": digits.train})
 
 
+def test_rank_labels_back_to_the_knn_gives_what_inspect_gives(digits):
+    report = inspect(digits.val, progress=None)
+    again = rank_labels(report, {"train": digits.val}, "knn")
+    np.testing.assert_array_equal(again.label_scores["train"].quality, report.label_scores["train"].quality)
+    assert again.rows == report.rows
+
+
 def test_tiny_splits_are_ranked_without_a_model(digits):
     few = digits.val.subset(range(12))
     report = inspect(few, label_model="cnn", progress=None)

@@ -275,7 +275,8 @@ def inspect(
         on PCA-reduced thumbnails, no training. ``"cnn"``: a small CNN trained out-of-fold (5 folds, 4
         epochs, through ``workbench.train.fit``), ~20 s for 10k 28x28 images on 2 CPU cores; on the real
         MNIST test set it ranks 10 of the 15 human-confirmed label errors in its first 200, the k-NN 6
-        (benchmarks/label_errors.py).
+        (benchmarks/label_errors.py). The CNN reads the images again (at most 32 px a side); ``rank_labels(report,
+        data, "cnn")`` upgrades an existing report instead.
     pred_probs : dict of split name -> (N, C) array, optional
         Out-of-fold predicted probabilities from your own model, used instead of ``label_model``.
     progress : "auto", callable(stage, done, total) or None
