@@ -15,7 +15,7 @@ pass; `DataBrowser` is the view over its `DataReport`."""),
     code("""import numpy as np
 from PIL import Image
 
-from workbench.data import from_arrays, inspect, load_digits, mnist_test_set, rank_labels, split
+from workbench.data import from_arrays, inspect, load_digits, mnist_test_set, split
 from workbench.ui import DataBrowser"""),
     md("""## The embedded digits
 
@@ -101,25 +101,33 @@ class the model suggests, and the *label quality* (cleanlab's score: the out-of-
 given label). Whose probabilities? By default a leave-one-out **k-NN** on thumbnails: instant, no
 training, but weak on real handwriting (on the whole MNIST test set its first 200 hold 6 of the 15
 label errors people confirmed). `label_model="cnn"` trains a small **CNN out-of-fold** instead (5
-folds, 4 epochs each, through the same `fit` as everything else): about 20 s for 10,000 digits on two
-CPU cores, and its first 200 hold 10 of those 15 (`benchmarks/label_errors.py`).
+folds, each trained through the same `fit` as everything else on the other four): about 20 s for all
+10,000 digits on two quiet CPU cores, and its first 200 hold 10 of those 15
+(`benchmarks/label_errors.py`).
 
-Here: the pretend train split (7,004 digits) ranked by both. Where do our ten flipped labels land?"""),
-    code("""knn_ranking = mnist_report.label_ranking("train")
-cnn_report = rank_labels(mnist_report, {"train": train, "test": test}, "cnn")  # or inspect(..., label_model="cnn")
-cnn_ranking = cnn_report.label_ranking("train")
+To keep this notebook quick: 2,000 MNIST digits with 20 labels flipped, ranked by both models. Where
+do the flips land?"""),
+    code("""x_few, y_few = (t.numpy() for t in mnist.subset(range(2000)).tensors())
+y_few = y_few.copy()
+flips = rng.choice(2000, 20, replace=False)
+y_few[flips] = (y_few[flips] + 1 + rng.integers(0, 9, 20)) % 10
+few = from_arrays(x_few, y_few, name="mnist-2000")
 
-def places(ranking):
-    position = {i: p for p, i in enumerate(ranking["index"])}
-    return sorted(position[i] + 1 for i in flipped)
+knn_report = inspect(few)                      # label_model="knn", the default
+cnn_report = inspect(few, label_model="cnn")   # or rank_labels(knn_report, {"train": few}, "cnn")
 
-print("places of the 10 flipped labels, k-NN:", places(knn_ranking))
-print("places of the 10 flipped labels, CNN: ", places(cnn_ranking))
-cnn_ranking.head(10)"""),
+def places(report):
+    position = {i: p for p, i in enumerate(report.label_ranking("train")["index"])}
+    return sorted(position[i] + 1 for i in flips)
+
+print("places of the 20 flipped labels, k-NN:", places(knn_report))
+print("places of the 20 flipped labels, CNN: ", places(cnn_report))
+cnn_report.label_ranking("train").head(10)"""),
     md("""In the browser, the **doubtful labels** tab pages through that ranking with the given and the
-suggested class under each image. Its **rank with the CNN** button does the same upgrade in the
-background (progress, Cancel) when you start from the k-NN report."""),
-    code("""cnn_browser = DataBrowser({"train": train, "test": test}, cnn_report)
+suggested class under each image. Its **rank with the CNN** button does the same upgrade
+(`rank_labels`) in the background, with progress and Cancel, when you start from a k-NN report such as
+`mnist_report` above."""),
+    code("""cnn_browser = DataBrowser({"train": few}, cnn_report)
 cnn_browser.tab = "doubtful labels"
 cnn_browser"""),
     md("""## What to do with the findings
