@@ -155,7 +155,7 @@ def test_report_frame_columns_summary_and_progress(digits):
     calls = []
     report = inspect(digits.train, digits.test, val=digits.val, progress=lambda *a: calls.append(a))
     frame = report.to_frame()
-    assert list(frame.columns) == ["split", "index", "path", "label", "issue", "group", "detail"]
+    assert list(frame.columns) == ["split", "index", "path", "label", "issue", "group", "detail", "quality"]
     assert set(frame.issue) <= set(ISSUES)
     assert set(report.splits) == {"train", "test", "val"}
     assert {c[0] for c in calls} >= {"decoding train", "decoding test", "decoding val", "duplicates"}

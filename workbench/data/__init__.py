@@ -33,5 +33,7 @@ __all__ = [
 ]
 
 from .inspection import ISSUES, DataReport, SplitSummary, inspect  # noqa: E402
+from .labels import LABEL_MODELS, LabelModelStopped, LabelScores, rank_labels  # noqa: E402
 
 __all__ += ["ISSUES", "DataReport", "SplitSummary", "inspect"]
+__all__ += ["LABEL_MODELS", "LabelModelStopped", "LabelScores", "rank_labels"]

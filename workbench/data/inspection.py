@@ -3,7 +3,8 @@
 Finds exact duplicates (storage-independent), near duplicates (re-encoded, darker/brighter, noisy,
 shifted by a pixel), duplicate groups whose labels disagree, groups that span splits (leakage),
 unreadable files, odd sizes and modes, low-information and unusually dark/bright images, class
-imbalance and missing classes, and labels that a quick out-of-fold model doubts (cleanlab).
+imbalance and missing classes, and labels that an out-of-fold model doubts (cleanlab on a k-NN's or a
+small CNN's probabilities, see ``labels``).
 Results come back as a ``DataReport``; nothing here draws.
 """
 
@@ -22,7 +23,7 @@ from .._validation import check_int, check_real
 from .dataset import ImageDataset
 from .duplicates import UnionFind, exact_groups, near_pairs
 from .fingerprints import Fingerprints, fingerprint
-from .labels import suspicious_labels
+from .labels import LABEL_MODELS, LabelScores, label_rows, score_labels
 
 __all__ = ["ISSUES", "DataReport", "SplitSummary", "inspect"]
 
@@ -42,7 +43,7 @@ ISSUES = (
     "too_bright",
     "suspicious_label",
 )
-COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail")
+COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail", "quality")  # quality: suspicious_label rows
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -76,6 +77,8 @@ class DataReport:
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
     targets: dict[str, np.ndarray] = field(default_factory=dict)  # split -> labels, for selections
+    label_scores: dict[str, LabelScores] = field(default_factory=dict)  # split -> every label's quality
+    paths: dict[str, list] = field(default_factory=dict)  # split -> file paths (None in memory)
 
     def issues_of(self, split: str, index: int) -> list[dict]:
         """Every row about one sample."""
@@ -114,10 +117,35 @@ class DataReport:
         return out
 
     def to_frame(self):
-        """A pandas DataFrame, one row per (sample, issue): split, index, path, label, issue, group, detail."""
+        """A pandas DataFrame, one row per (sample, issue): split, index, path, label, issue, group, detail,
+        quality (the label quality on ``suspicious_label`` rows, NaN on the others)."""
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def label_ranking(self, split: str = "train"):
+        """Every sample of ``split``, most doubtful label first, as a pandas DataFrame.
+
+        Columns: ``index``, ``label`` (given class name), ``suggested`` (the class the label model
+        prefers), ``quality`` (cleanlab's label quality in [0, 1]; NaN where no model could judge) and
+        ``path``. The model is ``settings["label_model"]``; ``rank_labels`` upgrades it to the CNN.
+        """
+        import pandas as pd
+
+        if split not in self.splits:
+            raise ValueError(f"label_ranking: split must be one of {list(self.splits)}. Got {split!r} instead.")
+        if split not in self.label_scores:
+            raise ValueError(
+                f"label_ranking: split {split!r} has no label scores: inspect ran with suspicious=False. "
+                "Run inspect(..., suspicious=True) or workbench.data.rank_labels(report, data)."
+            )
+        s, order = self.label_scores[split], self.label_scores[split].order()
+        names = np.asarray(self.classes, dtype=object)
+        paths = self.paths.get(split) or [None] * len(order)
+        return pd.DataFrame({
+            "index": order, "label": names[self.targets[split][order]], "suggested": names[s.suggested[order]],
+            "quality": s.quality[order], "path": [paths[i] for i in order],
+        })
 
     def count(self, issue: str) -> int:
         """Number of samples flagged with ``issue``."""
@@ -193,6 +221,7 @@ def inspect(
     near_corr: float = 0.99,
     brightness_z: float = 6.0,
     suspicious: bool = True,
+    label_model: str = "knn",
     pred_probs: dict[str, np.ndarray] | None = None,
     progress: ProgressFn | str | None = "auto",
     seed: int = 0,
@@ -215,20 +244,35 @@ def inspect(
     brightness_z : float
         Robust z-score (median / MAD of image means) beyond which an image is too dark / too bright.
     suspicious : bool
-        Look for label errors with cleanlab on out-of-fold probabilities (a quick scikit-learn model on
-        thumbnails, or ``pred_probs``).
+        Score every label with cleanlab on out-of-fold probabilities (from ``label_model`` or
+        ``pred_probs``): ``suspicious_label`` rows for the flagged ones, ``report.label_ranking(split)``
+        for all of them.
+    label_model : {"knn", "cnn"}
+        ``"knn"`` (default, about a second for 10k images): leave-one-out k-nearest neighbours in torch
+        on PCA-reduced thumbnails, no training. ``"cnn"``: a small CNN trained out-of-fold (5 folds, 4
+        epochs, through ``workbench.train.fit``), ~20 s for 10k 28x28 images on 2 CPU cores; on the real
+        MNIST test set it ranks 10 of the 15 human-confirmed label errors in its first 200, the k-NN 6
+        (benchmarks/label_errors.py). The CNN reads the images again (at most 32 px a side); ``rank_labels(report,
+        data, "cnn")`` upgrades an existing report instead.
     pred_probs : dict of split name -> (N, C) array, optional
-        Out-of-fold predicted probabilities from your own model, used instead of the quick model.
+        Out-of-fold predicted probabilities from your own model, used instead of ``label_model``.
     progress : "auto", callable(stage, done, total) or None
         "auto" shows a progress bar (tqdm: a widget in a notebook, text in a terminal) when there are
         at least ``AUTO_PROGRESS_MIN`` images, i.e. when the work takes more than about a second; when
         stderr is a pipe or a log file it logs one summary line instead (``workbench._progress``); a
         callable is called while work goes on; None is silent.
+    seed : int
+        Seeds the CNN label model (folds, initial weights, batch order); the k-NN is deterministic.
     """
     started = time.perf_counter()
     near_bits = check_int(near_bits, "near_bits", "inspect", low=0, high=32)
     near_corr = check_real(near_corr, "near_corr", "inspect", low=-1.0, high=1.0)
     brightness_z = check_real(brightness_z, "brightness_z", "inspect", low=0.0, low_open=True)
+    if label_model not in LABEL_MODELS:
+        raise ValueError(
+            f"The 'label_model' parameter of inspect must be one of {LABEL_MODELS} ('knn': instant k-NN; 'cnn': "
+            f"a small CNN trained out-of-fold, better, slower). Got {label_model!r} instead."
+        )
     splits: dict[str, ImageDataset] = {"train": train}
     if test is not None:
         splits["test"] = test
@@ -254,9 +298,12 @@ def inspect(
         classes=classes, splits={}, settings={"near_bits": near_bits, "near_corr": near_corr},
         targets={name: ds.targets for name, ds in splits.items()},
     )
+    if suspicious:
+        report.settings["label_model"] = label_model
     rows = report.rows
 
     paths = {name: ds.paths for name, ds in splits.items()}  # built once: a view builds the list on every access
+    report.paths = paths
     targets = {name: ds.targets for name, ds in splits.items()}
 
     def add(split: str, index: int, issue: str, detail: str, group: str = "") -> None:
@@ -361,10 +408,10 @@ def inspect(
             given = (pred_probs or {}).get(name)
             if progress:
                 progress(f"label check {name}", 0, 1)
-            found = suspicious_labels(ds.targets, len(classes), prints[name].thumb, pred_probs=given, seed=seed)
-            for i, suggested, quality in found:
-                add(name, i, "suspicious_label",
-                    f"labelled {classes[int(ds.targets[i])]!r}, looks like {classes[suggested]!r} (label quality {quality:.2f})")
+            scores = score_labels(ds.targets, len(classes), thumb=prints[name].thumb, data=ds, label_model=label_model,
+                                  pred_probs=given, seed=seed, progress=progress, stage=f"label model ({label_model}) {name}")
+            report.label_scores[name] = scores
+            rows.extend(label_rows(name, paths[name], targets[name], classes, scores))
             if progress:
                 progress(f"label check {name}", 1, 1)
     if isinstance(progress, StageProgress):

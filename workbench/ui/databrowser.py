@@ -2,9 +2,10 @@
 
 A paged gallery (thumbnails made only for the page on screen) filtered by split, class and issue;
 duplicate / leakage / conflict groups side by side; class-count bars per split; a details pane for
-the clicked sample; and a downsample slider that shows how small the input can get before a person
-can no longer tell the class. A view over a ``DataReport`` and the datasets: it computes nothing but
-pictures.
+the clicked sample; a downsample slider that shows how small the input can get before a person
+can no longer tell the class; and the most doubtful labels first (``DoubtfulLabelsView``, which can
+upgrade the ranking to a cross-validated CNN in the background). A view over a ``DataReport`` and the
+datasets: it computes nothing but pictures.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import traitlets
 from ..data.dataset import DataSplits, ImageDataset
 from ..data.inspection import ISSUES, DataReport, inspect
 from ..data.preview import downsample_preview, png_bytes
+from .doubtful import DoubtfulLabelsView
 
 __all__ = ["DataBrowser"]
 
@@ -52,6 +54,8 @@ class DataBrowser(widgets.VBox):
         Run ``inspect`` on ``data`` when not given.
     page_size : int
         Thumbnails per page.
+    background : bool
+        Upgrade the label ranking to the CNN in a worker thread (False: inline, the path tests use).
     """
 
     split = traitlets.Unicode("all")
@@ -60,8 +64,9 @@ class DataBrowser(widgets.VBox):
     page = traitlets.Int(0)
     selected = traitlets.Tuple((), help="(split, index) of the sample in the details pane.")
     shown = traitlets.List(help="(split, index) of the samples on the current page.")
+    tab = traitlets.Unicode("gallery", help="Title of the tab on screen.")
 
-    def __init__(self, data, report: DataReport | None = None, *, page_size: int = 24, **kwargs) -> None:
+    def __init__(self, data, report: DataReport | None = None, *, page_size: int = 24, background: bool = True, **kwargs) -> None:
         self.datasets = _as_splits(data)
         self.report = report if report is not None else inspect(**self._inspect_args())
         missing = set(self.report.splits) - set(self.datasets)
@@ -74,12 +79,9 @@ class DataBrowser(widgets.VBox):
         self._selection: list[tuple[str, int]] = []
         r = self.report
 
-        counts = {i: r.count(i) for i in ISSUES}
-        issue_options = [("all samples", "all"), (f"any issue ({len(r.select(issue='any'))})", "any")]
-        issue_options += [(f"{i} ({n})", i) for i, n in counts.items() if n]
         self.split_dd = widgets.Dropdown(options=["all", *r.splits], value="all", description="split")
         self.class_dd = widgets.Dropdown(options=["all", *r.classes], value="all", description="class")
-        self.issue_dd = widgets.Dropdown(options=issue_options, value="all", description="issue")
+        self.issue_dd = widgets.Dropdown(options=self._issue_options(), value="all", description="issue")
         for dd in (self.split_dd, self.class_dd, self.issue_dd):
             dd.layout.width = "260px"
         self.issue_dd.add_class("wb-issue-filter")
@@ -97,6 +99,8 @@ class DataBrowser(widgets.VBox):
         self.group_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.summary = widgets.HTML(f"<pre style='font-size:12px'>{html.escape(r.summary())}</pre>")
         self.counts_figure = self._class_bars()
+        self.doubtful = DoubtfulLabelsView(r, self.datasets, page_size=page_size, background=background,
+                                           on_report=self._use_report)
 
         self.split_dd.observe(lambda c: setattr(self, "split", c["new"]), "value")
         self.class_dd.observe(lambda c: setattr(self, "class_name", c["new"]), "value")
@@ -118,9 +122,12 @@ class DataBrowser(widgets.VBox):
                          "The selected sample, and the first of each class, at <b>side</b> pixels:"),
             self.side, self.preview_image, self.class_row,
         ])
-        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab])
-        for k, title in enumerate(["gallery", "groups", "class counts", "downsample"]):
+        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.doubtful])
+        self.tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels")
+        for k, title in enumerate(self.tab_titles):
             tabs.set_title(k, title)
+        self.tabs = tabs
+        tabs.observe(lambda c: setattr(self, "tab", self.tab_titles[c["new"]]), "selected_index")
         super().__init__(children=[self.summary, tabs], **kwargs)
         self.add_class("wb-data-browser")
         self._refresh_groups()
@@ -128,6 +135,33 @@ class DataBrowser(widgets.VBox):
         first = self._selection[0] if self._selection else None
         if first:
             self.select(*first)
+
+    @traitlets.validate("tab")
+    def _valid_tab(self, proposal) -> str:
+        if proposal["value"] not in self.tab_titles:
+            raise traitlets.TraitError(f"DataBrowser.tab must be one of {self.tab_titles}. Got {proposal['value']!r} instead.")
+        return proposal["value"]
+
+    @traitlets.observe("tab")
+    def _on_tab(self, change) -> None:
+        self.tabs.selected_index = self.tab_titles.index(self.tab)
+
+    def _issue_options(self) -> list[tuple[str, str]]:
+        r = self.report
+        options = [("all samples", "all"), (f"any issue ({len(r.select(issue='any'))})", "any")]
+        return options + [(f"{i} ({n})", i) for i in ISSUES if (n := r.count(i))]
+
+    def _use_report(self, report: DataReport) -> None:
+        """Take the report with the upgraded label ranking: new counts, summary and selection."""
+        self.report = report
+        options = self._issue_options()
+        keep = self.issue if self.issue in [v for _, v in options] else "all"
+        with self.issue_dd.hold_trait_notifications():
+            self.issue_dd.options = options
+            self.issue_dd.value = keep
+        self.issue = keep
+        self.summary.value = f"<pre style='font-size:12px'>{html.escape(report.summary())}</pre>"
+        self._refilter()
 
     def _inspect_args(self) -> dict:
         names = list(self.datasets)
