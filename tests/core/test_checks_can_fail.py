@@ -117,12 +117,13 @@ def test_regularization_check_leaves_model_optimizer_and_rng_exactly_as_found(ba
     random.seed(3)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     grads = [p.grad.clone() for p in model.parameters()]
-    opt_state = {k: v.clone() for s in opt.state.values() for k, v in s.items() if torch.is_tensor(v)}
+    opt_state = [v.clone() for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
     rng = (torch.get_rng_state().clone(), np.random.get_state()[1].copy(), random.getstate())
     regularization_raises_loss(model, batch, config=TrainConfig(weight_decay=1e-3), optimizer_fn=careful_optimizer)
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
-    assert all(torch.equal(opt_state[k], v) for s in opt.state.values() for k, v in s.items() if torch.is_tensor(v))
+    after = [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+    assert len(after) == len(opt_state) == 4 and all(torch.equal(a, b) for a, b in zip(opt_state, after))
     assert not model.training and not model.drop.training
     assert torch.equal(rng[0], torch.get_rng_state()) and np.array_equal(rng[1], np.random.get_state()[1])
     assert rng[2] == random.getstate()
