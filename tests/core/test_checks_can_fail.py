@@ -15,7 +15,6 @@ from workbench.checks import (
     first_batches,
     gradient_check,
     gradient_threshold,
-    overfit_batch,
     overfit_batches,
     regularization_raises_loss,
     run_all,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -136,9 +137,9 @@ def regularization_raises_loss(
         dropout_problems, dropout_details = _dropout_problems(model, x, seed)
     # pull toward zero of each strength vs. strength 0, relative to |w|^2: -<w_s - w_0, w> / |w|^2
     pull = [-float(sum(((a - b) * w).sum() for a, b, w in zip(ws, after[0], w0))) / max(norm2, 1e-300) for ws in after]
-    rises = all(b > a for a, b in zip(reported, reported[1:]))
+    rises = all(b > a for a, b in pairwise(reported))
     positive = [s for s, p in zip(strengths, pull) if s > 0 and p <= _NOISE]
-    growing = all(b > a for a, b in zip(pull, pull[1:]))
+    growing = all(b > a for a, b in pairwise(pull))
     details = {"strengths": strengths, "pull": pull, "reported_loss": reported, "optimizer_weight_decay": wd_seen,
                "penalty_in_loss": reg_fn is not None, "config_weight_decay": cfg.weight_decay, **dropout_details,
                "dropout_problems": dropout_problems}

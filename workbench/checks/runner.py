@@ -18,7 +18,7 @@ from .dependency import batch_dependency, causality
 from .gradcheck import gradient_check
 from .loss import initial_loss
 from .regularization import regularization_raises_loss
-from .result import CheckResult, Checklist
+from .result import Checklist, CheckResult
 from .training import capacity_check, input_independent_baseline, overfit_batch, overfit_batches
 
 __all__ = ["CHECKS", "GRADCHECK_SAMPLES", "OVERFIT_BATCHES", "first_batch", "first_batches", "run_all"]
