@@ -15,7 +15,8 @@ from torch import nn
 
 from workbench import build_model, load_digits
 from workbench.checks import (batch_dependency, causality, first_batch, gradient_check, init_last_layer_bias,
-                              initial_loss, run_all)
+                              initial_loss, regularization_raises_loss, run_all)
+from workbench.train import TrainConfig
 from workbench.ui import BatchViewer, ChecksPanel
 
 digits = load_digits(seed=0)
@@ -29,9 +30,10 @@ produced them, with any augmentation flagged."""),
     md("""## The whole checklist, in recipe order
 
 `run_all` runs every check: the initial loss against log C, real vs. zeroed inputs, overfitting one
-batch, more capacity → lower training loss, batch independence, a gradient check, and regularisation
-raising the loss. The panel below does the same without blocking the notebook; click **run** on one
-check or **Run all checks**."""),
+batch and then 5 mini-batches (memorising proves capacity, not correctness), more capacity → lower
+training loss, batch independence, a gradient check on 3 datapoints (few datapoints: few units sit at a
+kink), and your regularisation acting on the training. The panel below does the same without blocking
+the notebook; click **run** on one check or **Run all checks**."""),
     code("""checklist = run_all(model, digits.train, digits.val)
 print(checklist.summary())"""),
     code("""ChecksPanel(model, digits.train, digits.val)"""),
@@ -79,7 +81,15 @@ class Custom(nn.Module):
     def forward(self, x):
         return self.head(LeakyBackward.apply(self.fc(x.flatten(1))))
 
-print(gradient_check(Custom(), (x, y)))"""),
+result = gradient_check(Custom(), (x[:3], y[:3]))
+print(result)"""),
+    md("""Every parameter gets its own line: how many entries were tried, checked, skipped at a kink or too
+small to judge (|gradient| ≤ 1e-10, where a relative error means nothing), and the size of the
+gradients beside the worst relative error. A parameter with no entry checked is reported "not checked",
+and then the check does not pass."""),
+    code("""for name, e in result.details["per_parameter"].items():
+    print(f"{name:12} checked {e['checked']:2} of {e['tried']:2} (kinks {e['kinks']}, tiny {e['tiny']}): "
+          f"max rel. error {e['max_rel_error']:.1e}, |gradient| {e['grad_min']:.1e}..{e['grad_max']:.1e}")"""),
     md("""### 3. An over-confident init
 
 A last layer whose bias spreads the logits makes the model "sure" before it has seen anything: the
@@ -108,7 +118,26 @@ padded on both sides sees one step ahead; padding on the left only is causal."""
 s = torch.randn(2, 3, 12)
 print(causality(Seq(causal=False), s, time_dim=2))
 print(causality(Seq(causal=True), s, time_dim=2))"""),
-    md("""## In your own CI
+    md("""### 5. A weight decay that never reaches the optimizer
+
+The recipe: turn the regularisation up and the loss should rise. Adding a penalty of the check's own
+would prove nothing; what matters is that *your* knob reaches the training. Here the config asks for
+weight decay, but the function that builds the optimizer forgets to pass it on. The check takes one
+optimizer step at each strength from the same weights and measures how far the weights are pulled toward
+zero: with the bug, not at all. (It also fails on a dropout layer that is built but never called.)"""),
+    code("""def my_optimizer(params, weight_decay):
+    return torch.optim.SGD(params, lr=0.1)  # the bug: weight_decay is never passed on
+
+def fixed_optimizer(params, weight_decay):
+    return torch.optim.SGD(params, lr=0.1, weight_decay=weight_decay)
+
+mlp = build_model("mlp", digits.train, seed=0)
+config = TrainConfig(optimizer="sgd", lr=0.1, weight_decay=1e-3)
+print(regularization_raises_loss(mlp, (x, y), config=config, optimizer_fn=my_optimizer))
+print(regularization_raises_loss(mlp, (x, y), config=config, optimizer_fn=fixed_optimizer))"""),
+    md("""`run_all(model, data, config=config, optimizer_fn=my_optimizer)` runs the same check with the rest.
+
+## In your own CI
 
 `python -m workbench check --folder path/to/images` runs the same checklist on an ImageFolder and exits 1
 when a check fails.

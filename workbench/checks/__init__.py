@@ -2,29 +2,36 @@
 model, its dtype, the optimizer and the RNG state exactly as it found them."""
 
 from .dependency import batch_dependency, causality
-from .gradcheck import gradient_check
-from .loss import init_last_layer_bias, initial_loss, regularization_raises_loss
-from .result import CheckResult, Checklist
-from .runner import CHECKS, first_batch, run_all
-from .training import capacity_check, input_independent_baseline, overfit_batch
+from .gradcheck import TINY_GRADIENT, gradient_check, gradient_threshold
+from .loss import init_last_layer_bias, initial_loss
+from .regularization import regularization_raises_loss
+from .result import Checklist, CheckResult
+from .runner import CHECKS, GRADCHECK_SAMPLES, OVERFIT_BATCHES, first_batch, first_batches, run_all
+from .training import capacity_check, input_independent_baseline, overfit_batch, overfit_batches
 
 __all__ = [
     "CHECKS",
+    "GRADCHECK_SAMPLES",
+    "OVERFIT_BATCHES",
+    "TINY_GRADIENT",
     "CheckResult",
     "Checklist",
     "batch_dependency",
     "capacity_check",
     "causality",
     "first_batch",
+    "first_batches",
     "gradient_check",
+    "gradient_threshold",
     "init_last_layer_bias",
     "initial_loss",
     "input_independent_baseline",
     "overfit_batch",
+    "overfit_batches",
     "regularization_raises_loss",
     "run_all",
 ]
 
-from .batch import CapturedBatch, PipelineStep, capture_batch, describe_pipeline  # noqa: E402
+from .batch import CapturedBatch, PipelineStep, capture_batch, describe_pipeline
 
 __all__ += ["CapturedBatch", "PipelineStep", "capture_batch", "describe_pipeline"]

@@ -1,4 +1,4 @@
-"""Checks of the loss itself: its value at initialisation, and that regularisation raises it.
+"""Checks of the loss itself: its value at initialisation (regularisation: see ``regularization``).
 
 Also ``init_last_layer_bias``: start the output layer's bias at the log class priors (classification)
 or the target mean (regression), so the first steps are not spent learning the base rate.
@@ -17,7 +17,7 @@ from ..train.state import preserved
 from ._common import check_batch, default_loss, output_layer
 from .result import CheckResult
 
-__all__ = ["init_last_layer_bias", "initial_loss", "regularization_raises_loss"]
+__all__ = ["init_last_layer_bias", "initial_loss"]
 
 
 def initial_loss(model: nn.Module, batch, loss_fn: Callable | None = None, *, tolerance: float = 0.1) -> CheckResult:
@@ -88,39 +88,6 @@ def _blame(d: dict, classification: bool, gap: float) -> str:
     return (f"The logits are too large at init (std {logits:.2f} across classes) and they come from the weights "
             f"of {layer!r} or the activations feeding it: scale that layer's weights down (e.g. x0.1) or use a "
             "smaller init.")
-
-
-def regularization_raises_loss(
-    model: nn.Module,
-    batch,
-    loss_fn: Callable | None = None,
-    *,
-    strengths: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 1e-1),
-    reg_fn: Callable[[nn.Module], torch.Tensor] | None = None,
-) -> CheckResult:
-    """The full objective (data loss + strength x regulariser) must grow with the strength.
-
-    ``reg_fn(model)`` is the regulariser (default: half the sum of squared weights). A regulariser
-    that is zero, negative, or does not depend on the weights is caught here.
-    """
-    x, y = check_batch(batch, "regularization_raises_loss")
-    loss_fn = loss_fn or default_loss(y)
-    reg_fn = reg_fn or (lambda m: 0.5 * sum((p.float() ** 2).sum() for p in m.parameters()))
-    with preserved(model):
-        model.eval()
-        with torch.no_grad():
-            data_loss = float(loss_fn(model(x), y))
-            reg = float(reg_fn(model))
-    totals = [data_loss + s * reg for s in strengths]
-    increasing = all(b > a for a, b in zip(totals, totals[1:]))
-    details = {"data_loss": data_loss, "regularizer": reg, "strengths": list(strengths), "totals": totals}
-    if increasing:
-        return CheckResult("regularization_raises_loss", True,
-                           f"loss rises with regularisation: {totals[0]:.4f} -> {totals[-1]:.4f} "
-                           f"over strengths {strengths[0]:g}..{strengths[-1]:g}", details)
-    return CheckResult("regularization_raises_loss", False,
-                       f"the loss does not rise with regularisation (regulariser = {reg:.4g}): check its sign and "
-                       "that it depends on the weights", details)
 
 
 def init_last_layer_bias(model: nn.Module, data) -> str:

@@ -1,4 +1,4 @@
-"""Checks that train, through the one loop: input-independent baseline, overfit one batch, capacity.
+"""Checks that train, through the one loop: input-independent baseline, overfit one batch and a few, capacity.
 
 Each trains copies (or restores the original afterwards), so the model, optimizer and RNGs are left
 exactly as they were.
@@ -21,7 +21,7 @@ from ..train.state import preserved
 from ._common import check_batch, default_loss
 from .result import CheckResult
 
-__all__ = ["capacity_check", "input_independent_baseline", "overfit_batch"]
+__all__ = ["capacity_check", "input_independent_baseline", "overfit_batch", "overfit_batches"]
 
 
 class _Zeroed(Dataset):
@@ -111,19 +111,55 @@ def overfit_batch(
     """Drive one batch to ~100 % accuracy / ~0 loss with regularisation off (no weight decay, no dropout).
 
     A model that cannot memorise a handful of samples has a bug (or far too little capacity). Trains
-    through the one loop on a copy of the batch; the model is restored afterwards.
+    through the one loop on a copy of the batch; the model is restored afterwards. Memorising proves
+    capacity, not correctness: see ``overfit_batches`` for the notes' 5-10 mini-batches.
     """
     x, y = check_batch(batch, "overfit_batch")
+    return _memorise(model, x, y, len(y), steps, lr, optimizer, target_accuracy, target_loss, "overfit_batch",
+                     f"one batch of {len(y)}")
+
+
+def overfit_batches(
+    model: nn.Module,
+    batches: Sequence,
+    *,
+    steps: int = 400,
+    lr: float = 3e-3,
+    optimizer: str = "adam",
+    target_accuracy: float = 0.99,
+    target_loss: float = 0.05,
+) -> CheckResult:
+    """Memorise a few mini-batches (the notes: 5-10), trained as mini-batches with regularisation off.
+
+    Harder than one batch (the optimizer sees a moving target) and still quick. Passing proves the model
+    and the optimisation have the capacity to fit; it does not prove the implementation is correct (a
+    model whose features ignore the input can memorise too: ``input_independent_baseline`` and the
+    validation curve tell).
+    """
+    if not isinstance(batches, (list, tuple)) or not batches:
+        raise TypeError(f"The 'batches' parameter of overfit_batches must be a non-empty list of (inputs, targets) "
+                        f"pairs. Got {type(batches).__name__} instead.")
+    pairs = [check_batch(b, f"overfit_batches (batch {i})") for i, b in enumerate(batches)]
+    x = torch.cat([p[0] for p in pairs])
+    y = torch.cat([p[1] for p in pairs])
+    size = len(pairs[0][1])
+    return _memorise(model, x, y, size, steps, lr, optimizer, target_accuracy, target_loss, "overfit_batches",
+                     f"{len(pairs)} batches of {size} ({len(y)} samples)")
+
+
+def _memorise(model, x, y, batch_size, steps, lr, optimizer, target_accuracy, target_loss, name, what) -> CheckResult:
     classification = not y.dtype.is_floating_point
     if classification:
         with preserved(model), torch.no_grad():
             model.eval()  # one sample through BatchNorm in train mode is an error
             width = model(x[:1]).shape[-1]  # a batch need not hold every class: count them from the output
         classes = [str(i) for i in range(max(width, int(y.max()) + 1))]
-        data = TensorImageDataset(x.detach().cpu(), y.detach().cpu().numpy(), classes, name="one batch")
+        data = TensorImageDataset(x.detach().cpu(), y.detach().cpu().numpy(), classes, name=what)
     else:
         data = torch.utils.data.TensorDataset(x.detach().cpu(), y.detach().cpu())
-    cfg = TrainConfig(epochs=steps, batch_size=len(y), lr=lr, optimizer=optimizer, weight_decay=0.0)
+    per_epoch = -(-len(y) // batch_size)
+    cfg = TrainConfig(epochs=-(-steps // per_epoch), max_steps=steps, batch_size=batch_size, lr=lr,
+                      optimizer=optimizer, weight_decay=0.0)
     with preserved(model):
         dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
         saved_p = [m.p for m in dropouts]
@@ -139,17 +175,18 @@ def overfit_batch(
     ok_acc = (final.accuracy >= target_accuracy) if classification else True
     passed = ok_acc and final.loss <= target_loss and history.status == "finished"
     details = {"steps": history.steps, "first_loss": first, "final_loss": final.loss, "final_accuracy": final.accuracy,
-               "batch_size": len(y), "status": history.status, "dropout_layers_disabled": len(dropouts)}
+               "batch_size": batch_size, "samples": len(y), "status": history.status,
+               "dropout_layers_disabled": len(dropouts)}
+    acc = f", accuracy {final.accuracy:.0%}" if classification else ""
     if passed:
-        msg = (f"overfit one batch of {len(y)}: loss {first:.3f} -> {final.loss:.4f}"
-               + (f", accuracy {final.accuracy:.0%}" if classification else "") + f" in {history.steps} steps")
+        msg = (f"overfit {what}: loss {first:.3f} -> {final.loss:.4f}{acc} in {history.steps} steps (memorising "
+               "proves capacity, not correctness)")
     else:
-        msg = (f"could not overfit one batch of {len(y)} in {history.steps} steps: loss {first:.3f} -> {final.loss:.4f}"
-               + (f", accuracy {final.accuracy:.0%}" if classification else "")
+        msg = (f"could not overfit {what} in {history.steps} steps: loss {first:.3f} -> {final.loss:.4f}{acc}"
                + (f" ({history.message})" if history.status != "finished" else "")
                + ". A model that cannot memorise a few samples has a bug: check the loss, the labels, that the "
                "optimizer updates the parameters; then try a higher LR or more steps.")
-    return CheckResult("overfit_batch", passed, msg, details)
+    return CheckResult(name, passed, msg, details)
 
 
 def capacity_check(
