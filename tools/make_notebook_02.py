@@ -14,8 +14,9 @@ optimizer and the random state **exactly** as it found them."""),
 from torch import nn
 
 from workbench import build_model, load_digits
-from workbench.checks import (batch_dependency, causality, first_batch, gradient_check, init_last_layer_bias,
-                              initial_loss, regularization_raises_loss, run_all)
+from workbench.checks import (batch_dependency, causality, first_batch, gradient_check, initial_loss,
+                              regularization_raises_loss, run_all)
+from workbench.models import init_last_layer_bias
 from workbench.train import TrainConfig
 from workbench.ui import BatchViewer, ChecksPanel
 

@@ -12,14 +12,13 @@ from workbench.checks import (
     first_batch,
     gradient_check,
     gradient_threshold,
-    init_last_layer_bias,
     initial_loss,
     input_independent_baseline,
     overfit_batch,
     regularization_raises_loss,
     run_all,
 )
-from workbench.models import MLP, build_model
+from workbench.models import MLP, build_model, init_last_layer_bias
 from workbench.train import TrainConfig
 
 

@@ -1,4 +1,4 @@
-"""Small helpers the checks share: default losses, batches, the output layer."""
+"""Small helpers the checks share: default losses, batches (the output layer lives in models.layers)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from ..models.layers import model_device, output_layer
+
+__all__ = ["Batch", "check_batch", "default_loss", "model_device", "output_layer"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -24,26 +28,3 @@ def check_batch(batch, where: str) -> Batch:
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"{where}: inputs and targets must have the same, non-zero length; got {len(x)} and {len(y)}.")
     return x, y
-
-
-def model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-def output_layer(model: nn.Module, x: torch.Tensor) -> tuple[str, nn.Module, torch.Tensor, torch.Tensor] | None:
-    """The last leaf module that ran and has a weight, with its input and output on ``x``."""
-    seen: list[tuple[str, nn.Module, torch.Tensor, torch.Tensor]] = []
-    hooks = []
-    for name, m in model.named_modules():
-        if not list(m.children()) and getattr(m, "weight", None) is not None:
-            hooks.append(m.register_forward_hook(
-                lambda mod, inp, out, name=name: seen.append((name, mod, inp[0].detach(), out.detach()))
-            ))
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return seen[-1] if seen else None

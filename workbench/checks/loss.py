@@ -1,7 +1,7 @@
 """Checks of the loss itself: its value at initialisation (regularisation: see ``regularization``).
 
-Also ``init_last_layer_bias``: start the output layer's bias at the log class priors (classification)
-or the target mean (regression), so the first steps are not spent learning the base rate.
+The fix it points at when the last layer's bias is to blame, ``workbench.models.init_last_layer_bias``,
+changes the model, so it lives with the init schemes, not among the checks.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -17,7 +16,7 @@ from ..train.state import preserved
 from ._common import check_batch, default_loss, output_layer
 from .result import CheckResult
 
-__all__ = ["init_last_layer_bias", "initial_loss"]
+__all__ = ["initial_loss"]
 
 
 def initial_loss(model: nn.Module, batch, loss_fn: Callable | None = None, *, tolerance: float = 0.1) -> CheckResult:
@@ -75,7 +74,7 @@ def _per_sample(loss_fn: Callable, out: torch.Tensor, y: torch.Tensor) -> torch.
 def _blame(d: dict, classification: bool, gap: float) -> str:
     layer = d.get("output_layer", "the last layer")
     if not classification:
-        return (f"Set the bias of {layer!r} to the target mean (workbench.checks.init_last_layer_bias) and keep "
+        return (f"Set the bias of {layer!r} to the target mean (workbench.models.init_last_layer_bias) and keep "
                 "its weights small at init.")
     if gap < 0:
         return ("A loss below log C at init means the model is right before training: check that the "
@@ -84,35 +83,7 @@ def _blame(d: dict, classification: bool, gap: float) -> str:
     logits = d.get("logit_std", 0.0)
     if bias > 0.5 * logits:
         return (f"The bias of {layer!r} spreads the logits (bias std {bias:.2f}, logit std {logits:.2f}): start it "
-                "at zero, or at the log class priors with workbench.checks.init_last_layer_bias.")
+                "at zero, or at the log class priors with workbench.models.init_last_layer_bias.")
     return (f"The logits are too large at init (std {logits:.2f} across classes) and they come from the weights "
             f"of {layer!r} or the activations feeding it: scale that layer's weights down (e.g. x0.1) or use a "
             "smaller init.")
-
-
-def init_last_layer_bias(model: nn.Module, data) -> str:
-    """Set the output layer's bias from the data; returns the layer's name.
-
-    Classification: the log class priors (a model that knows only the base rates starts at the entropy
-    of the labels, not above it). Regression: the target mean.
-    """
-    targets = np.asarray(getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data)
-    if targets is None or targets.ndim == 0:
-        raise TypeError("init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets.")
-    x = data[0][0][None] if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor)) else None
-    if x is None:
-        raise TypeError("init_last_layer_bias needs a dataset (it runs one sample to find the output layer).")
-    from ._common import model_device
-
-    last = output_layer(model, x.to(model_device(model)))
-    if last is None or getattr(last[1], "bias", None) is None:
-        raise ValueError("init_last_layer_bias: the model's last layer has no bias to set.")
-    name, layer, _, _ = last
-    with torch.no_grad():
-        if np.issubdtype(targets.dtype, np.floating):
-            layer.bias.fill_(float(targets.mean()))
-        else:
-            counts = np.bincount(targets.astype(np.int64), minlength=layer.bias.numel()).astype(np.float64)
-            priors = (counts + 1e-3) / (counts + 1e-3).sum()
-            layer.bias.copy_(torch.from_numpy(np.log(priors)).to(layer.bias))
-    return name

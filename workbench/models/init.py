@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from .._validation import check_choice
+from .layers import model_device, output_layer
 
-__all__ = ["INIT_SCHEMES", "init_weights"]
+__all__ = ["INIT_SCHEMES", "init_last_layer_bias", "init_weights"]
 
 #: "default" keeps PyTorch's own init; "zeros" is there to show why not (every unit stays the same).
 INIT_SCHEMES = ("default", "xavier", "kaiming", "orthogonal", "small_normal", "zeros")
@@ -40,3 +42,29 @@ def init_weights(model: nn.Module, scheme: str, seed: int | None = None) -> nn.M
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return model
+
+
+def init_last_layer_bias(model: nn.Module, data) -> str:
+    """Set the output layer's bias from the data; returns the layer's name.
+
+    Classification: the log class priors (a model that knows only the base rates starts at the entropy
+    of the labels, not above it). Regression: the target mean.
+    """
+    targets = np.asarray(getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data)
+    if targets is None or targets.ndim == 0:
+        raise TypeError("init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets.")
+    x = data[0][0][None] if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor)) else None
+    if x is None:
+        raise TypeError("init_last_layer_bias needs a dataset (it runs one sample to find the output layer).")
+    last = output_layer(model, x.to(model_device(model)))
+    if last is None or getattr(last[1], "bias", None) is None:
+        raise ValueError("init_last_layer_bias: the model's last layer has no bias to set.")
+    name, layer, _, _ = last
+    with torch.no_grad():
+        if np.issubdtype(targets.dtype, np.floating):
+            layer.bias.fill_(float(targets.mean()))
+        else:
+            counts = np.bincount(targets.astype(np.int64), minlength=layer.bias.numel()).astype(np.float64)
+            priors = (counts + 1e-3) / (counts + 1e-3).sum()
+            layer.bias.copy_(torch.from_numpy(np.log(priors)).to(layer.bias))
+    return name
