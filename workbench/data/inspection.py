@@ -22,6 +22,7 @@ from .dataset import ImageDataset
 from .duplicates import UnionFind, exact_groups, near_pairs
 from .fingerprints import Fingerprints, fingerprint
 from .labels import suspicious_labels
+from .stats import ChannelStats, SplitShift, channel_stats, image_statistics, split_shifts
 
 __all__ = ["ISSUES", "DataReport", "SplitSummary", "inspect"]
 
@@ -40,6 +41,7 @@ ISSUES = (
     "too_dark",
     "too_bright",
     "suspicious_label",
+    "label_out_of_range",
 )
 COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail")
 
@@ -99,6 +101,8 @@ class DataReport:
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
     targets: dict[str, np.ndarray] = field(default_factory=dict)  # split -> labels, for selections
+    channel_stats: ChannelStats | None = None  # per-channel mean/std per split (workbench.data.stats)
+    split_shifts: list[SplitShift] = field(default_factory=list)  # image statistics that differ between splits
 
     def issues_of(self, split: str, index: int) -> list[dict]:
         """Every row about one sample."""
@@ -179,6 +183,7 @@ class DataReport:
             "too_dark": "much darker than the rest",
             "too_bright": "much brighter than the rest",
             "suspicious_label": "a model trained on the other folds disagrees confidently: look at these first",
+            "label_out_of_range": "the dataset returns a label outside the class list: fix its targets / target_transform",
         }
         for issue in ISSUES:
             n = self.count(issue)
@@ -188,6 +193,7 @@ class DataReport:
                 lines.append(f"{issue}: {n} samples{g}: {advice[issue]}")
         if not self.rows:
             lines.append("no per-sample issues found")
+        lines += [f"split shift: {s.message}" for s in self.split_shifts]
         for s in self.splits.values():
             if s.imbalance_ratio >= 3:
                 lines.append(f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the class priors, weigh the loss, or resample")
@@ -206,6 +212,27 @@ def _robust_outliers(values: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarr
         return np.zeros(len(values), bool), np.zeros(len(values), bool)
     score = (values - med) / mad
     return score < -z, score > z
+
+
+def _split_statistics(report: DataReport, prints: dict[str, Fingerprints], classes: tuple[str, ...], add) -> None:
+    """Per-channel statistics, split-vs-split shift and labels outside the class list (``stats``)."""
+    names = list(prints)
+    fps = [prints[n] for n in names]
+    report.channel_stats = channel_stats(names, [f.channel_mean for f in fps], [f.channel_std for f in fps],
+                                         [f.mean for f in fps], [f.std for f in fps])
+    report.split_shifts = split_shifts({n: image_statistics(f.mean, f.std, f.height, f.width) for n, f in zip(names, fps)})
+    for name, fp in zip(names, fps):
+        for i, label in enumerate(fp.item_labels or []):
+            if isinstance(label, str):
+                value = classes.index(label) if label in classes else None
+            else:
+                try:
+                    value = int(label)
+                except (TypeError, ValueError, RuntimeError):
+                    value = None
+            if value is None or not 0 <= value < len(classes):
+                add(name, i, "label_out_of_range",
+                    f"the dataset returns label {label!r} for this sample; labels must be 0..{len(classes) - 1} ({len(classes)} classes)")
 
 
 def inspect(
@@ -334,6 +361,8 @@ def inspect(
             channel_std=tuple(float(v) for v in fp.channel_std),
             unreadable=len(ds.unreadable),
         )
+
+    _split_statistics(report, prints, classes, add)
 
     # 3. duplicates across all splits at once (this is where leakage shows)
     owners = [(name, i) for name in splits for i in range(len(splits[name]))]
