@@ -3,6 +3,7 @@
 from .checks import BatchViewer, ChecksPanel
 from .curves import LiveCurves
 from .databrowser import DataBrowser
+from .datastats import DataStats
 from .human import HumanBaseline
 from .lab import OverfitLab
 from .predictions import PredictionView
@@ -12,5 +13,5 @@ from .panel import TrainingPanel
 from .runner import BackgroundRun, Throttle
 
 __all__ = [
-    "BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "HumanBaseline", "LRRangeView", "LiveCurves",
+    "BackgroundRun", "BatchViewer", "ChecksPanel", "DataBrowser", "DataStats", "HumanBaseline", "LRRangeView", "LiveCurves",
     "OverfitLab", "PredictionView", "RunsView", "SearchView", "Throttle", "TrainingPanel"]

@@ -19,6 +19,7 @@ import traitlets
 from ..data.dataset import DataSplits, ImageDataset
 from ..data.inspection import ISSUES, DataReport, inspect
 from ..data.preview import downsample_preview, png_bytes
+from .datastats import DataStats
 
 __all__ = ["DataBrowser"]
 
@@ -118,8 +119,9 @@ class DataBrowser(widgets.VBox):
                          "The selected sample, and the first of each class, at <b>side</b> pixels:"),
             self.side, self.preview_image, self.class_row,
         ])
-        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab])
-        for k, title in enumerate(["gallery", "groups", "class counts", "downsample"]):
+        self.stats = DataStats(r)  # per-channel statistics and split shift
+        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.stats])
+        for k, title in enumerate(["gallery", "groups", "class counts", "downsample", "split stats"]):
             tabs.set_title(k, title)
         super().__init__(children=[self.summary, tabs], **kwargs)
         self.add_class("wb-data-browser")
