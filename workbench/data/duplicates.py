@@ -27,8 +27,11 @@ import torch.nn.functional as F
 
 from .fingerprints import perceptual_hash
 
-__all__ = ["UnionFind", "centre_on_ink", "exact_groups", "near_pairs", "shift_corr"]
+__all__ = ["CENTRE_MIN_SIDE", "UnionFind", "centre_on_ink", "exact_groups", "near_pairs", "shift_corr"]
 
+#: Images smaller than this (either side) are not centred: on 8x8 digits the centred comparison matched
+#: distinct images (two new train/test "leaks" in the digits split) while 2-px shifts stay out of reach.
+CENTRE_MIN_SIDE = 16
 INK = 0.1  # a pixel is ink when it is this far from the image's median (as fingerprints' ``ink``)
 
 
@@ -134,21 +137,27 @@ def near_pairs(
     min_corr: float,
     skip: np.ndarray | None = None,
     block: int = 4096,
-    centre: bool = True,
+    centre: bool | np.ndarray = True,
 ) -> np.ndarray:
     """``(P, 2)`` index pairs ``i < j`` that are near duplicates (see the module docstring).
 
     ``centre``: also look for copies shifted by more than a thumbnail pixel (hash and compare the
-    images centred on their ink); False gives the older, shift-intolerant candidates.
+    images centred on their ink); False gives the older, shift-intolerant candidates; an ``(N,)`` bool
+    array chooses per image (``inspect`` leaves out images under ``CENTRE_MIN_SIDE`` pixels).
     """
     n = len(phash)
     active = np.arange(n) if skip is None else np.flatnonzero(~skip)
     if len(active) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     chunks = _band_codes(phash[active], max_bits, block, n)
-    centred, has_ink = centre_on_ink(thumb[active]) if centre else (thumb[active].astype(np.float32), np.zeros(len(active), bool))
+    want = np.broadcast_to(np.asarray(centre, dtype=bool), (n,))[active]
+    if want.any():
+        centred, has_ink = centre_on_ink(thumb[active])
+        centred[~want], has_ink = thumb[active][~want], has_ink & want
+    else:
+        centred, has_ink = thumb[active].astype(np.float32), np.zeros(len(active), bool)
     inked = np.flatnonzero(has_ink)  # positions in active
-    if centre and len(inked) > 1:
+    if len(inked) > 1:
         centred_hash = perceptual_hash(torch.from_numpy(centred[inked]))
         for codes in _band_codes(centred_hash, max_bits, block, n):
             chunks.append(inked[codes // n] * n + inked[codes % n])

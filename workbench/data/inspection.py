@@ -19,7 +19,7 @@ import numpy as np
 
 from .._validation import check_int, check_real
 from .dataset import ImageDataset
-from .duplicates import UnionFind, exact_groups, near_pairs
+from .duplicates import CENTRE_MIN_SIDE, UnionFind, exact_groups, near_pairs
 from .fingerprints import Fingerprints, fingerprint
 from .labels import suspicious_labels
 from .stats import ChannelStats, SplitShift, channel_stats, image_statistics, split_shifts
@@ -380,7 +380,8 @@ def inspect(
         for m in members:
             exact_id[m] = gid
             uf.union(members[0], m)
-    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all)
+    side = np.concatenate([np.minimum(prints[n].height, prints[n].width) for n in splits])
+    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all, centre=side >= CENTRE_MIN_SIDE)
     for a, b in near.tolist():
         uf.union(a, b)
     if progress:
