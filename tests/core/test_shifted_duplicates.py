@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
 
 from workbench.data import from_arrays, inspect, mnist_test_set

@@ -92,7 +92,7 @@ def test_mnist_test_split_made_darker_is_flagged_not_the_others():
 class _Targets(Dataset):
     """A torch dataset whose ``targets`` are fine but whose items return another label (a target_transform bug)."""
 
-    classes = ["a", "b", "c"]
+    classes = ("a", "b", "c")
 
     def __init__(self):
         g = torch.Generator().manual_seed(0)
