@@ -105,7 +105,8 @@ Bonferroni-corrected p < 0.001). A random split raises nothing; here the test sp
 
 cs = report.channel_stats
 print("Normalize(mean, std) from train:", cs.normalize_args())
-print("\n".join(cs.advice()))
+for line in cs.advice():
+    print(line)
 print("random digits split, shifts found:", report.split_shifts)
 x_te, y_te = digits.test.tensors()
 darker_test = from_arrays(x_te.numpy() * 0.7, y_te.numpy(), digits.train.classes)
