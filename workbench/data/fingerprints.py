@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import ImageDataset
-from .sources import FolderImageDataset
+from .sources import FolderImageDataset, TorchImageDataset, _sample_to_tensor
 
-__all__ = ["Fingerprints", "canonical", "fingerprint"]
+__all__ = ["Fingerprints", "canonical", "fingerprint", "perceptual_hash"]
 
 THUMB = 32  # thumbnail side
 PHASH_SIDE = 32  # the DCT input side; the hash keeps its 8x8 lowest frequencies
@@ -34,6 +34,15 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 _DCT8 = torch.from_numpy(_dct_matrix(PHASH_SIDE)[:8])  # (8, 32): the 8 lowest frequencies
 _BITS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
+
+
+def perceptual_hash(big: torch.Tensor) -> np.ndarray:
+    """64-bit hashes ``(B,)`` uint64 of ``(B, 32, 32)`` gray images: the signs of their 8x8 lowest DCT
+    frequencies against the median (the DC term left out of the median)."""
+    low = _DCT8 @ big @ _DCT8.T  # (B, 8, 8)
+    coeffs = low.reshape(len(big), 64)
+    bits = (coeffs > coeffs[:, 1:].median(dim=1, keepdim=True).values).numpy()
+    return (bits.astype(np.uint64) * _BITS).sum(axis=1, dtype=np.uint64)
 
 
 @dataclass
@@ -54,6 +63,7 @@ class Fingerprints:
     ink: np.ndarray  # (N,) fraction of pixels more than 0.1 away from the image's median (information)
     channel_mean: np.ndarray  # (C,) over the split (before canonicalisation)
     channel_std: np.ndarray  # (C,)
+    item_labels: list | None = None  # (N,) the label each item of a wrapped torch dataset returns, else None
 
 
 def canonical(x: torch.Tensor) -> torch.Tensor:
@@ -78,8 +88,9 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     return (x[:3] * w[:, None, None]).sum(0)
 
 
-def _raw_samples(data: ImageDataset) -> Iterator[tuple[torch.Tensor, str]]:
-    """Each image once, as stored (files: no resize, native channels), with its mode."""
+def _raw_samples(data: ImageDataset) -> Iterator[tuple[torch.Tensor, str, object]]:
+    """Each image once, as stored (files: no resize, native channels), with its mode and, for a wrapped
+    torch dataset, the label its item returns (``None`` otherwise)."""
     if isinstance(data, FolderImageDataset):
         for j in data.base_indices:
             img, mode = data.raw(int(j))
@@ -87,10 +98,18 @@ def _raw_samples(data: ImageDataset) -> Iterator[tuple[torch.Tensor, str]]:
                 img = img.convert("RGBA" if "A" in img.getbands() or img.mode == "P" else "RGB")
             arr = np.array(img, dtype=np.uint8)
             arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-            yield torch.from_numpy(arr).float().div_(255.0), mode
+            yield torch.from_numpy(arr).float().div_(255.0), mode, None
+    elif isinstance(data, TorchImageDataset):  # read the item once: its image and the label it really returns
+        for j in data.base_indices:
+            item = data.base[int(j)]
+            try:
+                x = _sample_to_tensor(item[0])
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"{data.name}: sample {int(j)}: {err}.") from None
+            yield x, "tensor", item[1]
     else:
         for i in range(len(data)):
-            yield data[i][0], "tensor"
+            yield data[i][0], "tensor", None
 
 
 def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None = None) -> Fingerprints:
@@ -134,13 +153,12 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
                 ch_count += per.shape[1]
             big = F.interpolate(gray[:, None], size=(PHASH_SIDE, PHASH_SIDE), mode="bilinear", antialias=True, align_corners=False)[:, 0]
             thumb[idx] = big.clamp(-60000, 60000).numpy().astype(np.float16)  # THUMB == PHASH_SIDE
-            low = _DCT8 @ big @ _DCT8.T  # (B, 8, 8)
-            coeffs = low.reshape(len(idx), 64)
-            bits = (coeffs > coeffs[:, 1:].median(dim=1, keepdim=True).values).numpy()
-            phash[idx] = (bits.astype(np.uint64) * _BITS).sum(axis=1, dtype=np.uint64)
+            phash[idx] = perceptual_hash(big)
         pending.clear()
 
-    for i, (x, mode) in enumerate(_raw_samples(data)):
+    item_labels: list = []
+    for i, (x, mode, label) in enumerate(_raw_samples(data)):
+        item_labels.append(label)
         x = x.float()
         c = canonical(x)
         exact.append(hashlib.blake2b(str(tuple(c.shape)).encode() + c.contiguous().numpy().tobytes(), digest_size=16).digest())
@@ -171,4 +189,5 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
         ink=ink,
         channel_mean=mean,
         channel_std=np.sqrt(np.maximum(var, 0.0)),
+        item_labels=item_labels if isinstance(data, TorchImageDataset) else None,
     )

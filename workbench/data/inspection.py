@@ -21,9 +21,10 @@ import numpy as np
 from .._progress import StageProgress
 from .._validation import check_int, check_real
 from .dataset import ImageDataset
-from .duplicates import UnionFind, exact_groups, near_pairs
+from .duplicates import CENTRE_MIN_SIDE, UnionFind, exact_groups, near_pairs
 from .fingerprints import Fingerprints, fingerprint
 from .labels import LABEL_MODELS, LabelScores, label_rows, score_labels
+from .stats import ChannelStats, SplitShift, channel_stats, image_statistics, split_shifts
 
 __all__ = ["ISSUES", "DataReport", "SplitSummary", "inspect"]
 
@@ -42,6 +43,7 @@ ISSUES = (
     "too_dark",
     "too_bright",
     "suspicious_label",
+    "label_out_of_range",
 )
 COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail", "quality")  # quality: suspicious_label rows
 
@@ -79,6 +81,8 @@ class DataReport:
     targets: dict[str, np.ndarray] = field(default_factory=dict)  # split -> labels, for selections
     label_scores: dict[str, LabelScores] = field(default_factory=dict)  # split -> every label's quality
     paths: dict[str, list] = field(default_factory=dict)  # split -> file paths (None in memory)
+    channel_stats: ChannelStats | None = None  # per-channel mean/std per split (workbench.data.stats)
+    split_shifts: list[SplitShift] = field(default_factory=list)  # image statistics that differ between splits
 
     def issues_of(self, split: str, index: int) -> list[dict]:
         """Every row about one sample."""
@@ -184,6 +188,7 @@ class DataReport:
             "too_dark": "much darker than the rest",
             "too_bright": "much brighter than the rest",
             "suspicious_label": "a model trained on the other folds disagrees confidently: look at these first",
+            "label_out_of_range": "the dataset returns a label outside the class list: fix its targets / target_transform",
         }
         for issue in ISSUES:
             n = self.count(issue)
@@ -193,6 +198,7 @@ class DataReport:
                 lines.append(f"{issue}: {n} samples{g}: {advice[issue]}")
         if not self.rows:
             lines.append("no per-sample issues found")
+        lines += [f"split shift: {s.message}" for s in self.split_shifts]
         for s in self.splits.values():
             if s.imbalance_ratio >= 3:
                 lines.append(f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the class priors, weigh the loss, or resample")
@@ -211,6 +217,27 @@ def _robust_outliers(values: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarr
         return np.zeros(len(values), bool), np.zeros(len(values), bool)
     score = (values - med) / mad
     return score < -z, score > z
+
+
+def _split_statistics(report: DataReport, prints: dict[str, Fingerprints], classes: tuple[str, ...], add) -> None:
+    """Per-channel statistics, split-vs-split shift and labels outside the class list (``stats``)."""
+    names = list(prints)
+    fps = [prints[n] for n in names]
+    report.channel_stats = channel_stats(names, [f.channel_mean for f in fps], [f.channel_std for f in fps],
+                                         [f.mean for f in fps], [f.std for f in fps])
+    report.split_shifts = split_shifts({n: image_statistics(f.mean, f.std, f.height, f.width) for n, f in zip(names, fps)})
+    for name, fp in zip(names, fps):
+        for i, label in enumerate(fp.item_labels or []):
+            if isinstance(label, str):
+                value = classes.index(label) if label in classes else None
+            else:
+                try:
+                    value = int(label)
+                except (TypeError, ValueError, RuntimeError):
+                    value = None
+            if value is None or not 0 <= value < len(classes):
+                add(name, i, "label_out_of_range",
+                    f"the dataset returns label {label!r} for this sample; labels must be 0..{len(classes) - 1} ({len(classes)} classes)")
 
 
 def inspect(
@@ -360,6 +387,8 @@ def inspect(
             unreadable=len(ds.unreadable),
         )
 
+    _split_statistics(report, prints, classes, add)
+
     # 3. duplicates across all splits at once (this is where leakage shows)
     owners = [(name, i) for name in splits for i in range(len(splits[name]))]
     digests = [d for name in splits for d in prints[name].exact]
@@ -376,7 +405,8 @@ def inspect(
         for m in members:
             exact_id[m] = gid
             uf.union(members[0], m)
-    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all)
+    side = np.concatenate([np.minimum(prints[n].height, prints[n].width) for n in splits])
+    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all, centre=side >= CENTRE_MIN_SIDE)
     for a, b in near.tolist():
         uf.union(a, b)
     if progress:

@@ -4,6 +4,7 @@ from .base import RunView
 from .checks import BatchViewer, ChecksPanel
 from .curves import LiveCurves
 from .databrowser import DataBrowser
+from .datastats import DataStats
 from .doubtful import DoubtfulLabelsView
 from .human import HumanBaseline
 from .lab import OverfitLab
@@ -19,6 +20,7 @@ __all__ = [
     "BatchViewer",
     "ChecksPanel",
     "DataBrowser",
+    "DataStats",
     "DoubtfulLabelsView",
     "HumanBaseline",
     "LRRangeView",

@@ -20,6 +20,7 @@ import traitlets
 from ..data.dataset import DataSplits, ImageDataset
 from ..data.inspection import ISSUES, DataReport, inspect
 from ..data.preview import downsample_preview, png_bytes
+from .datastats import DataStats
 from .doubtful import DoubtfulLabelsView
 
 __all__ = ["DataBrowser"]
@@ -122,8 +123,10 @@ class DataBrowser(widgets.VBox):
                          "The selected sample, and the first of each class, at <b>side</b> pixels:"),
             self.side, self.preview_image, self.class_row,
         ])
-        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.doubtful])
-        self.tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels")
+        self.stats = DataStats(r)  # per-channel statistics and split shift
+        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.doubtful,
+                                     self.stats])
+        self.tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels", "split stats")
         for k, title in enumerate(self.tab_titles):
             tabs.set_title(k, title)
         self.tabs = tabs
