@@ -41,7 +41,7 @@ def test_the_tune_modules_use_optunas_public_api_only(module):
 
 
 def test_public_names_stay_where_they_were():
-    import workbench.tune.searching as searching
+    from workbench.tune import searching
 
     for name in ("search", "refine", "SearchResult", "SearchSpace", "ModelSpec", "TrialOutcome", "TrialTask",
                  "run_trial", "ranked"):
@@ -87,3 +87,26 @@ def test_a_pruning_search_keeps_each_trials_epochs_in_the_study(small_digits, tm
         snap = store.load(o.run_id).history.snapshot()
         assert t.state == optuna.trial.TrialState.COMPLETE and len(snap.epoch) == 3
         assert t.intermediate_values == {int(e): pytest.approx(float(v)) for e, v in zip(snap.epoch, snap.metrics["val_acc"])}
+
+
+def test_a_free_worker_gets_its_next_trial_before_the_finished_one_is_recorded(small_digits, tmp_path, monkeypatch):
+    """Recording a trial (its curves, then Optuna's tell: SQLite writes) takes a while; a worker must not
+    idle through it. Checked by order, not by time: when a trial is recorded, the next one is out already."""
+    from workbench.tune import executors, searching
+
+    submitted, seen = [], []
+    real_submit, real_record = executors._LocalProcesses.submit, searching._record
+
+    def submit(self, task):
+        submitted.append(task.number)
+        return real_submit(self, task)
+
+    def record(study, trial, outcome, *args):
+        seen.append((outcome.number, list(submitted)))
+        real_record(study, trial, outcome, *args)
+
+    monkeypatch.setattr(executors._LocalProcesses, "submit", submit)
+    monkeypatch.setattr(searching, "_record", record)
+    r = search(small_digits, n_trials=3, epochs=1, model=ModelSpec("linear"), workers=1, store=tmp_path / "o.sqlite")
+    assert [o.status for o in r.outcomes] == ["complete"] * 3
+    assert seen == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]

@@ -3,7 +3,8 @@ torch loaded), or on a Dask distributed cluster.
 
 Each executor gets the data once, when it starts, and then takes ``TrialTask`` objects: ``submit(task)``
 returns a ``concurrent.futures.Future``-like object whose result is the ``TrialOutcome``; ``slots`` is how
-many trials it runs at once; ``close()`` lets it go. ``search`` picks one; they are not public API.
+many trials it runs at once; ``ready()`` waits until it has started; ``close()`` lets it go; ``inline``
+says ``submit`` runs the trial itself, in this thread. ``search`` picks one; they are not public API.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class _InProcess:
     """Trials one after another in this process, through ``run`` (``run_trial``, looked up by the search)."""
 
     slots = 1
+    inline = True
 
     def __init__(self, train, val, run: Callable[..., TrialOutcome] = run_trial) -> None:
         self.train, self.val, self.run = train, val, run
@@ -34,6 +36,9 @@ class _InProcess:
         f: Future = Future()
         f.set_result(self.run(task, self.train, self.val))
         return f
+
+    def ready(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -114,9 +119,16 @@ def _worker_context():
 
 
 class _LocalProcesses:
-    """A pool of worker processes that receive the data once, at start."""
+    """A pool of worker processes that receive the data once, at start.
 
-    def __init__(self, workers: int, train, val, threads: int = 1, model: ModelSpec = ModelSpec(), batch_size: int = 64) -> None:
+    ``wait=False`` returns as soon as the workers are starting (trials submitted meanwhile queue behind
+    their warm-up); ``ready()`` then waits for them and raises what failed.
+    """
+
+    inline = False
+
+    def __init__(self, workers: int, train, val, threads: int = 1, model: ModelSpec = ModelSpec(), batch_size: int = 64,
+                 wait: bool = True) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
         # The data travels with the warm-up task, not as initargs: a spawned process reads its start-up
@@ -127,7 +139,12 @@ class _LocalProcesses:
                                         initargs=(ctx.Barrier(workers), dict(os.environ)))
         self.slots = workers
         # start every worker now, side by side, and warm it up (else they start one by one, lazily)
-        for f in [self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)]:
+        self.warm_ups = [self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)]
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        for f in self.warm_ups:
             f.result()
 
     def submit(self, task: TrialTask) -> Future:
@@ -196,6 +213,8 @@ def _run_on_dask(task: TrialTask, data: _Shipment) -> TrialOutcome:
 class _Dask:
     """Trials as tasks on a Dask distributed cluster; the data is scattered to every worker once."""
 
+    inline = False
+
     def __init__(self, client, train, val) -> None:
         from distributed import Client
 
@@ -206,6 +225,9 @@ class _Dask:
 
     def submit(self, task: TrialTask):
         return self.client.submit(_run_on_dask, task, self.data, pure=False)
+
+    def ready(self) -> None:
+        pass
 
     def close(self) -> None:
         if self.own:

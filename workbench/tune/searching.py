@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,7 +27,18 @@ from .._validation import check_choice, check_int
 from ..data.dataset import DataSplits, ImageDataset
 from ..train.runs import DEFAULT_STORE, RunStore
 from .executors import _Dask, _InProcess, _LocalProcesses
-from .trial import ModelSpec, TrialOutcome, TrialTask, _pruner, _quiet_optuna, run_trial
+from .trial import (
+    _INTERRUPTED,
+    ModelSpec,
+    TrialOutcome,
+    TrialTask,
+    _fail_interrupted,
+    _outcome_from_trial,
+    _pruner,
+    _quiet_optuna,
+    _record,
+    run_trial,
+)
 
 __all__ = ["ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask", "ranked", "refine", "run_trial", "search"]
 
@@ -66,6 +77,8 @@ class SearchSpace:
 # -- results -------------------------------------------------------------------------------------------------
 @dataclass
 class SearchResult:
+    """Every trial of a study (this call's and earlier ones) as ``TrialOutcome`` objects, and where it is stored."""
+
     study_name: str
     storage_url: str
     outcomes: list[TrialOutcome]
@@ -104,34 +117,6 @@ def _splits(data) -> tuple[ImageDataset, ImageDataset]:
     if isinstance(data, tuple) and len(data) == 2:
         return data
     raise TypeError(f"The 'data' parameter of search must be DataSplits or a (train, val) pair. Got {type(data).__name__} instead.")
-
-
-def _outcome_from_trial(t, interrupted: bool = False) -> TrialOutcome:
-    import optuna
-
-    state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(t.state, "fail")
-    reason = "interrupted: the process running it stopped" if interrupted else t.user_attrs.get("reason", "")
-    return TrialOutcome(t.number, dict(t.params), state, t.value if state == "complete" else None,
-                        t.user_attrs.get("val_loss"), reason, seconds=t.user_attrs.get("seconds", 0.0),
-                        run_id=t.user_attrs.get("run_id"))
-
-
-_INTERRUPTED = "interrupted_trials"  # study attribute: trials failed because the process running them stopped
-
-
-def _fail_interrupted(study) -> None:
-    """Mark failed the trials a process that stopped left running, and note them on the study.
-
-    A trial belongs to the process that asked for it: another can only tell Optuna it ended (by number),
-    not set its attributes, so the reason goes on the study (an attribute the dashboard shows too).
-    """
-    import optuna
-
-    stale = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
-    for number in stale:
-        study.tell(number, state=optuna.trial.TrialState.FAIL)
-    if stale:
-        study.set_user_attr(_INTERRUPTED, sorted(set(study.user_attrs.get(_INTERRUPTED, [])) | set(stale)))
 
 
 def search(
@@ -208,76 +193,66 @@ def search(
     if grid is not None:
         n_trials = len(grid["lr"]) * len(grid["weight_decay"])
     t_start = time.perf_counter()
-    with _quiet_optuna():
-        study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler, direction="maximize",
-                                    pruner=_pruner(pruning), load_if_exists=True)
-        for lr, wd in itertools.product(grid["lr"], grid["weight_decay"]) if grid is not None else ():
-            study.enqueue_trial({"lr": lr, "weight_decay": wd}, skip_if_exists=True)
-        _fail_interrupted(study)
-        finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))  # complete, pruned, failed
-        todo = max(0, n_trials - finished)
-        local_threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
-        runner = (_Dask(client, train, val) if client is not None else
-                  _LocalProcesses(workers, train, val, local_threads, model, batch_size) if workers > 0
-                  else _InProcess(train, val, run_trial))
-        slots = runner.slots
-        threads = local_threads if client is None else (threads_per_worker or 1)
-        running: dict = {}
-        try:
-            while todo or running:
-                while todo and len(running) < slots and not (stop_event and stop_event.is_set()):
-                    trial = study.ask(space.distributions())
-                    task = TrialTask(trial.number, dict(trial.params), epochs, batch_size, seed, model, optimizer, url,
-                                     study_name, pruning, threads)
-                    running[runner.submit(task)] = trial
-                    todo -= 1
-                if stop_event and stop_event.is_set():
-                    todo = 0
-                done = [f for f in running if f.done()]
-                if not done:
-                    time.sleep(0.05)
-                    continue
-                for f in done:
-                    trial = running.pop(f)
-                    try:
-                        outcome = f.result()
-                    except Exception as err:  # the worker itself died
-                        outcome = TrialOutcome(trial.number, dict(trial.params), "fail", None, None,
-                                               f"worker failed: {type(err).__name__}: {err}")
-                    _record(study, trial, outcome, store, study_name, pruning)
-                    if on_trial is not None:
-                        on_trial(outcome)
-        finally:
-            runner.close()
-        interrupted = set(study.user_attrs.get(_INTERRUPTED, ()))
-        outcomes = [_outcome_from_trial(t, t.number in interrupted) for t in study.get_trials(deepcopy=False)]
+    local_threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
+    # workers start (and warm up) while this process opens the study
+    runner = (_Dask(client, train, val) if client is not None else
+              _LocalProcesses(workers, train, val, local_threads, model, batch_size, wait=False) if workers > 0
+              else _InProcess(train, val, run_trial))
+    threads = local_threads if client is None else (threads_per_worker or 1)
+    try:
+        with _quiet_optuna():
+            study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler, direction="maximize",
+                                        pruner=_pruner(pruning), load_if_exists=True)
+            for lr, wd in itertools.product(grid["lr"], grid["weight_decay"]) if grid is not None else ():
+                study.enqueue_trial({"lr": lr, "weight_decay": wd}, skip_if_exists=True)
+            _fail_interrupted(study)
+            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))  # complete, pruned, failed
+            runner.ready()
+            _run_trials(study, runner, max(0, n_trials - finished), space, stop_event, on_trial, store,
+                        TrialTask(-1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning, threads))
+            interrupted = set(study.user_attrs.get(_INTERRUPTED, ()))
+            outcomes = [_outcome_from_trial(t, t.number in interrupted) for t in study.get_trials(deepcopy=False)]
+    finally:
+        runner.close()
     return SearchResult(study_name, url or "", outcomes, mode, time.perf_counter() - t_start)
 
 
-def _record(study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str, pruning: bool) -> None:
-    """Save the trial's curves in the store, then tell Optuna how it ended (with its per-epoch accuracies
-    when pruning, which later trials are judged against)."""
-    import optuna
+def _run_trials(study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store, template: TrialTask) -> None:
+    """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it ends."""
+    wake = threading.Event()  # set as any trial ends
+    running: dict = {}
 
-    if store is not None and outcome.steps:
-        outcome.run_id = store.save(
-            f"{study_name} #{outcome.number}", {**outcome.params, "study": study_name, "trial": outcome.number},
-            outcome.steps, outcome.losses, outcome.lrs, outcome.epochs,
-            status={"complete": "finished", "pruned": "stopped"}.get(outcome.status, "failed"),
-            message=outcome.reason.splitlines()[0] if outcome.reason else "", kind="trial")
-    trial.set_user_attr("reason", outcome.reason.splitlines()[0] if outcome.reason else "")
-    trial.set_user_attr("seconds", outcome.seconds)
-    if outcome.val_loss is not None:
-        trial.set_user_attr("val_loss", outcome.val_loss)
-    if outcome.run_id is not None:
-        trial.set_user_attr("run_id", outcome.run_id)
-    if pruning:
-        for e in outcome.epochs:
-            if math.isfinite(e.get("val_acc", math.nan)):
-                trial.report(e["val_acc"], e["epoch"])
-    state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
-        outcome.status, optuna.trial.TrialState.FAIL)
-    study.tell(trial, outcome.value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+    def fill() -> int:
+        asked = 0
+        while asked < todo and len(running) < runner.slots and not (stop_event and stop_event.is_set()):
+            trial = study.ask(space.distributions())
+            future = runner.submit(replace(template, number=trial.number, params=dict(trial.params)))
+            future.add_done_callback(lambda _: wake.set())
+            running[future] = trial
+            asked += 1
+        return asked
+
+    while todo or running:
+        todo -= fill()
+        if stop_event and stop_event.is_set():
+            todo = 0
+        wake.clear()
+        done = [f for f in running if f.done()]
+        if not done:
+            wake.wait(0.5)  # (the timeout only re-checks stop_event)
+            continue
+        ended = [(running.pop(f), f) for f in done]
+        if not runner.inline:  # hand the free workers their next trials before recording (SQLite writes)
+            todo -= fill()
+        for trial, f in ended:
+            try:
+                outcome = f.result()
+            except Exception as err:  # the worker itself died
+                outcome = TrialOutcome(trial.number, dict(trial.params), "fail", None, None,
+                                       f"worker failed: {type(err).__name__}: {err}")
+            _record(study, trial, outcome, store, template.study_name, template.pruning)
+            if on_trial is not None:
+                on_trial(outcome)
 
 
 def refine(

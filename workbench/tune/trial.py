@@ -1,6 +1,6 @@
-"""One trial of a search: what it trains (``ModelSpec``, ``TrialTask``), how (``run_trial``) and what it gives
-back (``TrialOutcome``). Everything here is picklable: tasks travel to worker processes and Dask workers,
-outcomes come back. The search itself (asking Optuna for parameters, telling it the results) is in
+"""One trial of a search: what it trains (``ModelSpec``, ``TrialTask``), how (``run_trial``), what it gives
+back (``TrialOutcome``) and how that outcome is kept in the Optuna study and read back. Tasks and outcomes
+are picklable: tasks travel to worker processes and Dask workers, outcomes come back. The search itself (asking Optuna for parameters, telling it the results) is in
 ``searching``; where a trial runs is in ``executors``.
 """
 
@@ -12,9 +12,13 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..data.dataset import ImageDataset
 from ..train.callbacks import Callback, FitState, StopTraining
+
+if TYPE_CHECKING:
+    from ..train.runs import RunStore
 
 __all__ = ["ModelSpec", "TrialOutcome", "TrialTask", "run_trial"]
 
@@ -175,3 +179,58 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
         outcome.reason = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
     outcome.seconds = time.perf_counter() - t0
     return outcome
+
+
+# -- a trial in the study ---------------------------------------------------------------------------------
+def _outcome_from_trial(t, interrupted: bool = False) -> TrialOutcome:
+    import optuna
+
+    state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(t.state, "fail")
+    reason = "interrupted: the process running it stopped" if interrupted else t.user_attrs.get("reason", "")
+    return TrialOutcome(t.number, dict(t.params), state, t.value if state == "complete" else None,
+                        t.user_attrs.get("val_loss"), reason, seconds=t.user_attrs.get("seconds", 0.0),
+                        run_id=t.user_attrs.get("run_id"))
+
+
+_INTERRUPTED = "interrupted_trials"  # study attribute: trials failed because the process running them stopped
+
+
+def _fail_interrupted(study) -> None:
+    """Mark failed the trials a process that stopped left running, and note them on the study.
+
+    A trial belongs to the process that asked for it: another can only tell Optuna it ended (by number),
+    not set its attributes, so the reason goes on the study (an attribute the dashboard shows too).
+    """
+    import optuna
+
+    stale = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    for number in stale:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+    if stale:
+        study.set_user_attr(_INTERRUPTED, sorted(set(study.user_attrs.get(_INTERRUPTED, [])) | set(stale)))
+
+
+def _record(study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str, pruning: bool) -> None:
+    """Save the trial's curves in the store, then tell Optuna how it ended (with its per-epoch accuracies
+    when pruning, which later trials are judged against)."""
+    import optuna
+
+    if store is not None and outcome.steps:
+        outcome.run_id = store.save(
+            f"{study_name} #{outcome.number}", {**outcome.params, "study": study_name, "trial": outcome.number},
+            outcome.steps, outcome.losses, outcome.lrs, outcome.epochs,
+            status={"complete": "finished", "pruned": "stopped"}.get(outcome.status, "failed"),
+            message=outcome.reason.splitlines()[0] if outcome.reason else "", kind="trial")
+    trial.set_user_attr("reason", outcome.reason.splitlines()[0] if outcome.reason else "")
+    trial.set_user_attr("seconds", outcome.seconds)
+    if outcome.val_loss is not None:
+        trial.set_user_attr("val_loss", outcome.val_loss)
+    if outcome.run_id is not None:
+        trial.set_user_attr("run_id", outcome.run_id)
+    if pruning:
+        for e in outcome.epochs:
+            if math.isfinite(e.get("val_acc", math.nan)):
+                trial.report(e["val_acc"], e["epoch"])
+    state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
+        outcome.status, optuna.trial.TrialState.FAIL)
+    study.tell(trial, outcome.value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
