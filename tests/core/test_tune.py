@@ -177,7 +177,7 @@ def test_trials_run_in_parallel_worker_processes(small, tmp_path):
 
 
 def _worker_state(_):
-    from workbench.tune.searching import _WORKER_DATA
+    from workbench.tune.executors import _WORKER_DATA
 
     return os.getpid(), len(_WORKER_DATA.get("train", ())), len(_WORKER_DATA.get("val", ()))
 
@@ -189,7 +189,7 @@ def test_every_local_worker_gets_the_data_and_they_start_side_by_side(monkeypatc
     import multiprocessing.popen_spawn_posix
     import time
 
-    from workbench.tune.searching import _LocalProcesses
+    from workbench.tune.executors import _LocalProcesses
 
     launches = []
     for popen in (multiprocessing.popen_forkserver, multiprocessing.popen_spawn_posix):
@@ -226,7 +226,7 @@ def test_later_searches_reuse_warm_workers_and_see_the_current_environment(small
     import multiprocessing
     import time
 
-    from workbench.tune.searching import _LocalProcesses
+    from workbench.tune.executors import _LocalProcesses
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork server on this platform: workers are spawned")
@@ -248,7 +248,7 @@ def test_data_shipped_to_dask_travels_once_as_arrays_and_keeps_sharing(digits):
     """train and val share one image tensor; it must cross once (as a NumPy frame), and share again on arrival."""
     import pickle
 
-    from workbench.tune.searching import _Shipment
+    from workbench.tune.executors import _Shipment
 
     train, val = digits.train, digits.val
     images = train._images
@@ -343,7 +343,7 @@ def test_workers_undo_an_inherited_malloc_trim_setting(small, monkeypatch):
     each trial 3x slower (glibc maps and unmaps every activation). Workers must undo it."""
     import multiprocessing
 
-    from workbench.tune.searching import _LocalProcesses
+    from workbench.tune.executors import _LocalProcesses
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with multiprocessing.get_context("spawn").Pool(1) as pool:
@@ -378,7 +378,7 @@ def test_search_workers_keep_freed_activations_instead_of_faulting_them_in_again
     so it keeps them (with or without the variable a Dask cluster leaves behind)."""
     import multiprocessing
 
-    from workbench.tune.searching import _LocalProcesses
+    from workbench.tune.executors import _LocalProcesses
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         plain = pool.apply(_rss_given_back_after_a_free)

@@ -5,49 +5,42 @@ survives a kernel restart, can be resumed, and opens in optuna-dashboard. The pa
 Optuna for parameters and tells it the results; the trials themselves train in worker processes (a
 local pool by default) or on a Dask distributed cluster, through the one training loop. Every trial's
 curves go to the run store. A trial that fails (a diverging LR, an error) is recorded as failed with
-its reason and the search goes on.
+its reason and the search goes on. Only Optuna's public API is used (``ask`` / ``tell``, trial attributes).
+
+Here: the search (the loop of ask / run / tell) and its result. A trial: ``trial``. Where trials run:
+``executors``.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
+import itertools
 import math
 import os
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._platform import relax_malloc_trim
 from .._validation import check_choice, check_int
 from ..data.dataset import DataSplits, ImageDataset
 from ..train.runs import DEFAULT_STORE, RunStore
+from .executors import _Dask, _InProcess, _LocalProcesses
+from .trial import (
+    _INTERRUPTED,
+    ModelSpec,
+    TrialOutcome,
+    TrialTask,
+    _fail_interrupted,
+    _outcome_from_trial,
+    _pruner,
+    _quiet_optuna,
+    _record,
+    run_trial,
+)
 
 __all__ = ["ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask", "ranked", "refine", "run_trial", "search"]
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which baseline each trial builds (picklable, so it can travel to worker processes)."""
-
-    kind: str = "mlp"
-    width: int = 64
-    depth: int = 2
-    seed: int = 0
-
-    def build(self, data: ImageDataset):
-        from ..models import build_model
-
-        knobs = {} if self.kind == "linear" else ({"width": self.width, "depth": self.depth} if self.kind == "mlp"
-                                                    else {"channels": self.width, "depth": self.depth})
-        return build_model(self.kind, data, seed=self.seed, **knobs)
 
 
 @dataclass(frozen=True)
@@ -81,300 +74,11 @@ class SearchSpace:
         return {"lr": [float(v) for v in np.geomspace(*self.lr, k)], "weight_decay": [float(w) for w in wds]}
 
 
-@dataclass(frozen=True)
-class TrialTask:
-    """Everything a worker needs to train one trial (picklable)."""
-
-    number: int
-    trial_id: int
-    params: dict
-    epochs: int
-    batch_size: int
-    seed: int
-    model: ModelSpec
-    optimizer: str = "adam"
-    storage_url: str | None = None
-    study_name: str | None = None
-    pruning: bool = False
-    threads: int = 1
-
-
-@dataclass
-class TrialOutcome:
-    number: int
-    params: dict
-    status: str  # "complete" | "fail" | "pruned"
-    value: float | None  # final validation accuracy
-    val_loss: float | None
-    reason: str
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    lrs: list[float] = field(default_factory=list)
-    epochs: list[dict] = field(default_factory=list)  # per epoch: {"epoch", "step", metric...}
-    seconds: float = 0.0
-    run_id: int | None = None
-    worker: str = ""
-
-
-def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialOutcome:
-    """Train one trial through the one loop (runs in a worker process, a Dask worker or in-process)."""
-    from ..train.callbacks import Callback, FitState, StopTraining
-    from ..train.config import TrainConfig
-    from ..train.loop import fit
-
-    t0 = time.perf_counter()
-    callbacks = []
-    if task.pruning and task.storage_url:
-        import optuna
-
-        study = optuna.load_study(study_name=task.study_name, storage=task.storage_url, pruner=_pruner(True))
-        trial = optuna.trial.Trial(study, task.trial_id)
-
-        class _Prune(Callback):
-            def on_epoch_end(self, state: FitState) -> None:
-                acc = state.history.last("val_acc")
-                if math.isfinite(acc):
-                    trial.report(acc, state.epoch)
-                    if trial.should_prune():
-                        raise StopTraining(f"pruned after epoch {state.epoch} (val acc {acc:.1%})")
-
-        callbacks.append(_Prune())
-    outcome = TrialOutcome(task.number, dict(task.params), "fail", None, None, "", worker=f"pid {os.getpid()}")
-    try:
-        model = task.model.build(train)
-        config = TrainConfig(epochs=task.epochs, batch_size=task.batch_size, lr=task.params["lr"],
-                             weight_decay=task.params["weight_decay"], seed=task.seed, optimizer=task.optimizer)
-        history = fit(model, train, val, config=config, callbacks=callbacks)
-        snap = history.snapshot()
-        outcome.steps, outcome.losses, outcome.lrs = snap.step.tolist(), snap.loss.tolist(), snap.lr.tolist()
-        outcome.epochs = [{"epoch": int(e), "step": int(s), **{k: float(v[i]) for k, v in snap.metrics.items()}}
-                          for i, (e, s) in enumerate(zip(snap.epoch, snap.epoch_step))]
-        acc, vloss = history.last("val_acc"), history.last("val_loss")
-        if history.status == "finished" and math.isfinite(acc):
-            outcome.status, outcome.value, outcome.val_loss = "complete", float(acc), float(vloss)
-            outcome.reason = history.message
-        elif history.status == "stopped" and "pruned" in history.message:
-            outcome.status, outcome.reason = "pruned", history.message
-            outcome.value = float(acc) if math.isfinite(acc) else None
-        else:
-            outcome.reason = history.message or history.status
-    except Exception as err:  # recorded as a failed trial; the search goes on
-        outcome.reason = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
-    outcome.seconds = time.perf_counter() - t0
-    return outcome
-
-
-def _pruner(on: bool):
-    import optuna
-
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if on else optuna.pruners.NopPruner()
-
-
-# -- where trials run ------------------------------------------------------------------------------------
-_WORKER_DATA: dict = {}
-
-
-def _init_worker(barrier, environ: dict[str, str]) -> None:
-    # a process that only trains: keep freed activations instead of faulting them in again every step (and
-    # undo the setting a Dask cluster started earlier in the parent leaves, which slowed training 3x)
-    relax_malloc_trim(always=True)
-    # a fork server's children inherit the server's environment, from when it started: use the parent's now
-    for name in set(os.environ) - set(environ):
-        del os.environ[name]
-    os.environ.update(environ)
-    _WORKER_DATA["barrier"] = barrier
-
-
-def _warm_up(train, val, threads: int, model: ModelSpec, batch_size: int) -> int:
-    """Receive the data, then pay torch's first-call costs (thread pools, the model's kernels) before the first trial.
-
-    Every worker takes exactly one of these tasks: each waits at a barrier for the others, so none can
-    take a second one. Runs a few steps of the search's model on the worker's real data, in every
-    worker at once.
-    """
-    import threading
-
-    import torch
-
-    from ..train.config import TrainConfig
-    from ..train.loop import fit
-    from ..train.state import preserved
-
-    _WORKER_DATA["train"], _WORKER_DATA["val"] = train, val
-    try:
-        _WORKER_DATA["barrier"].wait(timeout=300)
-    except threading.BrokenBarrierError:  # another worker died starting; the pool reports that
-        pass
-    torch.set_num_threads(max(1, threads))
-    net = model.build(train)
-    with preserved(net):
-        fit(net, train, config=TrainConfig(epochs=1, max_steps=3, batch_size=batch_size))
-    return os.getpid()
-
-
-def _run_in_worker(task: TrialTask) -> TrialOutcome:
-    import torch
-
-    torch.set_num_threads(max(1, task.threads))  # a worker's own process: share the cores between workers
-    if "train" not in _WORKER_DATA:
-        raise RuntimeError("this search worker never received the data (another worker failed to start)")
-    return run_trial(task, _WORKER_DATA["train"], _WORKER_DATA["val"])
-
-
-class _Shipment:
-    """The (train, val) pair as it travels to Dask workers, in one piece.
-
-    Dask pickles what it scatters, and a torch tensor pickles through ``torch.save`` into in-band bytes
-    (copied on each side; measured 0.65-1.0 s for MNIST's 31 MB to two workers), with train and val each
-    carrying the images they share. Here in-memory images travel once, as NumPy arrays, which Dask sends
-    as zero-copy frames (0.05-0.1 s). The local pool does not need this: it passes tensors through shared memory.
-    """
-
-    def __init__(self, train, val) -> None:
-        self.train, self.val = train, val
-
-    def __reduce__(self):
-        import torch
-
-        from ..data.dataset import TensorImageDataset
-
-        arrays: dict[int, np.ndarray] = {}
-        parts = []
-        for ds in (self.train, self.val):
-            images = getattr(ds, "_images", None)
-            if isinstance(ds, TensorImageDataset) and isinstance(images, torch.Tensor) and images.device.type == "cpu" \
-                    and not images.requires_grad:
-                shell = copy.copy(ds)
-                shell._images = None
-                if id(images) not in arrays:
-                    arrays[id(images)] = images.numpy()
-                parts.append((shell, arrays[id(images)]))
-            else:
-                parts.append((ds, None))
-        return _unship, (parts,)
-
-
-def _unship(parts) -> _Shipment:
-    import torch
-
-    tensors: dict[int, torch.Tensor] = {}
-    datasets = []
-    for ds, array in parts:
-        if array is not None:
-            if id(array) not in tensors:  # train and val share their images
-                tensors[id(array)] = torch.from_numpy(array if array.flags.writeable else array.copy())
-            ds._images = tensors[id(array)]
-        datasets.append(ds)
-    return _Shipment(*datasets)
-
-
-def _run_on_dask(task: TrialTask, data: _Shipment) -> TrialOutcome:
-    import torch
-
-    relax_malloc_trim()
-    torch.set_num_threads(max(1, task.threads))
-    return run_trial(task, data.train, data.val)
-
-
-class _InProcess:
-    slots = 1
-
-    def __init__(self, train, val) -> None:
-        self.train, self.val = train, val
-
-    def submit(self, task):
-        from concurrent.futures import Future
-
-        f: Future = Future()
-        f.set_result(run_trial(task, self.train, self.val))
-        return f
-
-    def close(self) -> None:
-        pass
-
-
-# imported once by the fork server, so that workers start with them loaded (torch._dynamo: the first
-# optimizer imports it, 1.1 s). None of them touches CUDA, so the workers can still use it.
-_PRELOAD = ("torch", "torch._dynamo", __name__, "workbench.train.loop")
-
-
-def _worker_context():
-    """Where worker processes come from: a fork server with torch loaded (POSIX), else spawn.
-
-    Never a plain fork of this process: forking a process that has started torch's thread pools (or a
-    Jupyter kernel's threads) can deadlock. The fork server is a separate, single-threaded process that
-    only imported ``_PRELOAD``; it starts with the first search (~2 s) and stays up for later ones, whose
-    workers then start in ~0.1 s instead of ~2 s each. Python keeps one fork server per process.
-    """
-    import multiprocessing
-    from multiprocessing import forkserver
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-    ctx.set_forkserver_preload(preload + [m for m in _PRELOAD if m not in preload])  # takes effect if not yet running
-    return ctx
-
-
-class _LocalProcesses:
-    """A pool of worker processes that receive the data once, at start."""
-
-    def __init__(self, workers: int, train, val, threads: int = 1, model: ModelSpec = ModelSpec(), batch_size: int = 64) -> None:
-        from concurrent.futures import ProcessPoolExecutor
-
-        # The data travels with the warm-up task, not as initargs: a spawned process reads its start-up
-        # arguments while importing torch, and the parent waits for that before starting the next one
-        # (measured: two workers started one after the other, 3.2 s instead of 2.0 s).
-        ctx = _worker_context()
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                        initargs=(ctx.Barrier(workers), dict(os.environ)))
-        self.slots = workers
-        # start every worker now, side by side, and warm it up (else they start one by one, lazily)
-        for f in [self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)]:
-            f.result()
-
-    def submit(self, task):
-        return self.pool.submit(_run_in_worker, task)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)  # idle workers exit on their own
-
-
-class _Dask:
-    """Trials as tasks on a Dask distributed cluster; the data is scattered to every worker once."""
-
-    def __init__(self, client, train, val) -> None:
-        from distributed import Client
-
-        self.own = not isinstance(client, Client)
-        self.client = Client(client) if self.own else client
-        self.slots = max(1, sum(self.client.nthreads().values()))  # one trial per worker thread
-        [self.data] = self.client.scatter([_Shipment(train, val)], broadcast=True)
-
-    def submit(self, task):
-        return self.client.submit(_run_on_dask, task, self.data, pure=False)
-
-    def close(self) -> None:
-        if self.own:
-            self.client.close()
-
-
-@contextmanager
-def _quiet_optuna():
-    import optuna
-
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(before)
-
-
 # -- results -------------------------------------------------------------------------------------------------
 @dataclass
 class SearchResult:
+    """Every trial of a study (this call's and earlier ones) as ``TrialOutcome`` objects, and where it is stored."""
+
     study_name: str
     storage_url: str
     outcomes: list[TrialOutcome]
@@ -413,15 +117,6 @@ def _splits(data) -> tuple[ImageDataset, ImageDataset]:
     if isinstance(data, tuple) and len(data) == 2:
         return data
     raise TypeError(f"The 'data' parameter of search must be DataSplits or a (train, val) pair. Got {type(data).__name__} instead.")
-
-
-def _outcome_from_trial(t) -> TrialOutcome:
-    import optuna
-
-    state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(t.state, "fail")
-    return TrialOutcome(t.number, dict(t.params), state, t.value if state == "complete" else None,
-                        t.user_attrs.get("val_loss"), t.user_attrs.get("reason", ""), seconds=t.user_attrs.get("seconds", 0.0),
-                        run_id=t.user_attrs.get("run_id"))
 
 
 def search(
@@ -498,76 +193,66 @@ def search(
     if grid is not None:
         n_trials = len(grid["lr"]) * len(grid["weight_decay"])
     t_start = time.perf_counter()
-    with _quiet_optuna():
-        study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler, direction="maximize",
-                                    pruner=_pruner(pruning), load_if_exists=True)
-        if grid is not None:
-            for lr in grid["lr"]:
-                for wd in grid["weight_decay"]:
-                    study.enqueue_trial({"lr": lr, "weight_decay": wd}, skip_if_exists=True)
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            # left RUNNING by a process that stopped: record why, then mark it failed (finished trials are read-only)
-            study._storage.set_trial_user_attr(t._trial_id, "reason", "interrupted: the process running it stopped")
-            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        finished = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
-                                                               optuna.trial.TrialState.PRUNED,
-                                                               optuna.trial.TrialState.FAIL)))
-        todo = max(0, n_trials - finished)
-        local_threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
-        runner = (_Dask(client, train, val) if client is not None else
-                  _LocalProcesses(workers, train, val, local_threads, model, batch_size) if workers > 0
-                  else _InProcess(train, val))
-        slots = runner.slots
-        threads = local_threads if client is None else (threads_per_worker or 1)
-        running: dict = {}
-        try:
-            while todo or running:
-                while todo and len(running) < slots and not (stop_event and stop_event.is_set()):
-                    trial = study.ask(space.distributions())
-                    task = TrialTask(trial.number, trial._trial_id, dict(trial.params), epochs, batch_size, seed, model,
-                                     optimizer, url, study_name, pruning, threads)
-                    running[runner.submit(task)] = trial
-                    todo -= 1
-                if stop_event and stop_event.is_set():
-                    todo = 0
-                done = [f for f in running if f.done()]
-                if not done:
-                    time.sleep(0.05)
-                    continue
-                for f in done:
-                    trial = running.pop(f)
-                    try:
-                        outcome = f.result()
-                    except Exception as err:  # the worker itself died
-                        outcome = TrialOutcome(trial.number, dict(trial.params), "fail", None, None,
-                                               f"worker failed: {type(err).__name__}: {err}")
-                    _record(study, trial, outcome, store, study_name)
-                    if on_trial is not None:
-                        on_trial(outcome)
-        finally:
-            runner.close()
-        outcomes = [_outcome_from_trial(t) for t in study.get_trials(deepcopy=False)]
+    local_threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
+    # workers start (and warm up) while this process opens the study
+    runner = (_Dask(client, train, val) if client is not None else
+              _LocalProcesses(workers, train, val, local_threads, model, batch_size, wait=False) if workers > 0
+              else _InProcess(train, val, run_trial))
+    threads = local_threads if client is None else (threads_per_worker or 1)
+    try:
+        with _quiet_optuna():
+            study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler, direction="maximize",
+                                        pruner=_pruner(pruning), load_if_exists=True)
+            for lr, wd in itertools.product(grid["lr"], grid["weight_decay"]) if grid is not None else ():
+                study.enqueue_trial({"lr": lr, "weight_decay": wd}, skip_if_exists=True)
+            _fail_interrupted(study)
+            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))  # complete, pruned, failed
+            runner.ready()
+            _run_trials(study, runner, max(0, n_trials - finished), space, stop_event, on_trial, store,
+                        TrialTask(-1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning, threads))
+            interrupted = set(study.user_attrs.get(_INTERRUPTED, ()))
+            outcomes = [_outcome_from_trial(t, t.number in interrupted) for t in study.get_trials(deepcopy=False)]
+    finally:
+        runner.close()
     return SearchResult(study_name, url or "", outcomes, mode, time.perf_counter() - t_start)
 
 
-def _record(study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str) -> None:
-    import optuna
+def _run_trials(study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store, template: TrialTask) -> None:
+    """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it ends."""
+    wake = threading.Event()  # set as any trial ends
+    running: dict = {}
 
-    if store is not None and outcome.steps:
-        outcome.run_id = store.save(
-            f"{study_name} #{outcome.number}", {**outcome.params, "study": study_name, "trial": outcome.number},
-            outcome.steps, outcome.losses, outcome.lrs, outcome.epochs,
-            status={"complete": "finished", "pruned": "stopped"}.get(outcome.status, "failed"),
-            message=outcome.reason.splitlines()[0] if outcome.reason else "", kind="trial")
-    trial.set_user_attr("reason", outcome.reason.splitlines()[0] if outcome.reason else "")
-    trial.set_user_attr("seconds", outcome.seconds)
-    if outcome.val_loss is not None:
-        trial.set_user_attr("val_loss", outcome.val_loss)
-    if outcome.run_id is not None:
-        trial.set_user_attr("run_id", outcome.run_id)
-    state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
-        outcome.status, optuna.trial.TrialState.FAIL)
-    study.tell(trial, outcome.value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+    def fill() -> int:
+        asked = 0
+        while asked < todo and len(running) < runner.slots and not (stop_event and stop_event.is_set()):
+            trial = study.ask(space.distributions())
+            future = runner.submit(replace(template, number=trial.number, params=dict(trial.params)))
+            future.add_done_callback(lambda _: wake.set())
+            running[future] = trial
+            asked += 1
+        return asked
+
+    while todo or running:
+        todo -= fill()
+        if stop_event and stop_event.is_set():
+            todo = 0
+        wake.clear()
+        done = [f for f in running if f.done()]
+        if not done:
+            wake.wait(0.5)  # (the timeout only re-checks stop_event)
+            continue
+        ended = [(running.pop(f), f) for f in done]
+        if not runner.inline:  # hand the free workers their next trials before recording (SQLite writes)
+            todo -= fill()
+        for trial, f in ended:
+            try:
+                outcome = f.result()
+            except Exception as err:  # the worker itself died
+                outcome = TrialOutcome(trial.number, dict(trial.params), "fail", None, None,
+                                       f"worker failed: {type(err).__name__}: {err}")
+            _record(study, trial, outcome, store, template.study_name, template.pruning)
+            if on_trial is not None:
+                on_trial(outcome)
 
 
 def refine(

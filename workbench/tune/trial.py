@@ -1,0 +1,236 @@
+"""One trial of a search: what it trains (``ModelSpec``, ``TrialTask``), how (``run_trial``), what it gives
+back (``TrialOutcome``) and how that outcome is kept in the Optuna study and read back. Tasks and outcomes
+are picklable: tasks travel to worker processes and Dask workers, outcomes come back. The search itself (asking Optuna for parameters, telling it the results) is in
+``searching``; where a trial runs is in ``executors``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..data.dataset import ImageDataset
+from ..train.callbacks import Callback, FitState, StopTraining
+
+if TYPE_CHECKING:
+    from ..train.runs import RunStore
+
+__all__ = ["ModelSpec", "TrialOutcome", "TrialTask", "run_trial"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which baseline each trial builds (picklable, so it can travel to worker processes)."""
+
+    kind: str = "mlp"
+    width: int = 64
+    depth: int = 2
+    seed: int = 0
+
+    def build(self, data: ImageDataset):
+        from ..models import build_model
+
+        knobs = {} if self.kind == "linear" else ({"width": self.width, "depth": self.depth} if self.kind == "mlp"
+                                                    else {"channels": self.width, "depth": self.depth})
+        return build_model(self.kind, data, seed=self.seed, **knobs)
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """Everything a worker needs to train one trial (picklable).
+
+    ``storage_url`` and ``study_name`` name the Optuna study, which a worker reads when ``pruning`` is on.
+    """
+
+    number: int
+    params: dict
+    epochs: int
+    batch_size: int
+    seed: int
+    model: ModelSpec
+    optimizer: str = "adam"
+    storage_url: str | None = None
+    study_name: str | None = None
+    pruning: bool = False
+    threads: int = 1
+
+
+@dataclass
+class TrialOutcome:
+    """What one trial gave: its state (``"complete"``, ``"fail"`` or ``"pruned"``), final validation accuracy
+    (``value``) and loss, the reason it ended, its curves (per step and per epoch) and where it ran."""
+
+    number: int
+    params: dict
+    status: str  # "complete" | "fail" | "pruned"
+    value: float | None  # final validation accuracy
+    val_loss: float | None
+    reason: str
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+    epochs: list[dict] = field(default_factory=list)  # per epoch: {"epoch", "step", metric...}
+    seconds: float = 0.0
+    run_id: int | None = None
+    worker: str = ""
+
+
+def _pruner(on: bool):
+    """The search's pruner: median pruning on the validation accuracy after each epoch, or none."""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if on else optuna.pruners.NopPruner()
+
+
+@contextmanager
+def _quiet_optuna():
+    """Optuna's log at warnings only, for the duration (it logs every study created and every trial told)."""
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+class _MedianPruning(Callback):
+    """Prunes the trial after an epoch whose validation accuracy falls below the median of the study's completed
+    trials at that epoch.
+
+    The trial itself belongs to the process that asked for it (Optuna's ask/tell); a worker cannot open it
+    through Optuna's public API. So the worker asks Optuna's own ``Trial.should_prune`` on a stand-in: a trial
+    of an in-memory study holding copies of the real study's completed trials (re-read after every epoch, as
+    ``should_prune`` on the real trial would) with the same pruner. The process that owns the trial reports
+    the epochs' accuracies to it when the trial ends, so later trials are judged against it.
+    """
+
+    def __init__(self, storage_url: str, study_name: str) -> None:
+        import optuna
+
+        self.study = optuna.load_study(study_name=study_name, storage=storage_url)
+        with _quiet_optuna():  # (it logs each new study)
+            self.mirror = optuna.create_study(direction="maximize", pruner=_pruner(True))
+        self.trial = self.mirror.ask()
+        self.copied: set[int] = set()
+
+    def on_epoch_end(self, state: FitState) -> None:
+        import optuna
+
+        acc = state.history.last("val_acc")
+        if not math.isfinite(acc):
+            return
+        self.trial.report(acc, state.epoch)
+        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if t.number not in self.copied:
+                self.mirror.add_trial(t)
+                self.copied.add(t.number)
+        if self.trial.should_prune():
+            raise StopTraining(f"pruned after epoch {state.epoch} (val acc {acc:.1%})")
+
+
+def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialOutcome:
+    """Train one trial through the one loop (runs in a worker process, a Dask worker or in-process).
+
+    Parameters
+    ----------
+    task : TrialTask
+        The parameters and settings of the trial.
+    train, val : ImageDataset
+        The data; the outcome's ``value`` is the accuracy on ``val`` after the last epoch.
+
+    Returns
+    -------
+    TrialOutcome
+        Never raises for a failing trial: an error or a diverging loss is an outcome with status ``"fail"``
+        and its reason.
+    """
+    from ..train.config import TrainConfig
+    from ..train.loop import fit
+
+    t0 = time.perf_counter()
+    outcome = TrialOutcome(task.number, dict(task.params), "fail", None, None, "", worker=f"pid {os.getpid()}")
+    try:
+        callbacks = [_MedianPruning(task.storage_url, task.study_name)] if task.pruning and task.storage_url else []
+        model = task.model.build(train)
+        config = TrainConfig(epochs=task.epochs, batch_size=task.batch_size, lr=task.params["lr"],
+                             weight_decay=task.params["weight_decay"], seed=task.seed, optimizer=task.optimizer)
+        history = fit(model, train, val, config=config, callbacks=callbacks)
+        snap = history.snapshot()
+        outcome.steps, outcome.losses, outcome.lrs = snap.step.tolist(), snap.loss.tolist(), snap.lr.tolist()
+        outcome.epochs = [{"epoch": int(e), "step": int(s), **{k: float(v[i]) for k, v in snap.metrics.items()}}
+                          for i, (e, s) in enumerate(zip(snap.epoch, snap.epoch_step))]
+        acc, vloss = history.last("val_acc"), history.last("val_loss")
+        if history.status == "finished" and math.isfinite(acc):
+            outcome.status, outcome.value, outcome.val_loss = "complete", float(acc), float(vloss)
+            outcome.reason = history.message
+        elif history.status == "stopped" and "pruned" in history.message:
+            outcome.status, outcome.reason = "pruned", history.message
+            outcome.value = float(acc) if math.isfinite(acc) else None
+        else:
+            outcome.reason = history.message or history.status
+    except Exception as err:  # recorded as a failed trial; the search goes on
+        outcome.reason = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
+    outcome.seconds = time.perf_counter() - t0
+    return outcome
+
+
+# -- a trial in the study ---------------------------------------------------------------------------------
+def _outcome_from_trial(t, interrupted: bool = False) -> TrialOutcome:
+    import optuna
+
+    state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(t.state, "fail")
+    reason = "interrupted: the process running it stopped" if interrupted else t.user_attrs.get("reason", "")
+    return TrialOutcome(t.number, dict(t.params), state, t.value if state == "complete" else None,
+                        t.user_attrs.get("val_loss"), reason, seconds=t.user_attrs.get("seconds", 0.0),
+                        run_id=t.user_attrs.get("run_id"))
+
+
+_INTERRUPTED = "interrupted_trials"  # study attribute: trials failed because the process running them stopped
+
+
+def _fail_interrupted(study) -> None:
+    """Mark failed the trials a process that stopped left running, and note them on the study.
+
+    A trial belongs to the process that asked for it: another can only tell Optuna it ended (by number),
+    not set its attributes, so the reason goes on the study (an attribute the dashboard shows too).
+    """
+    import optuna
+
+    stale = [t.number for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    for number in stale:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+    if stale:
+        study.set_user_attr(_INTERRUPTED, sorted(set(study.user_attrs.get(_INTERRUPTED, [])) | set(stale)))
+
+
+def _record(study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str, pruning: bool) -> None:
+    """Save the trial's curves in the store, then tell Optuna how it ended (with its per-epoch accuracies
+    when pruning, which later trials are judged against)."""
+    import optuna
+
+    if store is not None and outcome.steps:
+        outcome.run_id = store.save(
+            f"{study_name} #{outcome.number}", {**outcome.params, "study": study_name, "trial": outcome.number},
+            outcome.steps, outcome.losses, outcome.lrs, outcome.epochs,
+            status={"complete": "finished", "pruned": "stopped"}.get(outcome.status, "failed"),
+            message=outcome.reason.splitlines()[0] if outcome.reason else "", kind="trial")
+    trial.set_user_attr("reason", outcome.reason.splitlines()[0] if outcome.reason else "")
+    trial.set_user_attr("seconds", outcome.seconds)
+    if outcome.val_loss is not None:
+        trial.set_user_attr("val_loss", outcome.val_loss)
+    if outcome.run_id is not None:
+        trial.set_user_attr("run_id", outcome.run_id)
+    if pruning:
+        for e in outcome.epochs:
+            if math.isfinite(e.get("val_acc", math.nan)):
+                trial.report(e["val_acc"], e["epoch"])
+    state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
+        outcome.status, optuna.trial.TrialState.FAIL)
+    study.tell(trial, outcome.value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
