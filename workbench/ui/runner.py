@@ -20,20 +20,46 @@ log = logging.getLogger(__name__)
 
 
 class Throttle:
-    """``ready()`` is true at most ``hz`` times per second (by wall clock)."""
+    """``ready()`` is true at most ``hz`` times per second (by wall clock).
 
-    def __init__(self, hz: float) -> None:
+    With a ``budget`` (a fraction of wall time, e.g. 0.01), the work done after each ``ready()`` is timed
+    (call ``done()`` when it ends, or use ``call(fn)``) and the next ``ready()`` waits until that work
+    is at most ``budget`` of the time since it started: a view that gets slow (a long run, a loaded
+    machine) redraws less often instead of slowing the training thread.
+    """
+
+    def __init__(self, hz: float, budget: float | None = None) -> None:
         if not hz > 0:
             raise ValueError(f"The 'hz' parameter of Throttle must be a float > 0. Got {hz!r} instead.")
+        if budget is not None and not 0 < budget <= 1:
+            raise ValueError(f"The 'budget' parameter of Throttle must be a fraction in (0, 1] or None. Got {budget!r} instead.")
         self.period = 1.0 / hz
+        self.budget = budget
         self._last = float("-inf")
+        self._next = float("-inf")
 
     def ready(self) -> bool:
         now = time.monotonic()
-        if now - self._last >= self.period:
+        if now >= self._next and now - self._last >= self.period:
             self._last = now
             return True
         return False
+
+    def done(self) -> None:
+        """The work that the last ``ready()`` allowed has ended: with a budget, space the next one out."""
+        if self.budget is not None:
+            cost = time.monotonic() - self._last
+            self._next = self._last + cost / self.budget
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """``fn(*args)`` if ready (timed against the budget); True when it ran."""
+        if not self.ready():
+            return False
+        try:
+            fn(*args)
+        finally:
+            self.done()
+        return True
 
 
 class BackgroundRun:
