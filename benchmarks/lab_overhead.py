@@ -8,13 +8,14 @@ what anyone runs). Both are timed from the settings to the end of the run: each 
 (``prepare_run``) and takes its tensors inside the timing, as the lab's Run button does. Interleaved,
 alternating order (bare first in odd rounds, lab first in even ones); every round's ratio of steps/s
 is printed, then the median with its spread (min-max and interquartile range) and the machine's load
-average. About 2.5 minutes on an idle 2-core machine.
+average. Sized for about 2.5 minutes on an idle 2-core machine.
 
     python benchmarks/lab_overhead.py [--rounds R] [--epochs E] [--threads T]
 
-Last line: ``lab_vs_bare=<median ratio> spread=<min>-<max> iqr=<q1>-<q3> rounds=R load=L`` (goal: median
->= 0.97, the live views cost at most 3 %). On a shared, loaded machine pass ``--threads 1``: two intra-op
-threads fighting other processes for the cores make each step many times slower and the ratios meaningless.
+Last line: ``lab_vs_bare=<median ratio> spread=<min>-<max> iqr=<q1>-<q3> rounds=R load=L cpu=<median
+CPU-time ratio>`` (goal: median >= 0.97, the live views cost at most 3 %). On a shared, loaded machine
+pass ``--threads 1``: two intra-op threads fighting other processes for the cores make each step many
+times slower and the ratios meaningless; the CPU-time ratio is then the steadier check.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from workbench.train import LabSettings, prepare_run  # noqa: E402
 from workbench.ui import OverfitLab  # noqa: E402
 
 
-def bare(settings: LabSettings, train, val) -> tuple[float, int]:
-    t0 = time.perf_counter()
+def bare(settings: LabSettings, train, val) -> tuple[float, int, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
     model, part, config = prepare_run(settings, train)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     x_all, y_all = part.tensors()
@@ -59,17 +60,17 @@ def bare(settings: LabSettings, train, val) -> tuple[float, int]:
             out = model(xv)
             nn.functional.cross_entropy(out, yv).item()
             (out.argmax(1) == yv).float().mean().item()
-    return time.perf_counter() - t0, steps
+    return time.perf_counter() - t0, steps, time.process_time() - c0
 
 
-def lab_run(settings: LabSettings, splits, store_path: str) -> tuple[float, int]:
+def lab_run(settings: LabSettings, splits, store_path: str) -> tuple[float, int, float]:
     lab = OverfitLab(splits, settings, store=store_path, background=False)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     lab.start()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert lab.history.status == "finished", lab.status
     assert len(lab.curves.step_loss.x) and lab.predictions.tracker.latest()[0] > 1, "live views did not draw"
-    return seconds, lab.history.steps
+    return seconds, lab.history.steps, cpu
 
 
 def main() -> None:
@@ -90,7 +91,7 @@ def main() -> None:
         store = str(Path(tmp) / "runs.sqlite")
         bare(settings.replace(epochs=1), splits.train, splits.val)  # warm-up
         lab_run(settings.replace(epochs=1), splits, store)
-        ratios, load_before = [], load_average()
+        ratios, cpu_ratios, load_before = [], [], load_average()
         for r in range(args.rounds):
             t = {}
             order = ("bare", "lab") if r % 2 == 0 else ("lab", "bare")
@@ -99,10 +100,11 @@ def main() -> None:
             assert t["bare"][1] == t["lab"][1], (t["bare"][1], t["lab"][1])
             ratio = t["bare"][0] / t["lab"][0]
             ratios.append(ratio)
+            cpu_ratios.append(t["bare"][2] / t["lab"][2])
             steps = t["lab"][1]
             print(f"round {r + 1:2d} ({order[0]} first): bare {steps / t['bare'][0]:7.1f} steps/s   "
-                  f"lab {steps / t['lab'][0]:7.1f} steps/s   ratio {ratio:.3f}", flush=True)
-    print("\n".join(summarize("lab_vs_bare", ratios, (load_before, load_average()))))
+                  f"lab {steps / t['lab'][0]:7.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})", flush=True)
+    print("\n".join(summarize("lab_vs_bare", ratios, (load_before, load_average()), cpu_ratios)))
 
 
 if __name__ == "__main__":
