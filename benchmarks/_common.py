@@ -57,8 +57,8 @@ def summarize(name: str, ratios: list[float], loads: tuple[float, float], cpu_ra
         return statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
 
     q1, med, q3 = quartiles(ratios)
-    lines = [f"median ratio {med:.3f} over {len(ratios)} rounds: min-max {min(ratios):.3f}-{max(ratios):.3f}, "
-             f"IQR {q1:.3f}-{q3:.3f}; load average {loads[0]:.2f} -> {loads[1]:.2f} on {os.cpu_count()} cores"]
+    lines = [(f"median ratio {med:.3f} over {len(ratios)} rounds: min-max {min(ratios):.3f}-{max(ratios):.3f}, "
+              f"IQR {q1:.3f}-{q3:.3f}; load average {loads[0]:.2f} -> {loads[1]:.2f} on {os.cpu_count()} cores")]
     cpu = ""
     if cpu_ratios:
         c1, cmed, c3 = quartiles(cpu_ratios)

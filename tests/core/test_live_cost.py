@@ -5,6 +5,7 @@ not grow with a Python loop over the bins or the steps. The run store's commits 
 """
 
 import sys
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def _lines_run(fn, *args) -> int:
 
 def _band_by_loop(x, y, bins):  # the definition: per bin of consecutive points, mean -+ std
     edges = np.linspace(0, len(x), max(1, min(bins, len(x))) + 1).astype(np.int64)
-    segs = [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    segs = [(a, b) for a, b in pairwise(edges) if b > a]
     return (np.array([np.mean(x[a:b]) for a, b in segs]), np.array([y[a:b].mean() - y[a:b].std() for a, b in segs]),
             np.array([y[a:b].mean() + y[a:b].std() for a, b in segs]))
 

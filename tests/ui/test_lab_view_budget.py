@@ -8,14 +8,13 @@ import types
 
 import pytest
 
-import workbench.train.dynamics as dynamics
-import workbench.ui.lab as lab_module
-import workbench.ui.runner as runner
-from workbench.train import LabSettings
+from workbench.train import LabSettings, dynamics
 from workbench.train.callbacks import Callback
 from workbench.train.dynamics import PredictionTracker
-from workbench.ui import OverfitLab
+from workbench.ui import OverfitLab, runner
+from workbench.ui import lab as lab_module
 from workbench.ui.runner import Throttle
+
 
 class _Clock:
     def __init__(self) -> None:
@@ -80,7 +79,7 @@ def test_slow_views_stay_within_the_lab_budget(digits, tmp_path, monkeypatch, cl
 
 
 def test_cheap_views_keep_their_rate(digits, tmp_path, monkeypatch, clock):
-    lab, total = _run_lab(digits, tmp_path, monkeypatch, clock, step=0.025, cost=0.0002)
+    _, total = _run_lab(digits, tmp_path, monkeypatch, clock, step=0.025, cost=0.0002)
     assert clock.in_views / total < 0.01
     # ~4 redraws a simulated second (the budget does not slow what is cheap); +2: the first and the final one
     assert abs(clock.calls["curves"] - 4 * total) <= 3, (clock.calls, total)
