@@ -153,16 +153,26 @@ def log_ticks(low: float, high: float, max_ticks: int = 8) -> np.ndarray:
 def ema(y: np.ndarray, beta: float = 0.9) -> np.ndarray:
     """Exponential moving average with bias correction (the first points are not pulled towards 0).
 
-    ``scipy.signal.lfilter`` runs the recursion ``avg = beta * avg + (1 - beta) * v`` in C: a Python loop
-    over every step, at each redraw, grew to most of a redraw's time on long runs.
+    Vectorised: a Python loop over every step, at each redraw, grew to most of a redraw on long runs.
+    The recursion ``avg = beta * avg + (1 - beta) * v`` is summed in closed form over chunks short enough
+    that ``beta ** -k`` stays below 1e100 (scipy's ``lfilter`` does it too, but importing scipy.signal
+    took seconds in the training thread at a view's first redraw).
     """
-    from scipy.signal import lfilter  # scikit-learn's dependency; imported here, only views need it
-
     y = np.asarray(y, dtype=np.float64)
-    if len(y) == 0:
-        return np.zeros(0)
-    avg = lfilter([1.0 - beta], [1.0, -beta], y)
-    return avg / (1.0 - beta ** np.arange(1, len(y) + 1, dtype=np.float64))
+    n = len(y)
+    if n == 0 or beta == 0:
+        return y.copy()
+    out = np.empty(n, dtype=np.float64)
+    chunk = max(1, min(n, int(100 * np.log(10) / -np.log(beta))))
+    carry = 0.0
+    for start in range(0, n, chunk):
+        seg = y[start : start + chunk]
+        k = np.arange(len(seg), dtype=np.float64)
+        # avg[start + k] = beta**(k+1) * carry + (1 - beta) * sum_{j<=k} beta**(k-j) * seg[j]
+        avg = beta**k * (beta * carry + (1 - beta) * np.cumsum(seg * beta**-k))
+        out[start : start + len(seg)] = avg
+        carry = avg[-1]
+    return out / (1.0 - beta ** np.arange(1, n + 1, dtype=np.float64))
 
 
 def spread_band(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
