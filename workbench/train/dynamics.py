@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import numpy as np
 import torch
@@ -31,12 +32,23 @@ class PredictionTracker(Callback):
 
     ``wiggle`` at an update is the mean (over samples) total-variation distance between the
     probabilities now and at the previous update: 0 = nothing moved, 1 = every prediction flipped.
+    ``budget`` (a fraction, e.g. 0.01): the records may take at most that share of the training
+    thread's wall time; when they get slow (a big model, a loaded machine) the next waits longer (by the
+    least of the last three costs, at most ``MAX_WAIT_S``), as ``workbench.ui.runner.Throttle`` does.
     """
 
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, hz: float = 4.0) -> None:
+    MAX_WAIT_S = 10.0
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, hz: float = 4.0, budget: float | None = None) -> None:
+        if budget is not None and not 0 < budget <= 1:
+            raise ValueError(f"The 'budget' parameter of PredictionTracker must be a fraction in (0, 1] or None. "
+                             f"Got {budget!r} instead.")
         self.inputs, self.targets = inputs, targets
         self.period = 1.0 / hz
+        self.budget = budget
         self._last = float("-inf")
+        self._next = float("-inf")
+        self._costs: deque[float] = deque(maxlen=3)
         self._lock = threading.Lock()
         self.steps: list[int] = []
         self.probs: list[np.ndarray] = []  # each (n, C)
@@ -65,9 +77,12 @@ class PredictionTracker(Callback):
 
     def on_step_end(self, state: FitState) -> None:
         now = time.monotonic()
-        if now - self._last >= self.period:
+        if now - self._last >= self.period and now >= self._next:
             self._last = now
             self._record(state)
+            if self.budget is not None:
+                self._costs.append(time.monotonic() - now)
+                self._next = now + min(min(self._costs) / self.budget, self.MAX_WAIT_S)
 
     def on_fit_end(self, state: FitState) -> None:
         if not self.steps or self.steps[-1] != state.step:

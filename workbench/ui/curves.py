@@ -271,23 +271,24 @@ class LiveCurves(widgets.VBox):
             self._draw_human()
         return True
 
-    def callback(self) -> Callback:
-        """A training callback that redraws at most ``refresh_hz`` times a second, and once at the end."""
-        return _RedrawCallback(self)
+    def callback(self, budget: float | None = None) -> Callback:
+        """A training callback that redraws at most ``refresh_hz`` times a second, and once at the end.
+
+        ``budget``: most fraction of the training thread's wall time the redraws may take (see ``Throttle``).
+        """
+        return _RedrawCallback(self, budget)
 
 
 class _RedrawCallback(Callback):
-    def __init__(self, curves: LiveCurves) -> None:
+    def __init__(self, curves: LiveCurves, budget: float | None = None) -> None:
         self.curves = curves
-        self.throttle = Throttle(curves.refresh_hz)
+        self.throttle = Throttle(curves.refresh_hz, budget)
 
     def on_step_end(self, state: FitState) -> None:
-        if self.throttle.ready():
-            self.curves.update(state.history)
+        self.throttle.call(self.curves.update, state.history)
 
     def on_epoch_end(self, state: FitState) -> None:
-        if self.throttle.ready():
-            self.curves.update(state.history)
+        self.throttle.call(self.curves.update, state.history)
 
     def on_fit_end(self, state: FitState) -> None:
         self.curves.update(state.history)

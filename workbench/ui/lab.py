@@ -4,6 +4,9 @@ Controls map onto ``LabSettings`` (pure). While a run trains in its worker threa
 changes the running optimizer's LR from the next step; any other control restarts the run (the
 stopped run stays as a faded line, labelled with what changed). Every run is written to the run
 store as it trains.
+
+The live views run in the training thread, so each has a share of its wall time (``VIEW_BUDGET``):
+a view that gets slow (a long run, a loaded machine) redraws less often instead of slowing training.
 """
 
 from __future__ import annotations
@@ -15,24 +18,28 @@ import ipywidgets as widgets
 import traitlets
 
 from ..data.dataset import DataSplits, ImageDataset
-from ..models import MODEL_KINDS
+from ..diagnose.verdict import verdict
+from ..lab import LIVE_SETTINGS, LabSettings, prepare_run
+from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.callbacks import Callback, FitState
 from ..train.dynamics import fixed_batch
 from ..train.history import History
-from .plotting import config_diff
-from ..models import INIT_SCHEMES
-from ..lab import LIVE_SETTINGS, LabSettings, prepare_run
 from ..train.loop import fit
 from ..train.optimizers import OPTIMIZERS, make_optimizer, set_lr
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
-from ..diagnose.verdict import verdict
 from .curves import LiveCurves
+from .plotting import config_diff
 from .predictions import PredictionView
 from .runner import BackgroundRun, Throttle
-from .status import StatusMixin, status_markup
 from .runs import RunsView
+from .status import StatusMixin, status_markup
 
 __all__ = ["OverfitLab"]
+
+#: Most share of the training thread's wall time each live view may take: the curves; scoring the fixed batch,
+#: and (as much again) redrawing its bars and wiggle; the verdict. At most 2.2 % together (the lab's goal is
+#: >= 0.97x a bare loop); on an idle machine they take less and keep their full rate (4 Hz).
+VIEW_BUDGET = {"curves": 0.008, "predictions": 0.006, "verdict": 0.002}
 
 _OPT_LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW",
                "rmsprop": "RMSprop"}
@@ -43,11 +50,10 @@ class _Verdicts(Callback):
 
     def __init__(self, lab: OverfitLab) -> None:
         self.lab = lab
-        self.throttle = Throttle(2.0)  # tiny subsets run hundreds of epochs a second
+        self.throttle = Throttle(2.0, VIEW_BUDGET["verdict"])  # tiny subsets run hundreds of epochs a second
 
     def on_epoch_end(self, state: FitState) -> None:
-        if self.throttle.ready():
-            self.lab._show_verdict(state.history)
+        self.throttle.call(self.lab._show_verdict, state.history)
 
 
 class OverfitLab(StatusMixin, widgets.VBox):
@@ -140,7 +146,7 @@ class OverfitLab(StatusMixin, widgets.VBox):
         elif human_accuracy is not None:
             self.curves.human_accuracy = float(human_accuracy)
         x, y, _ = fixed_batch(self.val_data, n=min(8, len(self.val_data)), seed=0)
-        self.predictions = PredictionView(x, y, self.val_data.classes)
+        self.predictions = PredictionView(x, y, self.val_data.classes, budget=VIEW_BUDGET["predictions"])
         self.runs_view = RunsView(self.store, on_reload=self.compare) if self.store is not None else None
 
         grid = widgets.GridBox(list(self._controls.values()),
@@ -198,8 +204,8 @@ class OverfitLab(StatusMixin, widgets.VBox):
         self.model, self.history = model, History()
         self.curves.reset()
         self.error_html.value = ""
-        callbacks: list[Callback] = [self.curves.callback(), self.predictions.new_tracker(), self.predictions.callback(),
-                                     _Verdicts(self)]
+        callbacks: list[Callback] = [self.curves.callback(VIEW_BUDGET["curves"]), self.predictions.new_tracker(),
+                                     self.predictions.callback(), _Verdicts(self)]
         if self.store is not None:
             callbacks.append(self.store.recorder(settings.name(), settings.to_dict(), seed=settings.seed,
                                                  human_baseline=self.curves.human_accuracy))

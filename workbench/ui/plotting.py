@@ -68,31 +68,48 @@ def log_ticks(low: float, high: float, max_ticks: int = 8) -> np.ndarray:
 
 
 def ema(y: np.ndarray, beta: float = 0.9) -> np.ndarray:
-    """Exponential moving average with bias correction (the first points are not pulled towards 0)."""
-    out = np.empty(len(y), dtype=np.float64)
-    avg = 0.0
-    for i, v in enumerate(np.asarray(y, dtype=np.float64)):
-        avg = beta * avg + (1 - beta) * v
-        out[i] = avg / (1 - beta ** (i + 1))
-    return out
+    """Exponential moving average with bias correction (the first points are not pulled towards 0).
+
+    Vectorised: a Python loop over every step, at each redraw, grew to most of a redraw on long runs.
+    The recursion ``avg = beta * avg + (1 - beta) * v`` is summed in closed form over chunks short enough
+    that ``beta ** -k`` stays below 1e100 (scipy's ``lfilter`` does it too, but importing scipy.signal
+    took seconds in the training thread at a view's first redraw).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    if n == 0 or beta == 0:
+        return y.copy()
+    out = np.empty(n, dtype=np.float64)
+    chunk = max(1, min(n, int(100 * np.log(10) / -np.log(beta))))
+    carry = 0.0
+    for start in range(0, n, chunk):
+        seg = y[start : start + chunk]
+        k = np.arange(len(seg), dtype=np.float64)
+        # avg[start + k] = beta**(k+1) * carry + (1 - beta) * sum_{j<=k} beta**(k-j) * seg[j]
+        avg = beta**k * (beta * carry + (1 - beta) * np.cumsum(seg * beta**-k))
+        out[start : start + len(seg)] = avg
+        carry = avg[-1]
+    return out / (1.0 - beta ** np.arange(1, n + 1, dtype=np.float64))
 
 
 def spread_band(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per bin of consecutive points: centre x, mean - std and mean + std (the recipe's mean +- spread plot)."""
+    """Per bin of consecutive points: centre x, mean - std and mean + std (the recipe's mean +- spread plot).
+
+    Vectorised (``np.add.reduceat``): the lab redraws it a few times a second from the training thread,
+    and a Python loop over the bins was two thirds of a redraw.
+    """
     n = len(x)
     if n == 0:
         return np.zeros(0), np.zeros(0), np.zeros(0)
     bins = max(1, min(bins, n))
-    edges = np.linspace(0, n, bins + 1).astype(np.int64)
-    xs, lo, hi = [], [], []
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b > a:
-            seg = np.asarray(y[a:b], dtype=np.float64)
-            m, sd = seg.mean(), seg.std()
-            xs.append(float(np.mean(x[a:b])))
-            lo.append(m - sd)
-            hi.append(m + sd)
-    return np.array(xs), np.array(lo), np.array(hi)
+    starts = np.unique(np.linspace(0, n, bins + 1).astype(np.int64)[:-1])  # bins <= n: none is empty
+    counts = np.diff(np.append(starts, n))
+    xf, yf = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    xs = np.add.reduceat(xf, starts) / counts
+    mean = np.add.reduceat(yf, starts) / counts
+    dev = yf - np.repeat(mean, counts)  # two passes, as np.std does
+    sd = np.sqrt(np.add.reduceat(dev * dev, starts) / counts)
+    return xs, mean - sd, mean + sd
 
 
 def config_diff(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> str:

@@ -17,11 +17,16 @@ __all__ = ["PredictionView"]
 
 
 class PredictionView(widgets.VBox):
-    """One small bar chart per sample (the true class in green); ``wiggle_figure`` shows how much they moved."""
+    """One small bar chart per sample (the true class in green); ``wiggle_figure`` shows how much they moved.
 
-    def __init__(self, inputs, targets, classes, refresh_hz: float = 4.0, **kwargs) -> None:
+    ``budget`` (a fraction, e.g. 0.01, or None): the most wall time of the training thread that scoring the
+    batch may take, and as much again for redrawing (see ``Throttle``).
+    """
+
+    def __init__(self, inputs, targets, classes, refresh_hz: float = 4.0, budget: float | None = None, **kwargs) -> None:
         self.inputs, self.targets, self.classes = inputs, targets, tuple(classes)
         self.refresh_hz = refresh_hz
+        self.budget = budget
         self.tracker: PredictionTracker | None = None
         self._drawn = -1
         self._bars_drawn = -1
@@ -57,7 +62,7 @@ class PredictionView(widgets.VBox):
 
     def new_tracker(self) -> PredictionTracker:
         """A tracker for the next run (records into the view's batch)."""
-        self.tracker = PredictionTracker(self.inputs, self.targets, hz=self.refresh_hz)
+        self.tracker = PredictionTracker(self.inputs, self.targets, hz=self.refresh_hz, budget=self.budget)
         self._drawn = self._bars_drawn = -1
         return self.tracker
 
@@ -91,12 +96,11 @@ class PredictionView(widgets.VBox):
 
     def callback(self) -> Callback:
         """Redraws after the tracker records (put it after the tracker in the callback list)."""
-        view, throttle = self, Throttle(self.refresh_hz)
+        view, throttle = self, Throttle(self.refresh_hz, self.budget)
 
         class _Redraw(Callback):
             def on_step_end(self, state: FitState) -> None:
-                if throttle.ready():
-                    view.update()
+                throttle.call(view.update)
 
             def on_fit_end(self, state: FitState) -> None:
                 view.update()

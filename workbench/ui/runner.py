@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import traceback as tb
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -20,20 +21,51 @@ log = logging.getLogger(__name__)
 
 
 class Throttle:
-    """``ready()`` is true at most ``hz`` times per second (by wall clock)."""
+    """``ready()`` is true at most ``hz`` times per second (by wall clock).
 
-    def __init__(self, hz: float) -> None:
+    With a ``budget`` (a fraction of wall time, e.g. 0.01), the work done after each ``ready()`` is timed
+    (call ``done()`` when it ends, or use ``call(fn)``) and the next ``ready()`` waits until that work
+    is at most ``budget`` of the time since it started: a view that gets slow (a long run, a loaded
+    machine) redraws less often instead of slowing the training thread. The cost is the least of the
+    last three (one slow call, a first-time import or a pause, does not stall the view), and the wait
+    never exceeds ``MAX_WAIT_S``.
+    """
+
+    MAX_WAIT_S = 10.0
+
+    def __init__(self, hz: float, budget: float | None = None) -> None:
         if not hz > 0:
             raise ValueError(f"The 'hz' parameter of Throttle must be a float > 0. Got {hz!r} instead.")
+        if budget is not None and not 0 < budget <= 1:
+            raise ValueError(f"The 'budget' parameter of Throttle must be a fraction in (0, 1] or None. Got {budget!r} instead.")
         self.period = 1.0 / hz
+        self.budget = budget
         self._last = float("-inf")
+        self._next = float("-inf")
+        self._costs: deque[float] = deque(maxlen=3)
 
     def ready(self) -> bool:
         now = time.monotonic()
-        if now - self._last >= self.period:
+        if now >= self._next and now - self._last >= self.period:
             self._last = now
             return True
         return False
+
+    def done(self) -> None:
+        """The work that the last ``ready()`` allowed has ended: with a budget, space the next one out."""
+        if self.budget is not None:
+            self._costs.append(time.monotonic() - self._last)
+            self._next = self._last + min(min(self._costs) / self.budget, self.MAX_WAIT_S)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """``fn(*args)`` if ready (timed against the budget); True when it ran."""
+        if not self.ready():
+            return False
+        try:
+            fn(*args)
+        finally:
+            self.done()
+        return True
 
 
 class BackgroundRun:
