@@ -30,16 +30,16 @@ def lab(digits, tmp_path):
 
 
 @pytest.mark.parametrize(("control", "value", "check"), [
-    ("optimizer", "nesterov", lambda lab: lab._optimizer.param_groups[0]["nesterov"] is True),
-    ("optimizer", "rmsprop", lambda lab: type(lab._optimizer).__name__ == "RMSprop"),
-    ("optimizer", "adamw", lambda lab: type(lab._optimizer).__name__ == "AdamW"),
+    ("optimizer", "nesterov", lambda lab: lab.core.optimizer.param_groups[0]["nesterov"] is True),
+    ("optimizer", "rmsprop", lambda lab: type(lab.core.optimizer).__name__ == "RMSprop"),
+    ("optimizer", "adamw", lambda lab: type(lab.core.optimizer).__name__ == "AdamW"),
     ("init", "zeros", lambda lab: lab.history.last("train_acc") < 0.5),
     ("model_kind", "cnn", lambda lab: type(lab.model).__name__ == "TinyCNN"),
     ("width", 7, lambda lab: lab.model.body[1].out_features == 7),
     ("depth", 3, lambda lab: sum(isinstance(m, nn.Linear) for m in lab.model.body) == 3),
     ("subset", 256, lambda lab: lab.history.steps == 5 * 8),
     ("batch_size", 16, lambda lab: lab.history.steps == 5 * 4),
-    ("weight_decay", 1e-3, lambda lab: lab._optimizer.param_groups[0]["weight_decay"] == 1e-3),
+    ("weight_decay", 1e-3, lambda lab: lab.core.optimizer.param_groups[0]["weight_decay"] == 1e-3),
     ("dropout", 0.3, lambda lab: any(isinstance(m, nn.Dropout) and m.p == 0.3 for m in lab.model.modules())),
     ("epochs", 2, lambda lab: len(lab.history.snapshot().epoch) == 2),
     ("lr", 1e-2, lambda lab: np.allclose(lab.history.snapshot().lr, 1e-2)),
@@ -76,9 +76,10 @@ def test_lr_slider_changes_the_running_optimizer_from_the_next_step(digits, tmp_
     lab.start()
     _wait_until(lambda: lab.history.steps >= 20)
     lab.lr.value = 0.02
-    assert lab._optimizer.param_groups[0]["lr"] == 0.02 and lab.running  # no restart for the LR
+    assert lab.core.live_lr.value == 0.02 and lab.running  # no restart: handed to the loop, which applies it
     changed_at = lab.history.steps
     _wait_until(lambda: lab.history.steps >= changed_at + 50)
+    assert lab.core.optimizer.param_groups[0]["lr"] == 0.02  # applied by the training thread itself
     lab.stop(wait=True)
     lr = lab.history.snapshot().lr
     assert lr[0] == pytest.approx(1e-3) and lr[-1] == pytest.approx(0.02)

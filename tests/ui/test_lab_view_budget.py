@@ -8,12 +8,15 @@ import types
 
 import pytest
 
-from workbench.train import LabSettings, dynamics
+from workbench.lab import LabSettings
+from workbench.train import dynamics
 from workbench.train.callbacks import Callback
 from workbench.train.dynamics import PredictionTracker
-from workbench.ui import OverfitLab, runner
-from workbench.ui import lab as lab_module
-from workbench.ui.runner import Throttle
+from workbench import background as runner
+from workbench.background import Throttle
+from workbench.lab import session as lab_module
+from workbench.ui.lab import VIEW_BUDGET
+from workbench.ui import OverfitLab
 
 
 class _Clock:
@@ -72,7 +75,7 @@ def test_slow_views_stay_within_the_lab_budget(digits, tmp_path, monkeypatch, cl
     # call of each of the four throttled views and the three unconditional ones (scoring at the start and the
     # end, the final redraw of the curves)
     assert share <= 0.022 + 7 * cost / total, (share, clock.calls)
-    budget = lab_module.VIEW_BUDGET
+    budget = VIEW_BUDGET
     assert budget["curves"] + 2 * budget["predictions"] + budget["verdict"] <= 0.022
     assert clock.calls["curves"] >= 8 and clock.calls["score"] >= 8  # they still draw, less often
     assert lab.curves.drawn_version == lab.history.version  # and the end of the run is always drawn

@@ -2,6 +2,7 @@
 baseline. ``workbench.ui.OverfitLab`` is the view over it."""
 
 from .human import HumanBaselineResult, human_accuracy
+from .session import Lab
 from .settings import LIVE_SETTINGS, LabSettings, prepare_run
 
-__all__ = ["LIVE_SETTINGS", "HumanBaselineResult", "LabSettings", "human_accuracy", "prepare_run"]
+__all__ = ["LIVE_SETTINGS", "HumanBaselineResult", "Lab", "LabSettings", "human_accuracy", "prepare_run"]

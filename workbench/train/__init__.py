@@ -7,7 +7,7 @@ from .config import TrainConfig
 from .dynamics import PredictionTracker, fixed_batch
 from .history import EPOCH_METRICS, History, HistorySnapshot, in_epochs
 from .loop import Evaluation, TrainingError, evaluate, fit, resolve_device
-from .optimizers import OPTIMIZERS, make_optimizer, set_lr
+from .optimizers import OPTIMIZERS, LiveLR, make_optimizer, set_lr
 from .runs import DEFAULT_STORE, RunRecorder, RunStore, StoredRun
 from .seeding import seed_everything, seed_worker
 from .state import Snapshot, preserved, restore, snapshot
@@ -22,6 +22,7 @@ __all__ = [
     "FitState",
     "History",
     "HistorySnapshot",
+    "LiveLR",
     "PredictionTracker",
     "RunRecorder",
     "RunStore",

@@ -34,7 +34,7 @@ class PredictionTracker(Callback):
     probabilities now and at the previous update: 0 = nothing moved, 1 = every prediction flipped.
     ``budget`` (a fraction, e.g. 0.01): the records may take at most that share of the training
     thread's wall time; when they get slow (a big model, a loaded machine) the next waits longer (by the
-    least of the last three costs, at most ``MAX_WAIT_S``), as ``workbench.ui.runner.Throttle`` does.
+    least of the last three costs, at most ``MAX_WAIT_S``), as ``workbench.background.Throttle`` does.
     """
 
     MAX_WAIT_S = 10.0

@@ -26,7 +26,7 @@ from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
 from .divergence import explain_divergence
 from .history import History
-from .optimizers import make_optimizer
+from .optimizers import LiveLR, make_optimizer
 from .seeding import seed_everything
 from .steplog import Diverged, StepLog
 
@@ -129,6 +129,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     stop_event: threading.Event | None = None,
     history: History | None = None,
+    live_lr: LiveLR | None = None,
 ) -> History:
     """Train ``model`` on ``train``; evaluate on the whole ``val`` split after each epoch.
 
@@ -149,6 +150,9 @@ def fit(
         Set it from any thread to stop after the current step (status "stopped").
     history : History, optional
         Record into this one (a view may already watch it); a new one by default.
+    live_lr : LiveLR, optional
+        The LR the loop reads at each step, set from any thread (a slider): the loop owns the LR and
+        applies a new value itself before the next step (groups keep their ratios).
 
     Returns
     -------
@@ -177,6 +181,7 @@ def fit(
     num_classes = train.num_classes if isinstance(train, ImageDataset) else None
     batches = epoch_batches(train, config.batch_size, device, generator, config.num_workers)
     state = FitState(model=model, optimizer=optimizer, history=history, config=config, device=device)
+    lr_seen = -1  # the LiveLR version applied so far (-1: apply its value before the first step)
     epoch_start = [0]  # step count when the current epoch began: step s is batch s - start - 1 of it
 
     def explain(step: int) -> str:  # the finite losses before the failure are in the history already
@@ -209,6 +214,8 @@ def fit(
                 loss.backward()
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                if live_lr is not None:
+                    lr_seen = live_lr.apply(optimizer, lr_seen)  # an int comparison unless a new LR waits
                 optimizer.step()
                 state.step += 1
                 state.loss = loss.detach()

@@ -11,7 +11,7 @@ from .lab import OverfitLab
 from .lr_range_view import LRRangeView
 from .panel import TrainingPanel
 from .predictions import PredictionView
-from .runner import BackgroundRun, Throttle
+from ..background import BackgroundRun, Throttle
 from .runs import RunsView
 from .search_view import SearchView
 

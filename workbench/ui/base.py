@@ -25,7 +25,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
-from .runner import BackgroundRun
+from ..background import BackgroundRun
 from .status import status_markup
 
 __all__ = ["RunView"]

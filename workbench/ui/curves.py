@@ -21,7 +21,7 @@ import traitlets
 from ..train.callbacks import Callback, FitState
 from ..train.history import History, HistorySnapshot, in_epochs
 from .plotting import downsample, ema, log_ticks, spread_band
-from .runner import Throttle
+from ..background import Throttle
 
 __all__ = ["LiveCurves"]
 

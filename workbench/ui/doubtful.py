@@ -21,7 +21,7 @@ from ..data.dataset import ImageDataset
 from ..data.inspection import DataReport
 from ..data.labels import CNN_EPOCHS, CNN_FOLDS, LabelModelStopped, rank_labels
 from ..data.preview import png_bytes
-from .runner import BackgroundRun, Throttle
+from ..background import BackgroundRun, Throttle
 
 __all__ = ["DoubtfulLabelsView"]
 

@@ -1,7 +1,8 @@
 """``OverfitLab``: overfit a tiny subset with sliders, live curves against a human baseline, runs that persist.
 
 Controls map onto ``LabSettings`` (pure). While a run trains in its worker thread, the LR slider
-changes the running optimizer's LR from the next step; any other control restarts the run (the
+hands its value to the run through the lab core (``workbench.lab.Lab``), which the loop applies before its
+next step; any other control restarts the run (the
 stopped run stays as a faded line, labelled with what changed). Every run is written to the run
 store as it trains.
 
@@ -17,22 +18,21 @@ from pathlib import Path
 import ipywidgets as widgets
 import traitlets
 
+from ..background import Throttle
 from ..data.dataset import DataSplits, ImageDataset
 from ..diagnose.verdict import verdict
-from ..lab import LIVE_SETTINGS, LabSettings, prepare_run
+from ..lab import Lab, LabSettings
 from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.callbacks import Callback, FitState
 from ..train.dynamics import fixed_batch
 from ..train.history import History
-from ..train.loop import fit
-from ..train.optimizers import OPTIMIZERS, make_optimizer, set_lr
+from ..train.optimizers import OPTIMIZERS
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
+from .base import RunView
 from .curves import LiveCurves
 from .plotting import config_diff
 from .predictions import PredictionView
-from .runner import BackgroundRun, Throttle
 from .runs import RunsView
-from .status import StatusMixin, status_markup
 
 __all__ = ["OverfitLab"]
 
@@ -56,7 +56,7 @@ class _Verdicts(Callback):
         self.throttle.call(self.lab._show_verdict, state.history)
 
 
-class OverfitLab(StatusMixin, widgets.VBox):
+class OverfitLab(RunView):
     """The lab. ``data``: ``DataSplits`` (or an (train, val) pair).
 
     Parameters
@@ -72,8 +72,7 @@ class OverfitLab(StatusMixin, widgets.VBox):
         Train in a worker thread (default) or inline (tests).
     """
 
-    running = traitlets.Bool(False)
-    status = traitlets.Unicode("ready")
+    busy_text = "already training: press Stop first"
 
     def __init__(self, data, settings: LabSettings | None = None, *, store: str | Path | RunStore | None = DEFAULT_STORE,
                  human_accuracy=None, background: bool = True, **kwargs) -> None:
@@ -84,16 +83,12 @@ class OverfitLab(StatusMixin, widgets.VBox):
         else:
             raise TypeError(f"The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of ImageDatasets. "
                             f"Got {type(data).__name__} instead.")
-        self.background = background
-        self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
         s = settings or LabSettings()
-        self.history = History()
-        self.model = None  # the module of the latest run
-        self.run: BackgroundRun | None = None
-        self._optimizer = None
+        self.core = Lab(self.train_data, self.val_data, s, store=store)
+        self.store = self.core.store
+        self._init_run_controls(background=background, name="overfit-lab")
         self._last_settings: LabSettings | None = None
         self._last_history: History | None = None
-        self._restarting = False
 
         # -- controls --------------------------------------------------------------------------------------
         n = len(self.train_data)
@@ -127,17 +122,10 @@ class OverfitLab(StatusMixin, widgets.VBox):
         for key, w in self._controls.items():
             w.observe(lambda change, key=key: self._on_control(key, change["new"]), "value")
 
-        self.run_button = widgets.Button(description="Run", button_style="success", icon="play")
-        self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.reset_button = widgets.Button(description="Reset", icon="undo")
-        self.run_button.on_click(lambda _: self.start())
-        self.stop_button.on_click(lambda _: self.stop())
         self.reset_button.on_click(lambda _: self.reset())
-        self.status_html = widgets.HTML(status_markup("ready"))
-        self.status_html.add_class("wb-status")
         self.verdict_html = widgets.HTML("")
         self.verdict_html.add_class("wb-verdict")
-        self.error_html = widgets.HTML("")
 
         # -- views ------------------------------------------------------------------------------------------
         self.curves = LiveCurves(smooth=True, band=True)
@@ -173,75 +161,61 @@ class OverfitLab(StatusMixin, widgets.VBox):
     def settings(self) -> LabSettings:
         return LabSettings(**{k: w.value for k, w in self._controls.items()})
 
+    @property
+    def history(self) -> History:
+        return self.core.history
+
+    @property
+    def model(self):
+        """The module of the latest run."""
+        return self.core.model
+
     def _on_control(self, key: str, value) -> None:
-        if not self.running:
+        try:
+            what = self.core.update(**{key: value})
+        except (ValueError, TypeError) as err:
+            self._set_status(f"cannot use {key}={value!r}: {err}", error=True)
             return
-        if key in LIVE_SETTINGS:
-            if self._optimizer is not None:
-                set_lr(self._optimizer, float(value))  # the worker reads it at its next step
-                self._last_settings = self._last_settings.replace(lr=float(value))
-                self._set_status(f"training: LR now {value:.1e} (from the next step)")
-        elif key != "epochs":
+        if what == "live":
+            self._set_status(f"training: LR now {value:.1e} (from the next step)")
+        elif what == "restart":
             self.restart()
 
     # -- runs ---------------------------------------------------------------------------------------------
-    def start(self) -> BackgroundRun | None:
+    def start(self):
         """Start a run with the current controls (ignored while one is training)."""
-        if self.running:
-            self._set_status("already training: press Stop first")
-            return None
+        run = super().start()
+        self.core.run = run
+        return run
+
+    def _prepare_run(self):
         try:
             settings = self.settings
+            self.core.update(**settings.to_dict())
         except (ValueError, TypeError) as err:
             self._set_status(f"cannot start: {err}", error=True)
             return None
         if self._last_history is not None and self._last_history.steps:
             shaping = tuple(k for k in self._controls if k != "epochs")  # run length does not shape the curve
             self.curves.add_ghost(self._last_history, config_diff(self._last_settings.to_dict(), settings.to_dict(), shaping))
-        model, part, config = prepare_run(settings, self.train_data)
-        self._optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr, settings.weight_decay,
-                                         config.momentum)
-        self.model, self.history = model, History()
         self.curves.reset()
-        self.error_html.value = ""
         callbacks: list[Callback] = [self.curves.callback(VIEW_BUDGET["curves"]), self.predictions.new_tracker(),
                                      self.predictions.callback(), _Verdicts(self)]
-        if self.store is not None:
-            callbacks.append(self.store.recorder(settings.name(), settings.to_dict(), seed=settings.seed,
-                                                 human_baseline=self.curves.human_accuracy))
-        history, optimizer = self.history, self._optimizer
-
-        def target(stop_event):
-            return fit(model, part, self.val_data, config=config, optimizer=optimizer, callbacks=callbacks,
-                       stop_event=stop_event, history=history)
-
-        self._last_settings, self._last_history = settings, history
-        self.run = BackgroundRun(target, background=self.background, on_done=self._on_done, name="overfit-lab")
-        self.running = True
-        self.run_button.disabled, self.stop_button.disabled = True, False
-        self._set_status(f"training {settings.name()} on {len(part)} samples")
-        return self.run.start()
+        target = self.core.prepare(callbacks, human_baseline=self.curves.human_accuracy)
+        self._last_settings, self._last_history = settings, self.core.history
+        self._set_status(f"training {settings.name()} on {len(self.core.part)} samples")
+        return target
 
     def stop(self, wait: bool = False) -> None:
         """Ask the run to stop after its current step (``wait``: until it has)."""
-        if self.run is not None and self.running:
-            self.run.stop()
-            if wait:
-                self.run.join(30)
+        super().stop()
+        if wait and self.run is not None:
+            self.run.join(30)
 
     def restart(self) -> None:
         """Stop the running run and start a new one with the current controls."""
-        self._restarting = True
-        try:
-            self.stop(wait=True)
-        finally:
-            self._restarting = False
+        self.stop(wait=True)
         self.start()
-
-    def wait(self, timeout: float | None = None) -> History:
-        if self.run is not None:
-            self.run.join(timeout)
-        return self.history
 
     def use_lr(self, lr: float) -> None:
         """Take an LR handed over by another tool (e.g. ``LRRangeView(on_choose=lab.use_lr)``): a running
@@ -262,17 +236,21 @@ class OverfitLab(StatusMixin, widgets.VBox):
         self.curves.add_ghost(run.history, f"run #{run.id}: {run.name}")
 
     # -- the worker's last word ---------------------------------------------------------------------------
-    def _on_done(self, run: BackgroundRun) -> None:
-        if run.error is not None:
-            self._set_status(f"failed: {type(run.error).__name__}: {run.error}", error=True)
-            self.error_html.value = f"<pre style='white-space:pre-wrap'>{html.escape(run.traceback[-3000:])}</pre>"
-        else:
-            self._set_status(self.history.message or self.history.status, error=self.history.status == "diverged")
-        self._show_verdict(self.history)
+    def _result(self) -> History:
+        return self.core.history
+
+    def _on_finished(self, result) -> None:
+        h = self.core.history
+        self._set_status(h.message or h.status, error=h.status == "diverged")
+        self._after_run()
+
+    def _on_failed(self, run) -> None:
+        self._after_run()
+
+    def _after_run(self) -> None:
+        self._show_verdict(self.core.history)
         if self.runs_view is not None:
             self.runs_view.refresh()
-        self.run_button.disabled, self.stop_button.disabled = False, True
-        self.running = False
 
     @property
     def verdict(self):

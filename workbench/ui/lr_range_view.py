@@ -14,7 +14,7 @@ from torch import nn
 
 from ..tune.lr_range import LRRangeResult, lr_range_test
 from .base import RunView
-from .runner import Throttle
+from ..background import Throttle
 
 __all__ = ["LRRangeView"]
 

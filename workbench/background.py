@@ -1,4 +1,6 @@
-"""Run a function in a worker thread so the kernel stays free, and throttle what it redraws.
+"""Plain threading for long work (no widgets): run a function in a worker thread so the caller stays free
+(``BackgroundRun``), and rate-limit what is redrawn from it (``Throttle``). Core callbacks and the views
+share them.
 
 ``BackgroundRun(target)`` calls ``target(stop_event)`` in a daemon thread (or inline with
 ``background=False``, the path tests use). An exception in the worker is kept (``error``,

@@ -1,0 +1,146 @@
+"""``Lab``: the overfit lab as plain code — its settings, the live run, and the LR the loop reads each step.
+
+The view (``workbench.ui.OverfitLab``) is a thin layer over it: its controls call ``update``, its Run
+button ``prepare``s the work. A script or a test drives the same object without a widget::
+
+    lab = Lab(digits.train, digits.val, LabSettings(epochs=20, subset=64))
+    lab.start(background=False)            # or lab.start(); lab.set_lr(1e-2); lab.wait()
+    lab.history.message
+
+The loop owns the LR: ``set_lr`` (a slider drag) goes through a ``LiveLR`` that ``fit`` applies in its
+own thread before the next step; nothing here writes into the optimizer's ``param_groups``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..background import BackgroundRun
+from ..data.dataset import ImageDataset
+from ..train.callbacks import Callback, FitState
+from ..train.history import History
+from ..train.loop import fit
+from ..train.optimizers import LiveLR
+from ..train.runs import DEFAULT_STORE, RunStore
+from .settings import LIVE_SETTINGS, LabSettings, prepare_run
+
+__all__ = ["Lab"]
+
+
+class _Optimizer(Callback):
+    """Keeps a reference to the optimizer the loop built (for a look at it; never written from here)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.lab.optimizer = state.optimizer
+
+
+class Lab:
+    """Settings, the current run and its history, the run store.
+
+    Parameters
+    ----------
+    train, val : ImageDataset
+        The training split (the lab trains on a seeded subset of it) and the validation split.
+    settings : LabSettings, optional
+    store : path, RunStore or None
+        Where runs are written (default ``workbench_runs.sqlite`` in the working directory; None: nowhere).
+    """
+
+    def __init__(self, train: ImageDataset, val: ImageDataset | None, settings: LabSettings | None = None, *,
+                 store: str | Path | RunStore | None = DEFAULT_STORE) -> None:
+        if not isinstance(train, ImageDataset):
+            raise TypeError(f"The 'train' parameter of Lab must be an ImageDataset. Got {type(train).__name__} instead.")
+        if settings is not None and not isinstance(settings, LabSettings):
+            raise TypeError(f"The 'settings' parameter of Lab must be a LabSettings. Got {type(settings).__name__} instead.")
+        self.train, self.val = train, val
+        self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
+        self._settings = settings or LabSettings()
+        self.history = History()
+        self.model: nn.Module | None = None
+        self.optimizer = None  # the running optimizer, once the loop has built it
+        self.live_lr: LiveLR | None = None
+        self.run_settings: LabSettings | None = None  # what the current (or last) run started with
+        self.run: BackgroundRun | None = None
+
+    # -- settings -------------------------------------------------------------------------------------
+    @property
+    def settings(self) -> LabSettings:
+        return self._settings
+
+    @property
+    def running(self) -> bool:
+        return self.run is not None and self.run.running
+
+    def update(self, **changes: Any) -> str:
+        """Change settings. Returns what that means for a run in progress: ``"idle"`` (none is running),
+        ``"live"`` (only the LR changed: the run trains on with it from its next step), ``"length"`` (only
+        the number of epochs: it applies to the next run) or ``"restart"`` (the run must start again)."""
+        new = self._settings.replace(**changes)  # validated here: a bad value raises before anything changes
+        changed = {k for k, v in new.to_dict().items() if self._settings.to_dict()[k] != v}
+        self._settings = new
+        if not self.running or not changed:
+            return "idle"
+        if changed <= set(LIVE_SETTINGS):
+            if self.live_lr is not None:
+                self.live_lr.set(new.lr)
+            if self.run_settings is not None:
+                self.run_settings = self.run_settings.replace(lr=new.lr)
+            return "live"
+        if changed == {"epochs"}:
+            return "length"
+        return "restart"
+
+    def set_lr(self, lr: float) -> str:
+        """The LR from the next step (or for the next run): ``update(lr=lr)``."""
+        return self.update(lr=float(lr))
+
+    # -- runs -------------------------------------------------------------------------------------------
+    def prepare(self, callbacks: Sequence[Callback] = (), *, human_baseline: float | None = None
+                ) -> Callable[[threading.Event], History]:
+        """Build the run from the settings and return it as ``target(stop_event)`` (a view runs it in its
+        own worker); the model, history and ``LiveLR`` are in place before it starts."""
+        settings = self._settings
+        model, part, config = prepare_run(settings, self.train)
+        self.model, self.history, self.optimizer = model, History(), None
+        self.live_lr = LiveLR(settings.lr)
+        self.run_settings = settings
+        cbs: list[Callback] = [_Optimizer(self), *callbacks]
+        if self.store is not None:
+            cbs.append(self.store.recorder(settings.name(), settings.to_dict(), seed=settings.seed,
+                                           human_baseline=human_baseline))
+        history, live_lr, val = self.history, self.live_lr, self.val
+        self.part = part
+
+        def target(stop_event: threading.Event) -> History:
+            return fit(model, part, val, config=config, callbacks=cbs, stop_event=stop_event, history=history,
+                       live_lr=live_lr)
+
+        return target
+
+    def start(self, callbacks: Sequence[Callback] = (), *, background: bool = True,
+              on_done: Callable[[BackgroundRun], None] | None = None) -> BackgroundRun:
+        """Prepare a run and start it (in a worker thread, or inline with ``background=False``)."""
+        if self.running:
+            raise RuntimeError("Lab.start: a run is already training; stop it first (lab.stop(wait=True)).")
+        self.run = BackgroundRun(self.prepare(callbacks), background=background, on_done=on_done, name="overfit-lab")
+        return self.run.start()
+
+    def stop(self, wait: bool = False) -> None:
+        """Ask the run to stop after its current step (``wait``: until it has)."""
+        if self.run is not None and self.running:
+            self.run.stop()
+            if wait:
+                self.run.join(30)
+
+    def wait(self, timeout: float | None = None) -> History:
+        if self.run is not None:
+            self.run.join(timeout)
+        return self.history
