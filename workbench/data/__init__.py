@@ -1,6 +1,9 @@
 """Data sources (pure: no widgets). Every source returns an ``ImageDataset``."""
 
 from .dataset import DataSplits, ImageDataset, TensorImageDataset, UnreadableFile, split
+from .inspection import inspect
+from .labels import LABEL_MODELS, LabelModelStopped, LabelScores, rank_labels
+from .report import ISSUES, DataReport, SplitSummary
 from .sources import (
     IMAGE_EXTENSIONS,
     FolderImageDataset,
@@ -13,12 +16,19 @@ from .sources import (
     load_mnist_test,
     mnist_test_set,
 )
+from .splits import named_splits
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "ISSUES",
+    "LABEL_MODELS",
+    "DataReport",
     "DataSplits",
     "FolderImageDataset",
     "ImageDataset",
+    "LabelModelStopped",
+    "LabelScores",
+    "SplitSummary",
     "TensorImageDataset",
     "TorchImageDataset",
     "UnreadableFile",
@@ -26,14 +36,12 @@ __all__ = [
     "from_folder",
     "from_idx",
     "from_torch",
+    "inspect",
     "load_digits",
     "load_mnist_test",
     "mnist_test_set",
+    "named_splits",
+    "rank_labels",
     "split",
 ]
 
-from .inspection import ISSUES, DataReport, SplitSummary, inspect  # noqa: E402
-from .labels import LABEL_MODELS, LabelModelStopped, LabelScores, rank_labels  # noqa: E402
-
-__all__ += ["ISSUES", "DataReport", "SplitSummary", "inspect"]
-__all__ += ["LABEL_MODELS", "LabelModelStopped", "LabelScores", "rank_labels"]

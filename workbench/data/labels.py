@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import threading
 
     from .dataset import ImageDataset
-    from .inspection import DataReport
+    from .report import DataReport
 
 __all__ = [
     "CNN_CHANNELS",

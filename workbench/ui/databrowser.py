@@ -17,8 +17,9 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..data.dataset import DataSplits, ImageDataset
-from ..data.inspection import ISSUES, DataReport, inspect
+from ..data.splits import named_splits
+from ..data.inspection import inspect
+from ..data.report import ISSUES, DataReport
 from ..data.preview import downsample_preview, png_bytes
 from .datastats import DataStats
 from .doubtful import DoubtfulLabelsView
@@ -26,22 +27,6 @@ from .doubtful import DoubtfulLabelsView
 __all__ = ["DataBrowser"]
 
 SPLIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
-
-
-def _as_splits(data) -> dict[str, ImageDataset]:
-    if isinstance(data, DataSplits):
-        out = {"train": data.train, "val": data.val}
-        if data.test is not None:
-            out["test"] = data.test
-        return out
-    if isinstance(data, ImageDataset):
-        return {"train": data}
-    if isinstance(data, dict):
-        return dict(data)
-    raise TypeError(
-        "The 'data' parameter of DataBrowser must be an ImageDataset, DataSplits or a dict of them. "
-        f"Got {type(data).__name__} instead."
-    )
 
 
 class DataBrowser(widgets.VBox):
@@ -68,8 +53,8 @@ class DataBrowser(widgets.VBox):
     tab = traitlets.Unicode("gallery", help="Title of the tab on screen.")
 
     def __init__(self, data, report: DataReport | None = None, *, page_size: int = 24, background: bool = True, **kwargs) -> None:
-        self.datasets = _as_splits(data)
-        self.report = report if report is not None else inspect(**self._inspect_args())
+        self.datasets = named_splits(data, where="DataBrowser")
+        self.report = report if report is not None else inspect(**self.datasets)
         missing = set(self.report.splits) - set(self.datasets)
         if missing:
             raise ValueError(
@@ -165,13 +150,6 @@ class DataBrowser(widgets.VBox):
         self.issue = keep
         self.summary.value = f"<pre style='font-size:12px'>{html.escape(report.summary())}</pre>"
         self._refilter()
-
-    def _inspect_args(self) -> dict:
-        names = list(self.datasets)
-        args = {"train": self.datasets[names[0]]}
-        for n in names[1:]:
-            args[n] = self.datasets[n]
-        return args
 
     # -- filtering and paging -----------------------------------------------------------------------
     @traitlets.observe("split", "class_name", "issue")

@@ -14,7 +14,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from ..data.inspection import DataReport
+from ..data.report import DataReport
 
 __all__ = ["DataStats"]
 

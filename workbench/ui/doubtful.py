@@ -18,7 +18,7 @@ import numpy as np
 import traitlets
 
 from ..data.dataset import ImageDataset
-from ..data.inspection import DataReport
+from ..data.report import DataReport
 from ..data.labels import CNN_EPOCHS, CNN_FOLDS, LabelModelStopped, rank_labels
 from ..data.preview import png_bytes
 from ..background import BackgroundRun, Throttle
