@@ -18,7 +18,7 @@ def planted(digits):
 
 
 def test_gallery_pages_lazily_and_filters_by_issue_split_and_class(planted):
-    b = DataBrowser(planted, page_size=10)
+    b = DataBrowser(planted, page_size=10, background=False)
     total = len(planted["train"]) + len(planted["test"])
     assert b.pages == -(-total // 10) and len(b.gallery.children) == 10 and len(b.shown) == 10
     b.issue_dd.value = "leakage"  # the dropdown drives the trait...
@@ -35,7 +35,7 @@ def test_gallery_pages_lazily_and_filters_by_issue_split_and_class(planted):
 
 
 def test_clicking_a_caption_shows_the_details_and_the_preview(planted):
-    b = DataBrowser(planted)
+    b = DataBrowser(planted, background=False)
     b.issue = "label_conflict"
     tile = b.gallery.children[0]
     tile.children[1].click()
@@ -49,7 +49,7 @@ def test_clicking_a_caption_shows_the_details_and_the_preview(planted):
 
 
 def test_groups_are_shown_side_by_side_with_labels(planted):
-    b = DataBrowser(planted)
+    b = DataBrowser(planted, background=False)
     labels = [o[1] for o in b.group_dd.options]
     assert any(o[0].startswith("leakage:") for o in b.group_dd.options)
     b.group_dd.value = labels[0]
@@ -58,7 +58,7 @@ def test_groups_are_shown_side_by_side_with_labels(planted):
 
 
 def test_class_count_bars_per_split(planted):
-    b = DataBrowser(planted)
+    b = DataBrowser(planted, background=False)
     counts = np.asarray(b.count_bars.y)
     assert counts.shape == (2, 10) and counts[0].sum() == len(planted["train"]) and counts[1].sum() == len(planted["test"])
     assert list(b.count_bars.labels) == ["train", "test"]

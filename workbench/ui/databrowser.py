@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..background import BackgroundRun
 from ..data.splits import named_splits
 from ..data.inspection import inspect
 from ..data.report import ISSUES, DataReport
@@ -37,11 +38,12 @@ class DataBrowser(widgets.VBox):
     data : ImageDataset, DataSplits or dict of name -> ImageDataset
         The split names must match the report's (``inspect(train, test, val=...)`` names them so).
     report : DataReport, optional
-        Run ``inspect`` on ``data`` when not given.
+        Shown as it is. When not given, ``inspect`` runs in a worker thread with a progress bar (inline with
+        ``background=False``) and the views appear when it is done; ``wait()`` blocks until then.
     page_size : int
         Thumbnails per page.
     background : bool
-        Upgrade the label ranking to the CNN in a worker thread (False: inline, the path tests use).
+        Inspect (when no report is given) and upgrade the label ranking to the CNN in a worker thread (False: inline, the path tests use).
     """
 
     split = traitlets.Unicode("all")
@@ -52,16 +54,53 @@ class DataBrowser(widgets.VBox):
     shown = traitlets.List(help="(split, index) of the samples on the current page.")
     tab = traitlets.Unicode("gallery", help="Title of the tab on screen.")
 
+    #: the tabs, in order
+    tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels", "split stats")
+
     def __init__(self, data, report: DataReport | None = None, *, page_size: int = 24, background: bool = True, **kwargs) -> None:
         self.datasets = named_splits(data, where="DataBrowser")
-        self.report = report if report is not None else inspect(**self.datasets)
+        self.page_size, self.background = page_size, background
+        self.report: DataReport | None = None
+        self.run: BackgroundRun | None = None
+        super().__init__(children=[], **kwargs)
+        self.add_class("wb-data-browser")
+        if report is not None:
+            self._build(report)
+            return
+        # no report given: inspect in the background, with progress; the views appear when it is done
+        self.inspect_progress = widgets.IntProgress(value=0, min=0, max=1, description="inspect")
+        self.inspect_status = widgets.HTML("<i>inspecting the data…</i>")
+        self.inspect_status.add_class("wb-status")
+        self.children = [widgets.HBox([self.inspect_progress, self.inspect_status])]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            self.inspect_progress.max, self.inspect_progress.value = max(total, 1), done
+            self.inspect_status.value = f"<i>inspecting: {html.escape(stage)} ({done}/{total})</i>"
+
+        self.run = BackgroundRun(lambda stop: inspect(**self.datasets, progress=progress), background=background,
+                                 on_done=self._inspected, name="inspect").start()
+
+    def wait(self, timeout: float | None = None) -> DataReport | None:
+        """Block until a background ``inspect`` is done (for scripts and top-to-bottom notebooks)."""
+        if self.run is not None:
+            self.run.join(timeout)
+        return self.report
+
+    def _inspected(self, run: BackgroundRun) -> None:
+        if run.error is not None:
+            self.inspect_status.value = (f"<b style='color:#b00020'>inspect failed: {html.escape(type(run.error).__name__)}: "
+                                         f"{html.escape(str(run.error))}</b>")
+            return
+        self._build(run.result)
+
+    def _build(self, report: DataReport) -> None:
+        self.report = report
         missing = set(self.report.splits) - set(self.datasets)
         if missing:
             raise ValueError(
                 f"DataBrowser: the report covers splits {sorted(missing)} that are not in data "
                 f"({sorted(self.datasets)}); pass the same splits you inspected."
             )
-        self.page_size = page_size
         self._selection: list[tuple[str, int]] = []
         r = self.report
 
@@ -85,7 +124,7 @@ class DataBrowser(widgets.VBox):
         self.group_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.summary = widgets.HTML(f"<pre style='font-size:12px'>{html.escape(r.summary())}</pre>")
         self.counts_figure = self._class_bars()
-        self.doubtful = DoubtfulLabelsView(r, self.datasets, page_size=page_size, background=background,
+        self.doubtful = DoubtfulLabelsView(r, self.datasets, page_size=self.page_size, background=self.background,
                                            on_report=self._use_report)
 
         self.split_dd.observe(lambda c: setattr(self, "split", c["new"]), "value")
@@ -111,13 +150,12 @@ class DataBrowser(widgets.VBox):
         self.stats = DataStats(r)  # per-channel statistics and split shift
         tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.doubtful,
                                      self.stats])
-        self.tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels", "split stats")
         for k, title in enumerate(self.tab_titles):
             tabs.set_title(k, title)
         self.tabs = tabs
+        tabs.selected_index = self.tab_titles.index(self.tab)
         tabs.observe(lambda c: setattr(self, "tab", self.tab_titles[c["new"]]), "selected_index")
-        super().__init__(children=[self.summary, tabs], **kwargs)
-        self.add_class("wb-data-browser")
+        self.children = [self.summary, tabs]
         self._refresh_groups()
         self._refilter()
         first = self._selection[0] if self._selection else None
@@ -132,6 +170,8 @@ class DataBrowser(widgets.VBox):
 
     @traitlets.observe("tab")
     def _on_tab(self, change) -> None:
+        if self.report is None:
+            return  # still inspecting: the tab is applied when the views are built
         self.tabs.selected_index = self.tab_titles.index(self.tab)
 
     def _issue_options(self) -> list[tuple[str, str]]:
@@ -154,6 +194,8 @@ class DataBrowser(widgets.VBox):
     # -- filtering and paging -----------------------------------------------------------------------
     @traitlets.observe("split", "class_name", "issue")
     def _on_filter(self, change) -> None:
+        if self.report is None:
+            return
         for dd, value in ((self.split_dd, self.split), (self.class_dd, self.class_name), (self.issue_dd, self.issue)):
             if dd.value != value:
                 dd.value = value  # keeps code-driven changes and the dropdowns in step
