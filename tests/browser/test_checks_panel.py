@@ -18,9 +18,12 @@ def test_batch_grid_draws_and_checks_run_from_the_panel(page, lab):
     while grid.evaluate("img => img.naturalWidth") == 0 and time.time() < deadline:
         time.sleep(0.2)
     assert grid.evaluate("img => img.naturalWidth") > 100  # a decoded grid of 24 digits
-    assert "shape (24, 1, 8, 8)" in page.locator(".wb-batch-viewer").first.inner_text()
+    viewer = page.locator(".wb-batch-viewer").first
+    viewer.scroll_into_view_if_needed()  # JupyterLab hides cells scrolled far out of view (inner text "")
+    assert "shape (24, 1, 8, 8)" in viewer.text_content()
 
     panel = page.locator(".wb-checks-panel").first
+    panel.wait_for(state="attached", timeout=300_000)  # after the notebook's run_all cell (a minute or two)
     panel.scroll_into_view_if_needed()
     row = panel.locator(".wb-check-gradient_check")
     row.locator("button", has_text="run").click()
