@@ -32,6 +32,7 @@ __all__ = ["inspect"]
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
+_Add = Callable[..., None]  # add(split, index, issue, detail, group='') appends one report row
 
 #: With progress="auto", a progress bar is shown from this many images on (about a second of work).
 AUTO_PROGRESS_MIN = 4000
@@ -65,6 +66,109 @@ def _split_statistics(report: DataReport, prints: dict[str, Fingerprints], class
             if value is None or not 0 <= value < len(classes):
                 add(name, i, "label_out_of_range",
                     f"the dataset returns label {label!r} for this sample; labels must be 0..{len(classes) - 1} ({len(classes)} classes)")
+
+
+def _oddities(report: DataReport, splits: dict[str, ImageDataset], prints: dict[str, Fingerprints],
+              brightness_z: float, add: _Add) -> None:
+    """Stage 2: per-split oddities (size, mode, low information, too dark / bright) and the split summaries."""
+    for name, ds in splits.items():
+        fp = prints[name]
+        sizes = Counter(zip(fp.height.tolist(), fp.width.tolist()))
+        common = sizes.most_common(1)[0][0] if sizes else (0, 0)
+        modes = Counter(fp.mode)
+        common_mode = modes.most_common(1)[0][0] if modes else ""
+        for i in range(len(ds)):
+            h, w = int(fp.height[i]), int(fp.width[i])
+            if (h, w) != common:
+                detail = f"{h}x{w} (most are {common[0]}x{common[1]})"
+                if abs(np.log((w / h) / (common[1] / common[0]))) > 0.2:
+                    detail += f", aspect {w / h:.2f} vs {common[1] / common[0]:.2f}"
+                add(name, i, "odd_size", detail)
+            if fp.mode[i] != common_mode:
+                add(name, i, "odd_mode", f"mode {fp.mode[i]} (most are {common_mode})")
+        low = fp.ink < 0.005
+        for i in np.flatnonzero(low):
+            what = "constant image" if fp.vmax[i] - fp.vmin[i] < 1e-6 else "almost no detail"
+            add(name, int(i), "low_information", f"{what}: {fp.ink[i]:.1%} of pixels differ from the background (std {fp.std[i]:.3f})")
+        dark, bright = _robust_outliers(fp.mean, brightness_z)
+        for i in np.flatnonzero(dark & ~low):
+            add(name, int(i), "too_dark", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
+        for i in np.flatnonzero(bright & ~low):
+            add(name, int(i), "too_bright", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
+        counts = ds.class_counts()
+        nonzero = [v for v in counts.values() if v]
+        report.splits[name] = SplitSummary(
+            name=name,
+            n=len(ds),
+            class_counts=counts,
+            imbalance_ratio=(max(nonzero) / min(nonzero)) if nonzero else float("nan"),
+            missing_classes=tuple(c for c, v in counts.items() if v == 0),
+            common_size=common,
+            channel_mean=tuple(float(v) for v in fp.channel_mean),
+            channel_std=tuple(float(v) for v in fp.channel_std),
+            unreadable=len(ds.unreadable),
+        )
+
+
+def _duplicates(report: DataReport, splits: dict[str, ImageDataset], prints: dict[str, Fingerprints],
+                near_bits: int, near_corr: float, classes: tuple[str, ...], progress, add: _Add) -> None:
+    """Stage 3: exact and near duplicates across all splits at once; label conflicts and leakage from the groups."""
+    owners = [(name, i) for name in splits for i in range(len(splits[name]))]
+    digests = [d for name in splits for d in prints[name].exact]
+    phash = np.concatenate([prints[n].phash for n in splits])
+    thumb = np.concatenate([prints[n].thumb for n in splits])
+    low_all = np.concatenate([prints[n].ink < 0.005 for n in splits])
+    labels_all = np.concatenate([splits[n].targets for n in splits])
+    if progress:
+        progress("duplicates", 0, 1)
+    uf = UnionFind(len(owners))
+    exact = exact_groups(digests)
+    exact_id = {}
+    for gid, members in enumerate(exact):
+        for m in members:
+            exact_id[m] = gid
+            uf.union(members[0], m)
+    side = np.concatenate([np.minimum(prints[n].height, prints[n].width) for n in splits])
+    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all, centre=side >= CENTRE_MIN_SIDE)
+    for a, b in near.tolist():
+        uf.union(a, b)
+    if progress:
+        progress("duplicates", 1, 1)
+    for gid, members in enumerate(exact):
+        key = f"x{gid}"
+        report.groups[key] = [owners[m] for m in members]
+        for m in members:
+            add(*owners[m], "exact_duplicate", f"identical pixels to {len(members) - 1} other image(s)", key)
+    for gid, members in enumerate(sorted(uf.groups(), key=min)):
+        key = f"g{gid}"
+        report.groups[key] = [owners[m] for m in members]
+        if len({exact_id.get(m, -1 - m) for m in members}) > 1:  # not just one exact group
+            for m in members:
+                add(*owners[m], "near_duplicate", f"near-identical to {len(members) - 1} other image(s)", key)
+        member_labels = {classes[int(labels_all[m])] for m in members}
+        if len(member_labels) > 1:
+            for m in members:
+                add(*owners[m], "label_conflict", f"duplicates labelled {sorted(member_labels)}", key)
+        present = {owners[m][0] for m in members}
+        member_splits = [name for name in splits if name in present]  # in the order the splits were given
+        if len(member_splits) > 1:
+            for m in members:
+                add(*owners[m], "leakage", f"the same image is in {' and '.join(member_splits)}", key)
+
+
+def _labels(report: DataReport, splits: dict[str, ImageDataset], prints: dict[str, Fingerprints],
+            classes: tuple[str, ...], label_model: str, pred_probs, seed: int, progress) -> None:
+    """Stage 4: every label scored by an out-of-fold model; rows for the ones it doubts."""
+    for name, ds in splits.items():
+        given = (pred_probs or {}).get(name)
+        if progress:
+            progress(f"label check {name}", 0, 1)
+        scores = score_labels(ds.targets, len(classes), thumb=prints[name].thumb, data=ds, label_model=label_model,
+                              pred_probs=given, seed=seed, progress=progress, stage=f"label model ({label_model}) {name}")
+        report.label_scores[name] = scores
+        report.rows.extend(label_rows(name, report.paths[name], ds.targets, classes, scores))
+        if progress:
+            progress(f"label check {name}", 1, 1)
 
 
 def inspect(
@@ -169,101 +273,15 @@ def inspect(
             rows.append({"split": name, "index": -1, "path": u.path, "label": "", "issue": "unreadable", "group": "", "detail": u.reason})
 
     # 2. per-split oddities and summaries
-    for name, ds in splits.items():
-        fp = prints[name]
-        sizes = Counter(zip(fp.height.tolist(), fp.width.tolist()))
-        common = sizes.most_common(1)[0][0] if sizes else (0, 0)
-        modes = Counter(fp.mode)
-        common_mode = modes.most_common(1)[0][0] if modes else ""
-        for i in range(len(ds)):
-            h, w = int(fp.height[i]), int(fp.width[i])
-            if (h, w) != common:
-                detail = f"{h}x{w} (most are {common[0]}x{common[1]})"
-                if abs(np.log((w / h) / (common[1] / common[0]))) > 0.2:
-                    detail += f", aspect {w / h:.2f} vs {common[1] / common[0]:.2f}"
-                add(name, i, "odd_size", detail)
-            if fp.mode[i] != common_mode:
-                add(name, i, "odd_mode", f"mode {fp.mode[i]} (most are {common_mode})")
-        low = fp.ink < 0.005
-        for i in np.flatnonzero(low):
-            what = "constant image" if fp.vmax[i] - fp.vmin[i] < 1e-6 else "almost no detail"
-            add(name, int(i), "low_information", f"{what}: {fp.ink[i]:.1%} of pixels differ from the background (std {fp.std[i]:.3f})")
-        dark, bright = _robust_outliers(fp.mean, brightness_z)
-        for i in np.flatnonzero(dark & ~low):
-            add(name, int(i), "too_dark", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
-        for i in np.flatnonzero(bright & ~low):
-            add(name, int(i), "too_bright", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
-        counts = ds.class_counts()
-        nonzero = [v for v in counts.values() if v]
-        report.splits[name] = SplitSummary(
-            name=name,
-            n=len(ds),
-            class_counts=counts,
-            imbalance_ratio=(max(nonzero) / min(nonzero)) if nonzero else float("nan"),
-            missing_classes=tuple(c for c, v in counts.items() if v == 0),
-            common_size=common,
-            channel_mean=tuple(float(v) for v in fp.channel_mean),
-            channel_std=tuple(float(v) for v in fp.channel_std),
-            unreadable=len(ds.unreadable),
-        )
-
+    _oddities(report, splits, prints, brightness_z, add)
     _split_statistics(report, prints, classes, add)
 
     # 3. duplicates across all splits at once (this is where leakage shows)
-    owners = [(name, i) for name in splits for i in range(len(splits[name]))]
-    digests = [d for name in splits for d in prints[name].exact]
-    phash = np.concatenate([prints[n].phash for n in splits])
-    thumb = np.concatenate([prints[n].thumb for n in splits])
-    low_all = np.concatenate([prints[n].ink < 0.005 for n in splits])
-    labels_all = np.concatenate([splits[n].targets for n in splits])
-    if progress:
-        progress("duplicates", 0, 1)
-    uf = UnionFind(len(owners))
-    exact = exact_groups(digests)
-    exact_id = {}
-    for gid, members in enumerate(exact):
-        for m in members:
-            exact_id[m] = gid
-            uf.union(members[0], m)
-    side = np.concatenate([np.minimum(prints[n].height, prints[n].width) for n in splits])
-    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all, centre=side >= CENTRE_MIN_SIDE)
-    for a, b in near.tolist():
-        uf.union(a, b)
-    if progress:
-        progress("duplicates", 1, 1)
-    for gid, members in enumerate(exact):
-        key = f"x{gid}"
-        report.groups[key] = [owners[m] for m in members]
-        for m in members:
-            add(*owners[m], "exact_duplicate", f"identical pixels to {len(members) - 1} other image(s)", key)
-    for gid, members in enumerate(sorted(uf.groups(), key=min)):
-        key = f"g{gid}"
-        report.groups[key] = [owners[m] for m in members]
-        if len({exact_id.get(m, -1 - m) for m in members}) > 1:  # not just one exact group
-            for m in members:
-                add(*owners[m], "near_duplicate", f"near-identical to {len(members) - 1} other image(s)", key)
-        member_labels = {classes[int(labels_all[m])] for m in members}
-        if len(member_labels) > 1:
-            for m in members:
-                add(*owners[m], "label_conflict", f"duplicates labelled {sorted(member_labels)}", key)
-        present = {owners[m][0] for m in members}
-        member_splits = [name for name in splits if name in present]  # in the order the splits were given
-        if len(member_splits) > 1:
-            for m in members:
-                add(*owners[m], "leakage", f"the same image is in {' and '.join(member_splits)}", key)
+    _duplicates(report, splits, prints, near_bits, near_corr, classes, progress, add)
 
     # 4. labels a model doubts
     if suspicious:
-        for name, ds in splits.items():
-            given = (pred_probs or {}).get(name)
-            if progress:
-                progress(f"label check {name}", 0, 1)
-            scores = score_labels(ds.targets, len(classes), thumb=prints[name].thumb, data=ds, label_model=label_model,
-                                  pred_probs=given, seed=seed, progress=progress, stage=f"label model ({label_model}) {name}")
-            report.label_scores[name] = scores
-            rows.extend(label_rows(name, paths[name], targets[name], classes, scores))
-            if progress:
-                progress(f"label check {name}", 1, 1)
+        _labels(report, splits, prints, classes, label_model, pred_probs, seed, progress)
     if isinstance(progress, StageProgress):
         progress.close()
     report.seconds = time.perf_counter() - started
