@@ -11,9 +11,10 @@ from torch import nn
 from workbench.diagnose import verdict
 from workbench.lab import LabSettings, human_accuracy, prepare_run
 from workbench.models import INIT_SCHEMES, init_weights
-from workbench.train import History, RunStore, TrainConfig, fit, fixed_batch
+from workbench.diagnose import fixed_batch
+from workbench.train import History, RunStore, TrainConfig, fit
 from workbench.ui.plotting import config_diff
-from workbench.train.dynamics import PredictionTracker
+from workbench.diagnose.dynamics import PredictionTracker
 from workbench.models import build_model
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from workbench.train import RunStore
 from workbench.ui.plotting import ema, spread_band
-from workbench.train.dynamics import PredictionTracker
+from workbench.diagnose.dynamics import PredictionTracker
 
 
 def _lines_run(fn, *args) -> int:

@@ -9,9 +9,9 @@ import types
 import pytest
 
 from workbench.lab import LabSettings
-from workbench.train import dynamics
+from workbench.diagnose import dynamics
 from workbench.train.callbacks import Callback
-from workbench.train.dynamics import PredictionTracker
+from workbench.diagnose.dynamics import PredictionTracker
 from workbench import background as runner
 from workbench.background import Throttle
 from workbench.lab import session as lab_module

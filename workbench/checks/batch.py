@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..data.dataset import ImageDataset, TensorImageDataset
-from ..data.sources import FolderImageDataset, TorchImageDataset
+from ..data.folder import FolderImageDataset
+from ..data.torchdata import TorchImageDataset
 from ..train.loop import resolve_device
 from ..train.state import preserved
 from .runner import first_batch

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import ImageDataset
-from .sources import FolderImageDataset, TorchImageDataset, _sample_to_tensor
+from .folder import FolderImageDataset
+from .torchdata import TorchImageDataset, _sample_to_tensor
 
 __all__ = ["Fingerprints", "canonical", "fingerprint", "perceptual_hash"]
 

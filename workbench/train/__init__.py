@@ -4,7 +4,6 @@ optimizers, seeding, state snapshots, and the run store that records runs."""
 from .batches import Epochs, epoch_batches
 from .callbacks import Callback, FitState, StopTraining
 from .config import TrainConfig
-from .dynamics import PredictionTracker, fixed_batch
 from .history import EPOCH_METRICS, History, HistorySnapshot, in_epochs
 from .loop import Evaluation, TrainingError, evaluate, fit, resolve_device
 from .optimizers import OPTIMIZERS, LiveLR, make_optimizer, set_lr
@@ -23,7 +22,6 @@ __all__ = [
     "History",
     "HistorySnapshot",
     "LiveLR",
-    "PredictionTracker",
     "RunRecorder",
     "RunStore",
     "Snapshot",
@@ -34,7 +32,6 @@ __all__ = [
     "epoch_batches",
     "evaluate",
     "fit",
-    "fixed_batch",
     "in_epochs",
     "make_optimizer",
     "preserved",

@@ -24,7 +24,7 @@ from ..diagnose.verdict import verdict
 from ..lab import Lab, LabSettings
 from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.callbacks import Callback, FitState
-from ..train.dynamics import fixed_batch
+from ..diagnose.dynamics import fixed_batch
 from ..train.history import History
 from ..train.optimizers import OPTIMIZERS
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..data.preview import png_bytes
 from ..train.callbacks import Callback, FitState
-from ..train.dynamics import PredictionTracker
+from ..diagnose.dynamics import PredictionTracker
 from ..background import Throttle
 
 __all__ = ["PredictionView"]

@@ -13,7 +13,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from .callbacks import Callback, FitState
+from ..train.callbacks import Callback, FitState
 
 __all__ = ["PredictionTracker", "fixed_batch"]
 
