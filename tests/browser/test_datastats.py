@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_channel_stats_chart_draws_one_bar_per_split_and_statistic(page, lab):
     open_notebook(page, lab, "01_become_one_with_the_data.ipynb")
     run_all(page)
-    view = page.locator(".wb-data-stats").first  # the planted darker test split
+    # the standalone view of the planted darker test split (the browsers' own "split stats" tabs are hidden)
+    view = page.locator(".wb-data-stats").filter(has_text="test differs from train in brightness").first
     view.wait_for(timeout=240_000)
     view.scroll_into_view_if_needed()
     bars = view.locator(".bqplot svg .bargroup rect.bar")
