@@ -17,13 +17,14 @@ def test_channel_stats_chart_draws_one_bar_per_split_and_statistic(page, lab):
     view.wait_for(timeout=240_000)
     view.scroll_into_view_if_needed()
     bars = view.locator(".bqplot svg .bargroup rect.bar")
-    bars.first.wait_for(timeout=60_000)
+    bars.first.wait_for(state="attached", timeout=60_000)  # a bar has no size until its data is drawn
     assert bars.count() == 4  # (gray mean, gray std) x (train, test)
-    deadline = time.time() + 20
+    deadline = time.time() + 60
     heights = [0.0]
     while not all(h > 0 for h in heights) and time.time() < deadline:
         heights = [float(bars.nth(k).get_attribute("height") or 0) for k in range(4)]
         time.sleep(0.2)
+    view.screenshot(path=str(ARTIFACTS / "01_data_stats.png"))
     assert all(h > 0 for h in heights), heights
     assert view.locator("table.wb-channel-table tr").count() == 3
     assert "test differs from train in brightness" in view.inner_text()

@@ -41,9 +41,11 @@ class DataStats(widgets.VBox):
         names = list(cs.splits)
         labels = [f"{c} {what}" for c in cs.channels for what in ("mean", "std")]
         values = np.stack([cs.mean, cs.std], axis=2).reshape(len(names), -1)  # (S, 2C): c0 mean, c0 std, ...
-        x, y = bq.OrdinalScale(), bq.LinearScale(min=0)
+        values = np.nan_to_num(values)
+        # both ends set: a LinearScale with only min=0 draws every bar at height 0 (domain [0, 0])
+        x, y = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=float(max(values.max(), 1e-6)) * 1.1)
         self.bars = bq.Bars(
-            x=labels, y=np.nan_to_num(values), scales={"x": x, "y": y}, type="grouped",
+            x=labels, y=values, scales={"x": x, "y": y}, type="grouped",
             colors=SPLIT_COLORS[: len(names)], labels=names, display_legend=True,
         )
         self.figure = bq.Figure(
