@@ -26,8 +26,9 @@ from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load  # noqa: E402
-from workbench.data import from_folder, inspect  # noqa: E402
+from _common import load
+
+from workbench.data import from_folder, inspect
 
 KINDS = ("jpeg70", "darker", "brighter", "noise", "shift")
 
@@ -118,7 +119,9 @@ def run_cleanvision(root: Path) -> tuple[float, list[set[str]]]:
     finally:
         sys.stdout = stdout
         devnull.close()
-    sets = lab.info.get("near_duplicates", {}).get("sets", []) + lab.info.get("exact_duplicates", {}).get("sets", [])
+    sets = lab.info.get("near_duplicates", {}).get("sets", []) + lab.info.get("exact_duplicates", {}).get(
+        "sets", []
+    )
     return seconds, [set(s) for s in sets]
 
 
@@ -129,21 +132,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "planted"
         pairs = build(root, args.n)
-        print(f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate pairs")
+        print(
+            f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate pairs"
+        )
         run_workbench(root)  # warm-up: imports, page cache
         wb_s, wb_groups, report = run_workbench(root)
         cv_s, cv_groups = run_cleanvision(root)
         wb_r, cv_r = recall(wb_groups, pairs), recall(cv_groups, pairs)
-        print(f"workbench   {wb_s:7.2f} s  near-dup recall {wb_r:.3f}  ({len(wb_groups)} groups; full inspect incl. label check)")
-        print(f"cleanvision {cv_s:7.2f} s  near-dup recall {cv_r:.3f}  ({len(cv_groups)} groups; find_issues() defaults)")
+        print(
+            f"workbench   {wb_s:7.2f} s  near-dup recall {wb_r:.3f}  ({len(wb_groups)} groups; full inspect incl. label check)"
+        )
+        print(
+            f"cleanvision {cv_s:7.2f} s  near-dup recall {cv_r:.3f}  ({len(cv_groups)} groups; find_issues() defaults)"
+        )
         for kind in KINDS:
             sub = [p for p in pairs if f"near_{kind}_" in p[1]]
-            print(f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision {recall(cv_groups, sub):.2f}")
+            print(
+                f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision {recall(cv_groups, sub):.2f}"
+            )
     mnist = load("mnist")
     t0 = time.perf_counter()
     r = inspect(mnist, progress=None)
-    print(f"in-memory MNIST test set (10k 28x28): {time.perf_counter() - t0:.2f} s; "
-          f"{r.count('near_duplicate')} near-dup samples, {r.count('suspicious_label')} suspicious labels")
+    print(
+        f"in-memory MNIST test set (10k 28x28): {time.perf_counter() - t0:.2f} s; "
+        f"{r.count('near_duplicate')} near-dup samples, {r.count('suspicious_label')} suspicious labels"
+    )
     print(f"inspect_vs_cleanvision={cv_s / wb_s:.1f} recall={wb_r:.2f}/{cv_r:.2f}")
 
 

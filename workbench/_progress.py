@@ -53,8 +53,14 @@ class StageProgress:
         Receives the summary line when no bars were drawn; default: ``logging.getLogger("workbench").info``.
     """
 
-    def __init__(self, what: str = "work", *, bars: bool | None = None, stream: IO[str] | None = None,
-                 on_summary: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        what: str = "work",
+        *,
+        bars: bool | None = None,
+        stream: IO[str] | None = None,
+        on_summary: Callable[[str], None] | None = None,
+    ) -> None:
         self.what, self.stream, self.on_summary = what, stream, on_summary
         self.bars = shows_bars(stream) if bars is None else bool(bars)
         self.stages: dict[str, tuple[int, float]] = {}  # stage -> (total, seconds)

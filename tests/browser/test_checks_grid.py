@@ -25,8 +25,10 @@ panel
 
 
 def _boxes(page, selector: str) -> list[dict]:
-    return page.locator(selector).evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect();"
-                                                " return {x: r.x, y: r.y, w: r.width, h: r.height}; })")
+    return page.locator(selector).evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, w: r.width, h: r.height}; })"
+    )
 
 
 def test_rows_are_a_grid_and_long_messages_wrap(page, lab):

@@ -38,11 +38,20 @@ def test_pressing_a_key_labels_the_sample(page, lab):
     widget = page.locator(".wb-human-baseline").first
     widget.wait_for(timeout=120_000)
     assert [b.strip() for b in widget.locator(".widget-button").all_inner_texts()][:4] == [
-        "cat (c)", "dog (d)", "car (a)", "skip (space)"]
+        "cat (c)",
+        "dog (d)",
+        "car (a)",
+        "skip (space)",
+    ]
     _wait_text(widget, "sample 1 of 4")
     box = widget.locator(".wb-human-keys input")
     box.click()
-    for key, shown in (("d", "sample 2 of 4"), ("a", "sample 3 of 4"), (" ", "sample 4 of 4"), ("c", "done: 4 samples")):
+    for key, shown in (
+        ("d", "sample 2 of 4"),
+        ("a", "sample 3 of 4"),
+        (" ", "sample 4 of 4"),
+        ("c", "done: 4 samples"),
+    ):
         page.keyboard.press("Space" if key == " " else key)
         _wait_text(widget, shown)  # the kernel answered and moved on: one key, one sample
     text = _wait_text(widget, "human accuracy 33.3%")

@@ -30,9 +30,14 @@ KNOWN_MISSES_8PX = (
 )
 
 
-@pytest.mark.parametrize("side", [
-    28, 64, pytest.param(8, marks=pytest.mark.xfail(reason=KNOWN_MISSES_8PX, strict=True)),
-])
+@pytest.mark.parametrize(
+    "side",
+    [
+        28,
+        64,
+        pytest.param(8, marks=pytest.mark.xfail(reason=KNOWN_MISSES_8PX, strict=True)),
+    ],
+)
 def test_one_and_two_pixel_shifts_and_rolls_are_found(mnist_images, side):
     x, y = mnist_images
     if side != 28:
@@ -46,7 +51,9 @@ def test_one_and_two_pixel_shifts_and_rolls_are_found(mnist_images, side):
         pairs.append((i, len(base) + j, (k, axis, roll)))
     images = np.concatenate([base, np.stack(copies)])[:, None]
     labels = np.concatenate([y, y[[i for i, _, _ in pairs]]])
-    report = inspect(from_arrays(images, labels, [str(c) for c in range(10)]), suspicious=False, progress=None)
+    report = inspect(
+        from_arrays(images, labels, [str(c) for c in range(10)]), suspicious=False, progress=None
+    )
     group = {i: key for key, members in report.groups.items() for _, i in members}
     missed = [kind for a, b, kind in pairs if group.get(a) is None or group.get(a) != group.get(b)]
     assert not missed, f"{side}x{side}: copies (shift, axis, roll) not grouped with their original: {missed}"

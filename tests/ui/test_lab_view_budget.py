@@ -50,10 +50,16 @@ def _run_lab(digits, tmp_path, monkeypatch, clock, step: float, cost: float, epo
             clock.t += step
 
     real_fit = lab_module.fit
-    monkeypatch.setattr(lab_module, "fit", lambda *a, callbacks=(), **k: real_fit(*a, callbacks=[Tick(), *callbacks], **k))
+    monkeypatch.setattr(
+        lab_module, "fit", lambda *a, callbacks=(), **k: real_fit(*a, callbacks=[Tick(), *callbacks], **k)
+    )
     monkeypatch.setattr(PredictionTracker, "_record", clock.charge("score", PredictionTracker._record, cost))
-    lab = OverfitLab(digits, LabSettings(epochs=epochs, subset=64, batch_size=16), store=tmp_path / "r.sqlite",
-                     background=False)
+    lab = OverfitLab(
+        digits,
+        LabSettings(epochs=epochs, subset=64, batch_size=16),
+        store=tmp_path / "r.sqlite",
+        background=False,
+    )
     lab.curves.update = clock.charge("curves", lab.curves.update, cost)
     lab.predictions.update = clock.charge("predictions", lab.predictions.update, cost)
     lab._show_verdict = clock.charge("verdict", lab._show_verdict, cost)
@@ -103,13 +109,19 @@ def test_throttle_budget(clock):
         return lambda: setattr(clock, "t", clock.t + seconds)
 
     slow = Throttle(hz=4, budget=0.01)
-    assert slow.call(work(5.0))  # 5 s at 1 % would be 500 s: the wait stops at MAX_WAIT_S (10 s) from the start
+    assert slow.call(
+        work(5.0)
+    )  # 5 s at 1 % would be 500 s: the wait stops at MAX_WAIT_S (10 s) from the start
     clock.t += Throttle.MAX_WAIT_S - 5.0 - 0.01
     assert not slow.ready()
     clock.t += 0.01
     assert slow.ready()
     slow.done()
-    for cost in (0.01, 0.01, 3.0):  # one slow call (an import, a pause) among fast ones: the least of three counts
+    for cost in (
+        0.01,
+        0.01,
+        3.0,
+    ):  # one slow call (an import, a pause) among fast ones: the least of three counts
         clock.t += 1.0
         assert slow.call(work(cost))
     clock.t += 0.25
@@ -121,5 +133,7 @@ def test_throttle_budget(clock):
     clock.t += 0.25
     assert plain.ready()
     for bad in (0, 1.5, -1):
-        with pytest.raises(ValueError, match="'budget' parameter of Throttle must be a fraction in \\(0, 1\\] or None"):
+        with pytest.raises(
+            ValueError, match="'budget' parameter of Throttle must be a fraction in \\(0, 1\\] or None"
+        ):
             Throttle(4, budget=bad)

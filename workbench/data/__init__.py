@@ -32,8 +32,8 @@ __all__ = [
     "split",
 ]
 
-from .inspection import ISSUES, DataReport, SplitSummary, inspect  # noqa: E402
-from .labels import LABEL_MODELS, LabelModelStopped, LabelScores, rank_labels  # noqa: E402
+from .inspection import ISSUES, DataReport, SplitSummary, inspect
+from .labels import LABEL_MODELS, LabelModelStopped, LabelScores, rank_labels
 
 __all__ += ["ISSUES", "DataReport", "SplitSummary", "inspect"]
 __all__ += ["LABEL_MODELS", "LabelModelStopped", "LabelScores", "rank_labels"]

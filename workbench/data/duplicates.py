@@ -117,7 +117,9 @@ def centre_on_ink(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     theta[:, 0, 2] = torch.where(has_ink, (cx - centre) * 2 / side, 0.0)  # normalised coordinates
     theta[:, 1, 2] = torch.where(has_ink, (cy - centre) * 2 / side, 0.0)
     grid = F.affine_grid(theta, [n, 1, side, side], align_corners=False)
-    moved = F.grid_sample((t - med)[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    moved = F.grid_sample(
+        (t - med)[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     return (moved[:, 0] + med).numpy(), has_ink.numpy()
 
 
@@ -178,11 +180,15 @@ def near_pairs(
         return pairs
     centred_all = np.empty_like(thumb, dtype=np.float32)
     centred_all[active] = centred
-    corr = np.concatenate([
-        np.maximum(shift_corr(thumb[pairs[s : s + 1024, 0]], thumb[pairs[s : s + 1024, 1]]),
-                   shift_corr(centred_all[pairs[s : s + 1024, 0]], centred_all[pairs[s : s + 1024, 1]]))
-        for s in range(0, len(pairs), 1024)
-    ])
+    corr = np.concatenate(
+        [
+            np.maximum(
+                shift_corr(thumb[pairs[s : s + 1024, 0]], thumb[pairs[s : s + 1024, 1]]),
+                shift_corr(centred_all[pairs[s : s + 1024, 0]], centred_all[pairs[s : s + 1024, 1]]),
+            )
+            for s in range(0, len(pairs), 1024)
+        ]
+    )
     return pairs[corr >= min_corr]
 
 
@@ -219,7 +225,12 @@ def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nb = inner_b.norm(dim=1)
     b_hat = inner_b / nb.clamp_min(1e-12)[:, None]
     crops = torch.stack(
-        [at[:, 1 + dy : s - 1 + dy, 1 + dx : s - 1 + dx].reshape(p, -1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dim=1
+        [
+            at[:, 1 + dy : s - 1 + dy, 1 + dx : s - 1 + dx].reshape(p, -1)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ],
+        dim=1,
     )  # (P, 9, n)
     n = crops.shape[2]
     d = torch.bmm(crops, b_hat[:, :, None])[:, :, 0]  # (P, 9)
@@ -240,4 +251,3 @@ def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         both_flat = (flat_a & (nb < 1e-6)).numpy()[fa]
         best[fa] = np.where(both_flat & same, 1.0, 0.0)
     return best
-

@@ -124,7 +124,9 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
     ch_sum: torch.Tensor | None = None
     ch_sq: torch.Tensor | None = None
     ch_count = 0
-    pending: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (position, gray, as stored), batched by shape
+    pending: list[
+        tuple[int, torch.Tensor, torch.Tensor]
+    ] = []  # (position, gray, as stored), batched by shape
 
     def drain() -> None:
         nonlocal ch_sum, ch_sq, ch_count
@@ -151,7 +153,13 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
                 ch_sum += per.sum(1)
                 ch_sq += (per**2).sum(1)
                 ch_count += per.shape[1]
-            big = F.interpolate(gray[:, None], size=(PHASH_SIDE, PHASH_SIDE), mode="bilinear", antialias=True, align_corners=False)[:, 0]
+            big = F.interpolate(
+                gray[:, None],
+                size=(PHASH_SIDE, PHASH_SIDE),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )[:, 0]
             thumb[idx] = big.clamp(-60000, 60000).numpy().astype(np.float16)  # THUMB == PHASH_SIDE
             phash[idx] = perceptual_hash(big)
         pending.clear()
@@ -161,7 +169,11 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
         item_labels.append(label)
         x = x.float()
         c = canonical(x)
-        exact.append(hashlib.blake2b(str(tuple(c.shape)).encode() + c.contiguous().numpy().tobytes(), digest_size=16).digest())
+        exact.append(
+            hashlib.blake2b(
+                str(tuple(c.shape)).encode() + c.contiguous().numpy().tobytes(), digest_size=16
+            ).digest()
+        )
         stats[i, 2] = c.shape[0]
         modes.append(mode)
         pending.append((i, _gray(c), x))

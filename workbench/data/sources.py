@@ -23,13 +23,13 @@ from .dataset import DataSplits, ImageDataset, TensorImageDataset, UnreadableFil
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MNIST_ENV",
     "FolderImageDataset",
     "TorchImageDataset",
     "from_arrays",
     "from_folder",
     "from_idx",
     "from_torch",
-    "MNIST_ENV",
     "load_digits",
     "load_mnist_test",
     "mnist_test_set",
@@ -56,7 +56,9 @@ def _first_bad(mask: np.ndarray, limit: int = 5) -> str:
     return f"{shown}{more}"
 
 
-def _labels_to_ints(labels: Any, classes: Sequence[str] | None, n: int, where: str) -> tuple[np.ndarray, list[str]]:
+def _labels_to_ints(
+    labels: Any, classes: Sequence[str] | None, n: int, where: str
+) -> tuple[np.ndarray, list[str]]:
     """Integer labels in 0..C-1 and class names, from int or string labels."""
     lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if lab.ndim != 1:
@@ -124,7 +126,9 @@ def _images_to_nchw(images: Any, channels_last: bool | None, where: str) -> torc
         if arr.ndim == 2 and arr.shape[1] > 0:
             side = int(round(arr.shape[1] ** 0.5))
             if side * side == arr.shape[1]:
-                hint = f" If these are flattened {side}x{side} images, pass images.reshape(-1, {side}, {side})."
+                hint = (
+                    f" If these are flattened {side}x{side} images, pass images.reshape(-1, {side}, {side})."
+                )
         raise ValueError(
             f"{where}: images must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); "
             f"got shape {tuple(arr.shape)}.{hint}"
@@ -226,12 +230,21 @@ def from_arrays(
     tensor = _images_to_nchw(images, channels_last, where)
     targets, class_list = _labels_to_ints(labels, classes, len(tensor), where)
     if paths is not None and len(paths) != len(tensor):
-        raise ValueError(f"{where}: {len(paths)} paths for {len(tensor)} images; give one path per image or none.")
+        raise ValueError(
+            f"{where}: {len(paths)} paths for {len(tensor)} images; give one path per image or none."
+        )
     return TensorImageDataset(tensor, targets, class_list, paths=paths, name=name)
 
 
 # -- IDX files (MNIST and friends) ----------------------------------------------------------------------------
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _read_idx(path: Path, ndim: int) -> np.ndarray:
@@ -255,7 +268,9 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     need = int(np.prod(dims)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) < need:
-        raise ValueError(f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has {len(body)}.")
+        raise ValueError(
+            f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has {len(body)}."
+        )
     return np.frombuffer(body, dtype=dtype, count=int(np.prod(dims))).reshape(dims)
 
 
@@ -273,7 +288,9 @@ def from_idx(
     """
     arr = _read_idx(Path(images), 3)
     lab = _read_idx(Path(labels), 1)
-    return from_arrays(arr.copy(), lab.astype(np.int64), classes, name=name or Path(images).name.split("-")[0])
+    return from_arrays(
+        arr.copy(), lab.astype(np.int64), classes, name=name or Path(images).name.split("-")[0]
+    )
 
 
 # -- an ImageFolder tree ---------------------------------------------------------------------------------
@@ -284,7 +301,9 @@ class FolderImageDataset(ImageDataset):
     fit its memory budget, so a file is decoded once: inspection and training reuse them.
     """
 
-    def __init__(self, files, targets, classes, size, mode, transform=None, name="folder", decoded=None) -> None:
+    def __init__(
+        self, files, targets, classes, size, mode, transform=None, name="folder", decoded=None
+    ) -> None:
         super().__init__(classes, targets, files, name)
         self.size = size  # (H, W)
         self.mode = mode
@@ -316,8 +335,6 @@ class FolderImageDataset(ImageDataset):
         if (img.height, img.width) != tuple(self.size):
             img = img.resize((self.size[1], self.size[0]), Image.BILINEAR)
         return _pil_to_tensor(img)
-
-
 
 
 def _decode_check(path: Path, keep: bool) -> tuple[tuple[int, int], str, np.ndarray | None] | str:
@@ -378,7 +395,9 @@ def from_folder(
     for label, cdir in enumerate(class_dirs):
         for f in sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith(".")):
             if f.suffix.lower() not in exts:
-                unreadable.append(UnreadableFile(str(f), f"extension {f.suffix or '(none)'} is not an image type"))
+                unreadable.append(
+                    UnreadableFile(str(f), f"extension {f.suffix or '(none)'} is not an image type")
+                )
                 continue
             got = _decode_check(f, keep=budget > 0)
             if isinstance(got, str):
@@ -405,9 +424,18 @@ def from_folder(
     if size is None:
         size = shapes.most_common(1)[0][0]
     else:
-        size = (check_int(size[0], "size[0]", "from_folder", low=1), check_int(size[1], "size[1]", "from_folder", low=1))
+        size = (
+            check_int(size[0], "size[0]", "from_folder", low=1),
+            check_int(size[1], "size[1]", "from_folder", low=1),
+        )
     ds = FolderImageDataset(
-        files, np.array(targets), [d.name for d in class_dirs], size, mode, transform, name=name or root.name,
+        files,
+        np.array(targets),
+        [d.name for d in class_dirs],
+        size,
+        mode,
+        transform,
+        name=name or root.name,
         decoded=decoded,
     )
     ds.unreadable = unreadable
@@ -459,7 +487,9 @@ def from_torch(
     file paths from ``dataset.samples`` / ``dataset.imgs`` (ImageFolder) when present.
     """
     where = f"from_torch({type(dataset).__name__})"
-    if isinstance(dataset, IterableDataset) or not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+    if isinstance(dataset, IterableDataset) or not (
+        hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")
+    ):
         raise TypeError(
             f"{where}: needs a map-style dataset (with __len__ and __getitem__); got {type(dataset).__name__}. "
             "Wrap an iterable in a list, or use from_arrays()."
@@ -478,7 +508,10 @@ def from_torch(
         raw = dataset.targets
     else:
         raw = [dataset[i][1] for i in range(n)]
-    raw = [int(t) if isinstance(t, torch.Tensor) else t for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)]
+    raw = [
+        int(t) if isinstance(t, torch.Tensor) else t
+        for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)
+    ]
     if classes is None and getattr(dataset, "classes", None) is not None:
         classes = list(dataset.classes)
     targets, class_list = _labels_to_ints(np.asarray(raw), classes, n, where)

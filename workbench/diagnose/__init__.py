@@ -5,9 +5,18 @@ A part above ``workbench.train``: it reads histories and hooks into the loop thr
 """
 
 from .diagnosis import KINDS, Diagnosis, Finding, diagnose
-from .probes import ACT_BINS, GRAD_BINS, ProbeSample, Probes
+from .probes import ACT_BINS, GRAD_BINS, Probes, ProbeSample
 from .verdict import Verdict, verdict
 
 __all__ = [
-    "ACT_BINS", "GRAD_BINS", "KINDS", "Diagnosis", "Finding", "ProbeSample", "Probes", "Verdict", "diagnose", "verdict",
+    "ACT_BINS",
+    "GRAD_BINS",
+    "KINDS",
+    "Diagnosis",
+    "Finding",
+    "ProbeSample",
+    "Probes",
+    "Verdict",
+    "diagnose",
+    "verdict",
 ]

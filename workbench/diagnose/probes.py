@@ -29,7 +29,7 @@ from torch import nn
 from .._validation import check_int, check_real
 from ..train.callbacks import Callback, FitState
 
-__all__ = ["ACT_BINS", "GRAD_BINS", "Probes", "ProbeSample"]
+__all__ = ["ACT_BINS", "GRAD_BINS", "ProbeSample", "Probes"]
 
 #: Activation histograms: values clamped into [-4, 4] (tails land in the edge bins), 40 bins. Post-ReLU
 #: and tanh activations of a healthy net live well inside this range; the edge bins show when they don't.
@@ -216,7 +216,9 @@ class Probes(Callback):
         import pandas as pd
 
         with self._lock:
-            rows = [(s.step, s.epoch, layer, q, v) for s in self.samples for (layer, q), v in s.scalars.items()]
+            rows = [
+                (s.step, s.epoch, layer, q, v) for s in self.samples for (layer, q), v in s.scalars.items()
+            ]
         return pd.DataFrame(rows, columns=["step", "epoch", "layer", "quantity", "value"])
 
     def layers(self, quantity: str) -> list[str]:
@@ -232,7 +234,9 @@ class Probes(Callback):
     def series(self, layer: str, quantity: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of one scalar over the run."""
         with self._lock:
-            pts = [(s.step, s.scalars[(layer, quantity)]) for s in self.samples if (layer, quantity) in s.scalars]
+            pts = [
+                (s.step, s.scalars[(layer, quantity)]) for s in self.samples if (layer, quantity) in s.scalars
+            ]
         if not pts:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         steps, values = zip(*pts, strict=True)
@@ -241,10 +245,14 @@ class Probes(Callback):
     def histogram(self, layer: str, kind: str = "activation") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(steps, bin_edges, counts)``: counts is ``(samples, bins)``, one row per sampled step."""
         if kind not in ("activation", "gradient"):
-            raise ValueError(f"The 'kind' parameter of Probes.histogram must be 'activation' or 'gradient'. Got {kind!r}.")
+            raise ValueError(
+                f"The 'kind' parameter of Probes.histogram must be 'activation' or 'gradient'. Got {kind!r}."
+            )
         bins, lo, hi = ACT_BINS if kind == "activation" else GRAD_BINS
         with self._lock:
-            rows = [(s.step, s.histograms[(layer, kind)]) for s in self.samples if (layer, kind) in s.histograms]
+            rows = [
+                (s.step, s.histograms[(layer, kind)]) for s in self.samples if (layer, kind) in s.histograms
+            ]
         edges = np.linspace(lo, hi, bins + 1)
         if not rows:
             return np.zeros(0, dtype=np.int64), edges, np.zeros((0, bins))

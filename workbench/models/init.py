@@ -50,10 +50,18 @@ def init_last_layer_bias(model: nn.Module, data) -> str:
     Classification: the log class priors (a model that knows only the base rates starts at the entropy
     of the labels, not above it). Regression: the target mean.
     """
-    targets = np.asarray(getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data)
+    targets = np.asarray(
+        getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data
+    )
     if targets is None or targets.ndim == 0:
-        raise TypeError("init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets.")
-    x = data[0][0][None] if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor)) else None
+        raise TypeError(
+            "init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets."
+        )
+    x = (
+        data[0][0][None]
+        if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor))
+        else None
+    )
     if x is None:
         raise TypeError("init_last_layer_bias needs a dataset (it runs one sample to find the output layer).")
     last = output_layer(model, x.to(model_device(model)))

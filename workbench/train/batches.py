@@ -22,8 +22,12 @@ class Epochs:
     """Calling it yields one epoch of device batches; it also remembers the epoch's sample order, so a
     diverged run can name the samples of its failing batch (``batch_indices``) at no per-step cost."""
 
-    def __init__(self, run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]], order: Callable[[], object],
-                 batch_size: int) -> None:
+    def __init__(
+        self,
+        run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]],
+        order: Callable[[], object],
+        batch_size: int,
+    ) -> None:
         self._run, self._order, self.batch_size = run, order, batch_size
 
     def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -56,7 +60,11 @@ class _RecordingSampler(Sampler):
 
 
 def epoch_batches(
-    dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None, num_workers: int = 0
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    generator: torch.Generator | None,
+    num_workers: int = 0,
 ) -> Epochs:
     """A callable that yields one epoch of device batches (shuffled by ``generator`` when given).
 
@@ -84,7 +92,9 @@ def epoch_batches(
         return Epochs(epoch, lambda: seen.get("order"), batch_size)
 
     # the same sampler DataLoader(shuffle=...) would build, same generator: the same order as before
-    inner = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
+    inner = (
+        RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
+    )
     sampler = _RecordingSampler(inner)
     loader = DataLoader(
         dataset,

@@ -114,7 +114,9 @@ def _worker_context():
     ctx = multiprocessing.get_context("forkserver")
     # keep what someone else asked the server to preload (Python offers no public getter for it)
     preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-    ctx.set_forkserver_preload(preload + [m for m in _PRELOAD if m not in preload])  # takes effect if not yet running
+    ctx.set_forkserver_preload(
+        preload + [m for m in _PRELOAD if m not in preload]
+    )  # takes effect if not yet running
     return ctx
 
 
@@ -127,19 +129,33 @@ class _LocalProcesses:
 
     inline = False
 
-    def __init__(self, workers: int, train, val, threads: int = 1, model: ModelSpec = ModelSpec(), batch_size: int = 64,
-                 wait: bool = True) -> None:
+    def __init__(
+        self,
+        workers: int,
+        train,
+        val,
+        threads: int = 1,
+        model: ModelSpec = ModelSpec(),
+        batch_size: int = 64,
+        wait: bool = True,
+    ) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
         # The data travels with the warm-up task, not as initargs: a spawned process reads its start-up
         # arguments while importing torch, and the parent waits for that before starting the next one
         # (measured: two workers started one after the other, 3.2 s instead of 2.0 s).
         ctx = _worker_context()
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                        initargs=(ctx.Barrier(workers), dict(os.environ)))
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(ctx.Barrier(workers), dict(os.environ)),
+        )
         self.slots = workers
         # start every worker now, side by side, and warm it up (else they start one by one, lazily)
-        self.warm_ups = [self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)]
+        self.warm_ups = [
+            self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)
+        ]
         if wait:
             self.ready()
 
@@ -176,8 +192,12 @@ class _Shipment:
         parts = []
         for ds in (self.train, self.val):
             images = getattr(ds, "_images", None)
-            if isinstance(ds, TensorImageDataset) and isinstance(images, torch.Tensor) and images.device.type == "cpu" \
-                    and not images.requires_grad:
+            if (
+                isinstance(ds, TensorImageDataset)
+                and isinstance(images, torch.Tensor)
+                and images.device.type == "cpu"
+                and not images.requires_grad
+            ):
                 shell = copy.copy(ds)
                 shell._images = None
                 if id(images) not in arrays:

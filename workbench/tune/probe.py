@@ -30,11 +30,19 @@ class ProbeResult:
     recommended: float | None = None
 
     def summary(self) -> str:
-        rows = [f"  lr {lr:.0e}: {f:.3f} -> {l:.3f}  " + ("diverged" if d else ("drops" if ok else "no real drop"))
-                + (" (unstable: the loss first rose)" if u else "")
-                for lr, f, l, ok, d, u in zip(self.lrs, self.first, self.last, self.dropped, self.diverged, self.unstable)]
-        best = (f"recommended: {self.recommended:.0e} (the lowest loss after {len(next(iter(self.curves.values())))} steps)"
-                if self.recommended else "no LR made the loss drop: check the pipeline")
+        rows = [
+            f"  lr {lr:.0e}: {f:.3f} -> {l:.3f}  "
+            + ("diverged" if d else ("drops" if ok else "no real drop"))
+            + (" (unstable: the loss first rose)" if u else "")
+            for lr, f, l, ok, d, u in zip(
+                self.lrs, self.first, self.last, self.dropped, self.diverged, self.unstable
+            )
+        ]
+        best = (
+            f"recommended: {self.recommended:.0e} (the lowest loss after {len(next(iter(self.curves.values())))} steps)"
+            if self.recommended
+            else "no LR made the loss drop: check the pipeline"
+        )
         return "\n".join(rows + [best])
 
 
@@ -59,8 +67,15 @@ def quick_probe(
     out = ProbeResult(list(lrs), [], [], [], [])
     epochs = max(1, math.ceil(steps / max(1, math.ceil(len(data) / batch_size))))
     for lr in lrs:
-        cfg = TrainConfig(epochs=epochs, max_steps=steps, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
-                          batch_size=batch_size, seed=seed)
+        cfg = TrainConfig(
+            epochs=epochs,
+            max_steps=steps,
+            lr=lr,
+            weight_decay=weight_decay,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            seed=seed,
+        )
         with preserved(model):
             h = fit(model, data, config=cfg)
         loss = h.snapshot().loss

@@ -43,19 +43,30 @@ class DataStats(widgets.VBox):
         values = np.stack([cs.mean, cs.std], axis=2).reshape(len(names), -1)  # (S, 2C): c0 mean, c0 std, ...
         x, y = bq.OrdinalScale(), bq.LinearScale(min=0)
         self.bars = bq.Bars(
-            x=labels, y=np.nan_to_num(values), scales={"x": x, "y": y}, type="grouped",
-            colors=SPLIT_COLORS[: len(names)], labels=names, display_legend=True,
+            x=labels,
+            y=np.nan_to_num(values),
+            scales={"x": x, "y": y},
+            type="grouped",
+            colors=SPLIT_COLORS[: len(names)],
+            labels=names,
+            display_legend=True,
         )
         self.figure = bq.Figure(
-            marks=[self.bars], axes=[bq.Axis(scale=x, label="channel"), bq.Axis(scale=y, side="left", label="pixel value")],
-            title="per-channel mean and std per split", layout=widgets.Layout(width="560px", height="300px"),
+            marks=[self.bars],
+            axes=[bq.Axis(scale=x, label="channel"), bq.Axis(scale=y, side="left", label="pixel value")],
+            title="per-channel mean and std per split",
+            layout=widgets.Layout(width="560px", height="300px"),
             fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 20},
         )
         self.table = widgets.HTML(self._table())
         advice = cs.advice()
-        self.advice = widgets.HTML("<ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in advice) + "</ul>" if advice else "")
+        self.advice = widgets.HTML(
+            "<ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in advice) + "</ul>" if advice else ""
+        )
         if report.split_shifts:
-            items = "".join(f"<li><b style='color:#b00020'>{html.escape(s.message)}</b></li>" for s in report.split_shifts)
+            items = "".join(
+                f"<li><b style='color:#b00020'>{html.escape(s.message)}</b></li>" for s in report.split_shifts
+            )
             shift = f"<b>Split shift</b> (two-sample KS test, D &ge; 0.1 and Bonferroni p &lt; 0.001):<ul>{items}</ul>"
         else:
             shift = "<b>Split shift</b>: brightness, contrast, size and aspect are alike in every split."
