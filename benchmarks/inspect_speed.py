@@ -109,16 +109,15 @@ def run_cleanvision(root: Path) -> tuple[float, list[set[str]]]:
 
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
-    devnull = open(os.devnull, "w")
-    stdout, sys.stdout = sys.stdout, devnull  # cleanvision prints progress and tables
-    try:
-        t0 = time.perf_counter()
-        lab = Imagelab(data_path=str(root))
-        lab.find_issues()
-        seconds = time.perf_counter() - t0
-    finally:
-        sys.stdout = stdout
-        devnull.close()
+    with open(os.devnull, "w") as devnull:
+        stdout, sys.stdout = sys.stdout, devnull  # cleanvision prints progress and tables
+        try:
+            t0 = time.perf_counter()
+            lab = Imagelab(data_path=str(root))
+            lab.find_issues()
+            seconds = time.perf_counter() - t0
+        finally:
+            sys.stdout = stdout
     sets = lab.info.get("near_duplicates", {}).get("sets", []) + lab.info.get("exact_duplicates", {}).get(
         "sets", []
     )
@@ -136,7 +135,7 @@ def main() -> None:
             f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate pairs"
         )
         run_workbench(root)  # warm-up: imports, page cache
-        wb_s, wb_groups, report = run_workbench(root)
+        wb_s, wb_groups, _report = run_workbench(root)
         cv_s, cv_groups = run_cleanvision(root)
         wb_r, cv_r = recall(wb_groups, pairs), recall(cv_groups, pairs)
         print(

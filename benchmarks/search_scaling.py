@@ -167,10 +167,10 @@ def main() -> None:
             order = ["one", "two", "wide", "dask"] if rep % 2 == 0 else ["dask", "wide", "two", "one"]
             for which in order:
                 kw = {
-                    "one": dict(workers=1, threads_per_worker=1),
-                    "two": dict(workers=2, threads_per_worker=1),
-                    "wide": dict(workers=1),
-                    "dask": dict(client=client),
+                    "one": {"workers": 1, "threads_per_worker": 1},
+                    "two": {"workers": 2, "threads_per_worker": 1},
+                    "wide": {"workers": 1},
+                    "dask": {"client": client},
                 }[which]
                 seconds, trial_seconds = timed_search(
                     digits, tmp, f"{which}{rep}", args.trials, args.epochs, **kw

@@ -16,8 +16,8 @@ def _name(s: str) -> str:
 
 def _constraints() -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
-        line = line.strip()
+    for raw in (ROOT / "constraints.txt").read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")
             pins[_name(name)] = version

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Self
 
 __all__ = ["StageProgress", "in_notebook", "shows_bars"]
 
@@ -115,7 +115,7 @@ class StageProgress:
         (self.on_summary or logger.info)(line)
         return line
 
-    def __enter__(self) -> StageProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

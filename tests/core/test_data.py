@@ -40,7 +40,7 @@ def test_digits_split_is_fixed_by_seed():
 def test_split_rejects_fractions_that_leave_no_train(digits):
     with pytest.raises(ValueError, match="val_fraction \\+ test_fraction must be below 1"):
         split(digits.train, val_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(ValueError, match="'val_fraction' parameter of split must be a float in \\[0, 0.9\\]"):
+    with pytest.raises(ValueError, match=r"'val_fraction' parameter of split must be a float in \[0, 0.9\]"):
         split(digits.train, val_fraction=-0.1)
 
 
@@ -158,12 +158,12 @@ def test_from_folder_errors(tmp_path):
     with pytest.raises(NotADirectoryError, match="not a folder"):
         from_folder(f)
     (tmp_path / "flat").mkdir()
-    with pytest.raises(ValueError, match="no class folders found.*path/<class name>"):
+    with pytest.raises(ValueError, match=r"no class folders found.*path/<class name>"):
         from_folder(tmp_path / "flat")
     bad = tmp_path / "bad" / "cat"
     bad.mkdir(parents=True)
     (bad / "a.png").write_bytes(b"")
-    with pytest.raises(ValueError, match="empty: no readable image.*1 unreadable files.*a.png: empty file"):
+    with pytest.raises(ValueError, match=r"empty: no readable image.*1 unreadable files.*a.png: empty file"):
         from_folder(tmp_path / "bad")
 
 
@@ -203,7 +203,7 @@ def test_from_torch_errors():
         from_torch(TensorDataset(torch.zeros(0, 2, 2), torch.zeros(0)))
     with pytest.raises(TypeError, match="\\(image, label\\) pairs"):
         from_torch(Bare())
-    with pytest.raises(ValueError, match="labels must be in 0..1"):
+    with pytest.raises(ValueError, match=r"labels must be in 0..1"):
         from_torch(TensorDataset(torch.zeros(3, 2, 2), torch.tensor([0, 1, 2])), classes=["a", "b"])
     with pytest.raises(ValueError, match="sample 0: an image must have 2 dims"):
         from_torch(TensorDataset(torch.zeros(3, 2), torch.tensor([0, 1, 1])))
@@ -243,7 +243,7 @@ def test_from_idx_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         from_idx(tmp_path / "nope", tmp_path / "lb")
     with pytest.raises(
-        ValueError, match="not an IDX file with 3 dimension.*images file \\(magic 2051\\) first"
+        ValueError, match=r"not an IDX file with 3 dimension.*images file \(magic 2051\) first"
     ):
         from_idx(tmp_path / "lb", tmp_path / "im")
     with pytest.raises(ValueError, match="3 images but 2 labels"):

@@ -69,7 +69,7 @@ def test_near_duplicates_of_every_planted_kind_are_grouped_with_their_original()
         sources.append(i)
     data = from_arrays(np.concatenate([imgs, np.stack(copies)]), np.r_[labels, labels[sources]])
     report = inspect(data, suspicious=False)
-    groups = [set(i for _, i in m) for m in _groups(report, "near_duplicate").values()]
+    groups = [{i for _, i in m} for m in _groups(report, "near_duplicate").values()]
     for k, i in enumerate(sources):
         assert any({i, 60 + k} <= g for g in groups), f"copy {k} of image {i} not grouped"
     assert report.count("near_duplicate") == 12  # nothing else: distinct digits are not near duplicates
@@ -154,7 +154,7 @@ def test_suspicious_labels_find_planted_label_errors(digits):
 
 
 def test_suspicious_labels_from_the_users_probabilities(digits):
-    x, y = digits.val.tensors()
+    _x, y = digits.val.tensors()
     probs = np.eye(10)[y.numpy()] * 0.9 + 0.01
     probs[4] = np.roll(probs[4], 1)  # the user's model is sure sample 4 is another class
     report = inspect(digits.val, pred_probs={"train": probs})
@@ -179,7 +179,7 @@ def test_report_frame_columns_summary_and_progress(digits):
 
 def test_inspect_errors(digits, tmp_path):
     other = from_arrays(np.zeros((3, 8, 8), np.float32), [0, 1, 1])
-    with pytest.raises(ValueError, match="split 'test' has classes .* all splits must share one class list"):
+    with pytest.raises(ValueError, match=r"split 'test' has classes .* all splits must share one class list"):
         inspect(digits.train, other)
     with pytest.raises(TypeError, match="'val' split of inspect must be an ImageDataset"):
         inspect(digits.train, val=[1, 2])
@@ -211,7 +211,7 @@ def test_shift_corr_matches_a_naive_reference():
         for dy in (-1, -0.5, 0, 0.5, 1):
             for dx in (-1, -0.5, 0, 0.5, 1):
 
-                def crop(v):
+                def crop(v, dy=dy, dx=dx):
                     out = 0
                     for oy, wy in ((np.floor(dy), 1 - (dy - np.floor(dy))), (np.ceil(dy), dy - np.floor(dy))):
                         for ox, wx in (

@@ -48,7 +48,7 @@ def test_build_model_errors(digits):
         build_model("resnet", digits.train)
     with pytest.raises(TypeError, match="must be an ImageDataset or an \\(input_shape, num_classes\\) tuple"):
         build_model("mlp", [1, 2, 3])
-    with pytest.raises(ValueError, match="'width' parameter of MLP must be an int in \\[1, 65536\\]. Got 0"):
+    with pytest.raises(ValueError, match=r"'width' parameter of MLP must be an int in \[1, 65536\]. Got 0"):
         build_model("mlp", digits.train, width=0)
     with pytest.raises(ValueError, match="input_shape must be \\(C, H, W\\)"):
         build_model("cnn", ((8, 8), 10))

@@ -131,7 +131,7 @@ def test_histograms_frame_and_first_layer_images(digits):
         8,
         8,
     )  # a linear layer on images: one image per unit
-    with pytest.raises(ValueError, match="'kind' parameter of Probes.histogram"):
+    with pytest.raises(ValueError, match=r"'kind' parameter of Probes.histogram"):
         probes.histogram("head.weight", "weights")
     with pytest.raises(ValueError, match="'every' parameter of Probes"):
         Probes(every=0)

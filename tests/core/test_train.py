@@ -211,7 +211,7 @@ def test_model_that_does_not_fit_the_data_gets_a_clear_error(digits):
     wrong_input = build_model("mlp", ((1, 28, 28), 10), seed=0)
     h = History()
     with pytest.raises(
-        TrainingError, match="failed at step 1 on inputs of shape \\(64, 1, 8, 8\\).*build_model"
+        TrainingError, match=r"failed at step 1 on inputs of shape \(64, 1, 8, 8\).*build_model"
     ):
         fit(wrong_input, digits.train, config=FAST, history=h)
     assert h.status == "failed"
@@ -241,7 +241,7 @@ def test_config_errors(changes, match):
 
 def test_fit_argument_errors(digits):
     model = build_model("linear", digits.train)
-    with pytest.raises(TypeError, match="'model' parameter of fit must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"'model' parameter of fit must be a torch.nn.Module"):
         fit("model", digits.train)
     with pytest.raises(TypeError, match="'config' parameter of fit must be a TrainConfig"):
         fit(model, digits.train, config={"epochs": 1})
@@ -254,7 +254,7 @@ def test_fit_argument_errors(digits):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
 def test_cuda_without_a_gpu_is_a_clear_error():
     assert resolve_device("auto").type == "cpu"
-    with pytest.raises(RuntimeError, match="no CUDA device. Use 'auto' or 'cpu'"):
+    with pytest.raises(RuntimeError, match=r"no CUDA device. Use 'auto' or 'cpu'"):
         resolve_device("cuda")
 
 

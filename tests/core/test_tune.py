@@ -126,7 +126,7 @@ def test_random_search_samples_lr_log_uniformly(small, tmp_path):
     assert (
         stats.kstest((lrs - 1e-4) / (1e-1 - 1e-4), "uniform").pvalue < 1e-6
     )  # and clearly not uniform in LR itself
-    assert set(o.params["weight_decay"] for o in r.outcomes) == {1e-4, 1e-5, 0.0}
+    assert {o.params["weight_decay"] for o in r.outcomes} == {1e-4, 1e-5, 0.0}
 
 
 def test_grid_mode_for_comparison(small, tmp_path):
@@ -191,7 +191,7 @@ def dies_during_trial_2(task, train, val):
 S.run_trial = dies_during_trial_2
 search(data, n_trials=6, epochs=1, model=ModelSpec("linear"), workers=0, store={str(path)!r}, study_name="s")
 """
-    done = subprocess.run([sys.executable, "-c", code])
+    done = subprocess.run([sys.executable, "-c", code], check=False)
     assert done.returncode == 3
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{path}")
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "RUNNING"]
@@ -369,14 +369,14 @@ def test_refine_shrinks_the_ranges_and_trains_longer(small, tmp_path):
 
 
 def test_pruning_stops_bad_trials_early(small, tmp_path):
-    common = dict(
-        epochs=4,
-        model=ModelSpec("linear"),
-        workers=0,
-        store=tmp_path / "pr.sqlite",
-        pruning=True,
-        study_name="p",
-    )
+    common = {
+        "epochs": 4,
+        "model": ModelSpec("linear"),
+        "workers": 0,
+        "store": tmp_path / "pr.sqlite",
+        "pruning": True,
+        "study_name": "p",
+    }
     search(small, n_trials=3, space=SearchSpace(lr=(1e-2, 5e-2)), **common)  # good trials set the median
     r = search(small, n_trials=6, space=SearchSpace(lr=(1e-6, 1e-5)), **common)  # then hopeless ones
     pruned = [o for o in r.outcomes if o.status == "pruned"]
@@ -502,5 +502,5 @@ def test_the_restore_comparison_catches_a_planted_leak(digits, leak):
     else:  # the first parameter's Adam moment (the old helper compared only the last parameter's)
         first = opt.param_groups[0]["params"][0]
         opt.state[first]["exp_avg"].add_(1.0)
-    with pytest.raises(AssertionError, match="param_groups|optimizer state changed"):
+    with pytest.raises(AssertionError, match=r"param_groups|optimizer state changed"):
         _same(before, _everything(model, opt))

@@ -52,7 +52,7 @@ def test_the_view_pages_through_every_label_most_doubtful_first(flipped, knn_rep
     assert b.tabs.children[b.tabs.selected_index] is view
     b.tabs.selected_index = 0
     assert b.tab == "gallery"
-    with pytest.raises(Exception, match="DataBrowser.tab must be one of"):
+    with pytest.raises(Exception, match=r"DataBrowser.tab must be one of"):
         b.tab = "labels"
 
 

@@ -86,7 +86,7 @@ def test_an_exception_in_the_worker_is_shown_in_the_widget(digits):
 
 
 def test_panel_rejects_a_non_model():
-    with pytest.raises(TypeError, match="'model' parameter of TrainingPanel must be an nn.Module"):
+    with pytest.raises(TypeError, match=r"'model' parameter of TrainingPanel must be an nn.Module"):
         TrainingPanel(42, None)
 
 

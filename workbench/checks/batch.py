@@ -100,7 +100,8 @@ def describe_pipeline(data) -> tuple[list[PipelineStep], tuple | None]:
         ]
         if data.transform is not None:
             return steps + _transform_steps(data.transform), _find_normalize(data.transform)
-        return steps + [
+        return [
+            *steps,
             PipelineStep("resize", f"to {data.size[0]}x{data.size[1]} (only images of another size)"),
             PipelineStep("to tensor", "uint8 / 255 -> float32 in [0, 1]"),
         ], None

@@ -27,6 +27,7 @@ nothing of kinks, dropout or depth.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 
@@ -233,19 +234,19 @@ def gradient_check(
         }
         failures: list[tuple] = []
         scale_used = 1.0
+
+        def scaled_objective(reg: float, scale: float) -> torch.Tensor:
+            torch.manual_seed(seed)  # the same dropout mask on every evaluation
+            loss = loss_fn(m64(x64), y64)
+            if reg:
+                loss = loss + 0.5 * reg * sum((p**2).sum() for _, p in named)
+            return loss * scale
+
         try:
             for reg in passes:
                 scale = 1.0
-
-                def objective() -> torch.Tensor:
-                    torch.manual_seed(seed)  # the same dropout mask on every evaluation
-                    loss = loss_fn(m64(x64), y64)
-                    if reg:
-                        loss = loss + 0.5 * reg * sum((p**2).sum() for _, p in named)
-                    return loss * scale
-
                 m64.zero_grad(set_to_none=True)
-                objective().backward()
+                scaled_objective(reg, scale).backward()
                 grads = {
                     n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
                     for n, p in named
@@ -256,6 +257,7 @@ def gradient_check(
                     scale = 2.0 ** round(-math.log2(biggest))
                     scale_used = scale
                     grads = {n: g * scale for n, g in grads.items()}
+                objective = functools.partial(scaled_objective, reg, scale)
                 for name, p in named:
                     _check_tensor(
                         name,

@@ -60,7 +60,7 @@ def initial_loss(
         "batch_size": len(y),
     }
     if last is not None:
-        name, layer, inp, lout = last
+        name, layer, _inp, lout = last
         details["output_layer"] = name
         if classification and lout.ndim == 2:
             spread = lout.std(dim=1).mean().item()

@@ -7,6 +7,7 @@ exactly as they were.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -280,10 +281,10 @@ def capacity_check(
         return evaluate(model, part).loss
 
     losses = [_rng_kept(lambda c=c: run(c)) for c in capacities]
-    monotone = all(b <= a * (1 + slack) for a, b in zip(losses, losses[1:]))
+    monotone = all(b <= a * (1 + slack) for a, b in itertools.pairwise(losses))
     passed = monotone and losses[-1] < losses[0]
     details = {"capacities": list(capacities), "train_losses": losses, "samples": n}
-    pairs = ", ".join(f"{c}: {l:.4f}" for c, l in zip(capacities, losses))
+    pairs = ", ".join(f"{c}: {loss:.4f}" for c, loss in zip(capacities, losses))
     if passed:
         msg = f"more capacity, lower training loss ({pairs})"
     else:

@@ -18,6 +18,7 @@ has the same centred picture, hence nearly the same second hash. Groups are tran
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -70,7 +71,7 @@ def exact_groups(digests: Iterable[bytes]) -> list[list[int]]:
 def _bands(max_bits: int) -> list[tuple[int, int]]:
     k = max_bits + 1
     edges = np.linspace(0, 64, k + 1).astype(int)
-    return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return [(int(a), int(b - a)) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _band_codes(h: np.ndarray, max_bits: int, block: int, n: int) -> list[np.ndarray]:

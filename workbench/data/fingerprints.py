@@ -165,9 +165,9 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
         pending.clear()
 
     item_labels: list = []
-    for i, (x, mode, label) in enumerate(_raw_samples(data)):
+    for i, (raw, mode, label) in enumerate(_raw_samples(data)):
         item_labels.append(label)
-        x = x.float()
+        x = raw.float()
         c = canonical(x)
         exact.append(
             hashlib.blake2b(

@@ -205,9 +205,14 @@ class Probes(Callback):
         if isinstance(first, nn.Conv2d) and w.shape[1] in (1, 3):
             return w.float().cpu().numpy()  # (out, C, kh, kw)
         shape = self._input_shape
-        if isinstance(first, nn.Linear) and shape is not None and len(shape) == 3 and shape[0] in (1, 3):
-            if int(np.prod(shape)) == w.shape[1]:
-                return w.float().cpu().numpy().reshape(w.shape[0], *shape)  # one image per unit
+        if (
+            isinstance(first, nn.Linear)
+            and shape is not None
+            and len(shape) == 3
+            and shape[0] in (1, 3)
+            and int(np.prod(shape)) == w.shape[1]
+        ):
+            return w.float().cpu().numpy().reshape(w.shape[0], *shape)  # one image per unit
         return None
 
     # -- reading ------------------------------------------------------------------------------------------

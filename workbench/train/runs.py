@@ -12,6 +12,7 @@ study (issue: tune), next to these tables.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS wb_epochs (
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
         return None
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -174,7 +175,7 @@ class RunStore:
                 run_id = self.create(name, config, kind=kind, seed=seed, con=con)
                 con.executemany(
                     "INSERT INTO wb_steps VALUES (?, ?, ?, ?)",
-                    [(run_id, int(s), float(l), float(r)) for s, l, r in zip(steps, losses, lrs)],
+                    [(run_id, int(s), float(loss), float(r)) for s, loss, r in zip(steps, losses, lrs)],
                 )
                 con.executemany(
                     "INSERT INTO wb_epochs VALUES (?, ?, ?, ?)",
@@ -277,8 +278,8 @@ class RunStore:
             ).fetchall()
         history = History()
         if steps:
-            s, l, lr = zip(*steps)
-            history.append_steps(list(s), list(l), list(lr))
+            s, loss, lr = zip(*steps)
+            history.append_steps(list(s), list(loss), list(lr))
         for epoch, step, metrics in epochs:
             history.append_epoch(
                 epoch, step, {k: (float("nan") if v is None else v) for k, v in json.loads(metrics).items()}
@@ -345,8 +346,8 @@ class RunRecorder(Callback):
         with self._lock:
             snap = history.snapshot()
             steps = [
-                (self.run_id, int(s), float(l), float(r))
-                for s, l, r in zip(
+                (self.run_id, int(s), float(loss), float(r))
+                for s, loss, r in zip(
                     snap.step[self._written_steps :],
                     snap.loss[self._written_steps :],
                     snap.lr[self._written_steps :],

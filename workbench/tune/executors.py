@@ -9,6 +9,7 @@ says ``submit`` runs the trial itself, in this thread. ``search`` picks one; the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import threading
@@ -73,10 +74,8 @@ def _warm_up(train, val, threads: int, model: ModelSpec, batch_size: int) -> int
     from ..train.state import preserved
 
     _WORKER_DATA["train"], _WORKER_DATA["val"] = train, val
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):  # another worker died starting; the pool says so
         _WORKER_DATA["barrier"].wait(timeout=300)
-    except threading.BrokenBarrierError:  # another worker died starting; the pool reports that
-        pass
     torch.set_num_threads(max(1, threads))
     net = model.build(train)
     with preserved(net):

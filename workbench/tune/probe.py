@@ -31,10 +31,10 @@ class ProbeResult:
 
     def summary(self) -> str:
         rows = [
-            f"  lr {lr:.0e}: {f:.3f} -> {l:.3f}  "
+            f"  lr {lr:.0e}: {f:.3f} -> {last:.3f}  "
             + ("diverged" if d else ("drops" if ok else "no real drop"))
             + (" (unstable: the loss first rose)" if u else "")
-            for lr, f, l, ok, d, u in zip(
+            for lr, f, last, ok, d, u in zip(
                 self.lrs, self.first, self.last, self.dropped, self.diverged, self.unstable
             )
         ]
@@ -43,7 +43,7 @@ class ProbeResult:
             if self.recommended
             else "no LR made the loss drop: check the pipeline"
         )
-        return "\n".join(rows + [best])
+        return "\n".join([*rows, best])
 
 
 def quick_probe(
@@ -89,6 +89,6 @@ def quick_probe(
         out.dropped.append(not diverged and last <= (1 - drop) * first)
         out.unstable.append(bool(len(loss)) and float(loss[: max(k, 1)].max()) > 1.2 * float(loss[0]))
         out.curves[lr] = loss
-    ok = [(l, -lr, lr) for lr, l, d in zip(lrs, out.last, out.dropped) if d]
+    ok = [(last, -lr, lr) for lr, last, d in zip(lrs, out.last, out.dropped) if d]
     out.recommended = min(ok)[2] if ok else None
     return out

@@ -313,7 +313,7 @@ def _run_trials(
         for trial, f in ended:
             try:
                 outcome = f.result()
-            except Exception as err:  # the worker itself died
+            except Exception as err:  # noqa: BLE001 (the worker itself died: recorded, the search goes on)
                 outcome = TrialOutcome(
                     trial.number,
                     dict(trial.params),

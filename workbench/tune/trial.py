@@ -198,7 +198,7 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
             outcome.value = float(acc) if math.isfinite(acc) else None
         else:
             outcome.reason = history.message or history.status
-    except Exception as err:  # recorded as a failed trial; the search goes on
+    except Exception as err:  # noqa: BLE001 (recorded as a failed trial; the search goes on)
         outcome.reason = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
     outcome.seconds = time.perf_counter() - t0
     return outcome

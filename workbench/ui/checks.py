@@ -181,7 +181,7 @@ class ChecksPanel(RunView):
         self.add_class("wb-checks-panel")
         self.statuses = dict.fromkeys(CHECKS, "not run")
         if result is not None:
-            for name, (_, _, button) in self._rows.items():
+            for _, _, button in self._rows.values():
                 button.disabled = model is None or data is None
             self.run_button.disabled = model is None or data is None
             self.show(result)

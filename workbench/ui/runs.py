@@ -61,7 +61,7 @@ class RunsView(widgets.VBox):
             shown = frame[cols].head(50).copy()
             for c in ("final_train_acc", "final_val_acc"):
                 if c in shown:
-                    shown[c] = shown[c].map(lambda v: "" if v != v else f"{v:.1%}")
+                    shown[c] = shown[c].map(lambda v: "" if v != v else f"{v:.1%}")  # noqa: PLR0124 (v != v: NaN)
             self.table.value = shown.to_html(index=False, border=0, classes="wb-runs-table", na_rep="")
 
     def reload(self, run_id: int | None) -> StoredRun | None:

@@ -66,18 +66,18 @@ class SearchView(RunView):
                 else DEFAULT_STORE
             )
         self.store = store if isinstance(store, RunStore) else RunStore(store)
-        self.options = dict(
-            model=model,
-            space=space,
-            n_trials=n_trials,
-            epochs=epochs,
-            optimizer=optimizer,
-            store=self.store,
-            study_name=study_name,
-            workers=workers,
-            client=client,
-            mode=mode,
-        )
+        self.options = {
+            "model": model,
+            "space": space,
+            "n_trials": n_trials,
+            "epochs": epochs,
+            "optimizer": optimizer,
+            "store": self.store,
+            "study_name": study_name,
+            "workers": workers,
+            "client": client,
+            "mode": mode,
+        }
         if data is None and result is None:
             raise TypeError("SearchView needs data to search, or a finished result= to show.")
         if result is not None and not isinstance(result, SearchResult):
