@@ -13,7 +13,8 @@ from workbench.data import load_digits, mnist_test_set
 
 
 def load(name: str):
-    """``digits`` (embedded, the train split) or ``mnist`` (the embedded MNIST test set, 10k 28x28, file order)."""
+    """``digits`` (embedded, the train split) or ``mnist`` (the embedded MNIST test set, 10k 28x28, file
+    order)."""
     if name == "digits":
         return load_digits(seed=0).train
     return mnist_test_set()
@@ -28,7 +29,8 @@ def bare_loop(
     lr: float,
     seed: int,
 ) -> float:
-    """The reference: a plain PyTorch loop over shuffled in-memory batches. Returns seconds for ``steps`` steps."""
+    """The reference: a plain PyTorch loop over shuffled in-memory batches. Returns seconds for ``steps``
+    steps."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     n, done = len(y_all), 0
@@ -51,14 +53,16 @@ def bare_loop(
 
 
 def load_average() -> float:
-    """The machine's 1-minute load average (shown with the results: above the core count, timings are noisy)."""
+    """The machine's 1-minute load average (shown with the results: above the core count, timings are
+    noisy)."""
     return os.getloadavg()[0]
 
 
 def summarize(
     name: str, ratios: list[float], loads: tuple[float, float], cpu_ratios: list[float] | None = None
 ) -> list[str]:
-    """The closing lines of an interleaved benchmark: the median ratio with its spread; the last is ``name=...``.
+    """The closing lines of an interleaved benchmark: the median ratio with its spread; the last is
+    ``name=...``.
 
     ``loads``: the 1-minute load average before and after the rounds. ``cpu_ratios``: the same ratios in
     process CPU time (less sensitive to other processes than wall time; with one torch thread, a check).

@@ -1,6 +1,7 @@
 """Inspection speed and near-duplicate recall: workbench vs. cleanvision, in the same run.
 
-Builds an ImageFolder of 4,000 64x64 PNGs from real MNIST digits (embedded in the package: workbench.data.mnist_test_set), with
+Builds an ImageFolder of 4,000 64x64 PNGs from real MNIST digits (embedded in the package:
+workbench.data.mnist_test_set), with
 planted copies: 20 exact duplicates (the same pixels stored as an RGB PNG with equal channels and as
 BMP) and 160 near duplicates (JPEG quality 70, 15 % darker, +25 brighter, Gaussian noise sigma 8,
 shifted by one pixel; 32 of each). Both tools inspect the folder from disk with their defaults; recall
@@ -132,22 +133,26 @@ def main() -> None:
         root = Path(tmp) / "planted"
         pairs = build(root, args.n)
         print(
-            f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate pairs"
+            f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate "
+            "pairs"
         )
         run_workbench(root)  # warm-up: imports, page cache
         wb_s, wb_groups, _report = run_workbench(root)
         cv_s, cv_groups = run_cleanvision(root)
         wb_r, cv_r = recall(wb_groups, pairs), recall(cv_groups, pairs)
         print(
-            f"workbench   {wb_s:7.2f} s  near-dup recall {wb_r:.3f}  ({len(wb_groups)} groups; full inspect incl. label check)"
+            f"workbench   {wb_s:7.2f} s  near-dup recall {wb_r:.3f}  ({len(wb_groups)} groups; full inspect "
+            "incl. label check)"
         )
         print(
-            f"cleanvision {cv_s:7.2f} s  near-dup recall {cv_r:.3f}  ({len(cv_groups)} groups; find_issues() defaults)"
+            f"cleanvision {cv_s:7.2f} s  near-dup recall {cv_r:.3f}  ({len(cv_groups)} groups; find_issues() "
+            "defaults)"
         )
         for kind in KINDS:
             sub = [p for p in pairs if f"near_{kind}_" in p[1]]
             print(
-                f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision {recall(cv_groups, sub):.2f}"
+                f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision "
+                f"{recall(cv_groups, sub):.2f}"
             )
     mnist = load("mnist")
     t0 = time.perf_counter()

@@ -112,8 +112,8 @@ def main() -> None:
             cpu_ratios.append(t["bare"][2] / t["lab"][2])
             steps = t["lab"][1]
             print(
-                f"round {r + 1:2d} ({order[0]} first): bare {steps / t['bare'][0]:7.1f} steps/s   "
-                f"lab {steps / t['lab'][0]:7.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})",
+                f"round {r + 1:2d} ({order[0]} first): bare {steps / t['bare'][0]:7.1f} steps/s   lab "
+                f"{steps / t['lab'][0]:7.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})",
                 flush=True,
             )
     print("\n".join(summarize("lab_vs_bare", ratios, (load_before, load_average()), cpu_ratios)))

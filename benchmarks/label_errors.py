@@ -1,4 +1,5 @@
-"""Which label model ranks the real MNIST label errors near the top: the k-NN (default) vs. the out-of-fold CNN.
+"""Which label model ranks the real MNIST label errors near the top: the k-NN (default) vs. the out-of-fold
+CNN.
 
 The ground truth is the 15 MNIST test-set label errors that people confirmed in the label-errors
 study of Northcutt, Athalye & Mueller ("Pervasive Label Errors in Test Sets Destabilize Machine
@@ -60,8 +61,9 @@ def sweep(data, configs: list[str]) -> None:
         scores = labels.score_labels(y, 10, pred_probs=probs)
         found = hits(scores.order(), scores.flagged.tolist())
         print(
-            f"  cnn channels={channels} epochs={epochs}: out-of-fold accuracy {(probs.argmax(1) == y).mean():.4f}, "
-            f"top 100 {found['top100']}/15, top 200 {found['top200']}/15, {seconds:.1f} s"
+            f"  cnn channels={channels} epochs={epochs}: out-of-fold accuracy "
+            f"{(probs.argmax(1) == y).mean():.4f}, top 100 {found['top100']}/15, top 200 "
+            f"{found['top200']}/15, {seconds:.1f} s"
         )
 
 
@@ -80,14 +82,16 @@ def main() -> None:
     data = mnist_test_set()
     assert all(0 <= i < len(data) for i in CONFIRMED)
     print(
-        f"MNIST test set: {len(data)} images, {len(CONFIRMED)} confirmed label errors; torch threads {torch.get_num_threads()}"
+        f"MNIST test set: {len(data)} images, {len(CONFIRMED)} confirmed label errors; torch threads "
+        f"{torch.get_num_threads()}"
     )
     out = {}
     for model in ("knn", "cnn"):
         found, model_s, total_s = measure(data, model)
         out[model] = (found, model_s)
         extra = (
-            f" ({label_cnn.CNN_FOLDS} folds x {label_cnn.CNN_EPOCHS} epochs, {label_cnn.CNN_CHANNELS} channels)"
+            f" ({label_cnn.CNN_FOLDS} folds x {label_cnn.CNN_EPOCHS} epochs, {label_cnn.CNN_CHANNELS} "
+            "channels)"
             if model == "cnn"
             else ""
         )
@@ -100,11 +104,12 @@ def main() -> None:
         sweep(data, args.sweep)
     ratio = out["cnn"][1] / out["knn"][1]
     print(
-        f"the cnn takes {ratio:.0f}x the k-NN's time and has {out['cnn'][0]['top200'] - out['knn'][0]['top200']:+d} "
-        "of the confirmed errors more in its top 200"
+        f"the cnn takes {ratio:.0f}x the k-NN's time and has "
+        f"{out['cnn'][0]['top200'] - out['knn'][0]['top200']:+d} of the confirmed errors more in its top 200"
     )
     print(
-        f"knn_top200={out['knn'][0]['top200']}/15 cnn_top200={out['cnn'][0]['top200']}/15 cnn_seconds={out['cnn'][1]:.1f}"
+        f"knn_top200={out['knn'][0]['top200']}/15 cnn_top200={out['cnn'][0]['top200']}/15 "
+        f"cnn_seconds={out['cnn'][1]:.1f}"
     )
 
 

@@ -95,7 +95,8 @@ def _set_start(barrier) -> None:
 
 
 def _train(steps: int) -> float:
-    """Seconds for ``steps`` steps of the bare loop on a trial's model (CNN, 16 channels) and data, 1 thread."""
+    """Seconds for ``steps`` steps of the bare loop on a trial's model (CNN, 16 channels) and data, 1
+    thread."""
     from workbench.data import split
 
     torch.set_num_threads(1)
@@ -107,7 +108,8 @@ def _train(steps: int) -> float:
 
 
 def training_ceiling(steps: int = 300) -> float:
-    """Throughput of two processes of the bare training loop vs one: what the machine allows a trial's workload
+    """Throughput of two processes of the bare training loop vs one: what the machine allows a trial's
+    workload
     (memory traffic and all), with no executor around it."""
     import multiprocessing as mp
 
@@ -131,8 +133,8 @@ def main() -> None:
     ceiling, training = machine_ceiling(), training_ceiling()
     print(
         f"this machine: {os.cpu_count()} cores; two processes of pure convolution reach {ceiling:.2f}x the "
-        f"throughput of one (the ceiling for two workers); two bare training loops of a trial's model and data "
-        f"{training:.2f}x"
+        "throughput of one (the ceiling for two workers); two bare training loops of a trial's model and "
+        f"data {training:.2f}x"
     )
 
     digits = (
@@ -160,8 +162,8 @@ def main() -> None:
         timed_search(digits, tmp, "first-dask", 2, 1, client=client)
         first_dask = time.perf_counter() - t0
         print(
-            f"first search of a session (2 trials x 1 epoch): local {first_local:.1f} s (starts the fork server), "
-            f"Dask {first_dask:.1f} s (cluster start {cluster_start:.1f} s included)"
+            f"first search of a session (2 trials x 1 epoch): local {first_local:.1f} s (starts the fork "
+            f"server), Dask {first_dask:.1f} s (cluster start {cluster_start:.1f} s included)"
         )
         for rep in range(args.repeats):  # interleaved, order alternating: this host's speed drifts
             order = ["one", "two", "wide", "dask"] if rep % 2 == 0 else ["dask", "wide", "two", "one"]
@@ -185,13 +187,14 @@ def main() -> None:
         f"1 worker x {os.cpu_count()} threads {wide:.1f} s (2 workers are {wide / two:.2f}x faster) | "
         f"2-worker Dask {dask:.1f} s ({dask / two - 1:+.1%} vs 2 local workers)"
     )
-    # where two workers lose against the ceiling: inside the trials (the machine), or around them (the executor)
+    # where two workers lose against the ceiling: inside the trials (the machine), or around them (the
+    # executor)
     trial_one, trial_two = (statistics.median(in_trials[k]) for k in ("one", "two"))
     print(
-        f"inside trials: {trial_two / trial_one:.2f}x as long with 2 workers as with 1 (the ceiling: {2 / ceiling:.2f}x; "
-        f"two training loops alone: {2 / training:.2f}x) | outside trials (starting workers, Optuna, recording): "
-        f"1 worker {one - trial_one:.2f} s ({1 - trial_one / one:.1%}), 2 workers {two - trial_two / 2:.2f} s "
-        f"({1 - trial_two / 2 / two:.1%})"
+        f"inside trials: {trial_two / trial_one:.2f}x as long with 2 workers as with 1 (the ceiling: "
+        f"{2 / ceiling:.2f}x; two training loops alone: {2 / training:.2f}x) | outside trials (starting "
+        f"workers, Optuna, recording): 1 worker {one - trial_one:.2f} s ({1 - trial_one / one:.1%}), 2 "
+        f"workers {two - trial_two / 2:.2f} s ({1 - trial_two / 2 / two:.1%})"
     )
 
     # the LR range test vs. 100 bare steps: same model, data and batch size

@@ -88,8 +88,8 @@ def main() -> None:
         ratios.append(ratio)
         cpu_ratios.append(t["bare"][1] / t["live"][1])
         print(
-            f"round {r + 1:2d} ({order[0]} first): bare {args.steps / t['bare'][0]:8.1f} steps/s   "
-            f"live {args.steps / t['live'][0]:8.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})",
+            f"round {r + 1:2d} ({order[0]} first): bare {args.steps / t['bare'][0]:8.1f} steps/s   live "
+            f"{args.steps / t['live'][0]:8.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})",
             flush=True,
         )
     print("\n".join(summarize("live_vs_bare", ratios, (load_before, load_average()), cpu_ratios)))

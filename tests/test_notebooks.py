@@ -40,9 +40,11 @@ def clone_repository(dest: Path) -> Path:
 
 
 def private_names(source: str) -> list[str]:
-    """The private parts of ``workbench`` a notebook cell reaches for: every module or name starting with ``_``
+    """The private parts of ``workbench`` a notebook cell reaches for: every module or name starting with
+    ``_``
     (dunders such as ``__version__`` are public) in a ``workbench`` import, or in an attribute read off a name
-    such an import bound (``import workbench.tune as t; t._x``). IPython syntax (``%magic``, ``!cmd``) is allowed."""
+    such an import bound (``import workbench.tune as t; t._x``). IPython syntax (``%magic``, ``!cmd``) is
+    allowed."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     def private(part: str) -> bool:

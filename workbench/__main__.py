@@ -32,7 +32,8 @@ def _check(args) -> int:
     model = build_model(args.model, splits.train, seed=args.seed)
     only = tuple(args.only.split(",")) if args.only else None
     print(
-        f"checking a {args.model} on {splits.train.name} ({len(splits.train)} samples, {splits.train.num_classes} classes)"
+        f"checking a {args.model} on {splits.train.name} ({len(splits.train)} samples, "
+        f"{splits.train.num_classes} classes)"
     )
     checklist = run_all(
         model, splits.train, splits.val, only=only, on_result=lambda r: print(f"  {r}", flush=True)

@@ -28,7 +28,8 @@ def in_notebook() -> bool:
 
 
 def shows_bars(stream: IO[str] | None = None) -> bool:
-    """Whether progress bars belong on ``stream`` (default stderr): in a notebook, or when it is a terminal."""
+    """Whether progress bars belong on ``stream`` (default stderr): in a notebook, or when it is a
+    terminal."""
     if in_notebook():
         return True
     stream = sys.stderr if stream is None else stream

@@ -1,4 +1,5 @@
-"""The checks panel's rows line up in a real browser: same column x in every row, long messages wrap in place."""
+"""The checks panel's rows line up in a real browser: same column x in every row, long messages wrap in
+place."""
 
 import itertools
 import time

@@ -1,4 +1,5 @@
-"""01_become_one_with_the_data in a real browser: the gallery renders, and filtering by an issue changes it."""
+"""01_become_one_with_the_data in a real browser: the gallery renders, and filtering by an issue changes
+it."""
 
 import time
 

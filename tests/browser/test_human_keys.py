@@ -16,7 +16,9 @@ from workbench.ui import HumanBaseline
 
 rng = np.random.default_rng(0)
 # every sample is a "dog": pressing d is right, a (car) and c (cat) are wrong
-pets = from_arrays(rng.random((6, 8, 8)).astype(np.float32), np.ones(6, dtype=int), classes=["cat", "dog", "car"])
+pets = from_arrays(
+    rng.random((6, 8, 8)).astype(np.float32), np.ones(6, dtype=int), classes=["cat", "dog", "car"]
+)
 human = HumanBaseline(pets, n=4, seed=0)
 human
 """

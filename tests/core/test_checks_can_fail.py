@@ -140,7 +140,7 @@ def test_regularization_rejects_bad_strengths(batch, digits):
         regularization_raises_loss(model, batch, strengths=(0.0,))
 
 
-# -- gradient check: max-pool layers, and nothing passed unchecked --------------------------------------------
+# -- gradient check: max-pool layers, and nothing passed unchecked -------------------------------------------
 class PoolNet(nn.Module):
     """conv -> (buggy) ReLU -> a max-pool the old kink watch compared by raw outputs -> linear."""
 
@@ -192,7 +192,8 @@ def test_gradient_check_never_passes_a_parameter_it_could_not_check():
 
 
 def test_gradient_check_counts_tiny_gradients_and_says_why():
-    # the second layer's weights see zero activations: their gradients are exactly 0, relative error is meaningless
+    # the second layer's weights see zero activations: their gradients are exactly 0, relative error is
+    # meaningless
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
     with torch.no_grad():
         model[0].weight.zero_()

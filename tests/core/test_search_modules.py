@@ -133,7 +133,8 @@ def test_a_worker_prunes_exactly_when_optunas_own_trial_would(small_digits, tmp_
 
 
 def test_a_pruning_search_keeps_each_trials_epochs_in_the_study(small_digits, tmp_path):
-    """The parent reports a trial's per-epoch accuracies when it ends: later trials are judged against them."""
+    """The parent reports a trial's per-epoch accuracies when it ends: later trials are judged against
+    them."""
     store = RunStore(tmp_path / "s.sqlite")
     r = search(
         small_digits,

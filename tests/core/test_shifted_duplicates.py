@@ -25,8 +25,9 @@ def mnist_images():
 
 
 KNOWN_MISSES_8PX = (
-    "8x8: images under CENTRE_MIN_SIDE are not centred (on digits it matched distinct images); a 2-pixel shift "
-    "loses a quarter of the image and a roll wraps it round, so the ink centroid moves by another amount"
+    "8x8: images under CENTRE_MIN_SIDE are not centred (on digits it matched distinct images); a 2-pixel "
+    "shift loses a quarter of the image and a roll wraps it round, so the ink centroid moves by another "
+    "amount"
 )
 
 

@@ -94,7 +94,8 @@ def test_mnist_test_split_made_darker_is_flagged_not_the_others():
 
 
 class _Targets(Dataset):
-    """A torch dataset whose ``targets`` are fine but whose items return another label (a target_transform bug)."""
+    """A torch dataset whose ``targets`` are fine but whose items return another label (a target_transform
+    bug)."""
 
     classes = ("a", "b", "c")
 

@@ -307,16 +307,13 @@ def test_core_never_imports_widgets():
     # every module of the package but the views (and the CLI, which may open them), imported at once
     code = (
         # from the files, not pkgutil.walk_packages: that imports every package it walks, ui included
-        "import importlib, pathlib, sys, workbench\n"
-        "root = pathlib.Path(workbench.__file__).parent\n"
-        "names = ['.'.join(('workbench',) + p.relative_to(root).with_suffix('').parts).removesuffix('.__init__')\n"
-        "         for p in sorted(root.rglob('*.py'))]\n"
-        "names = [n for n in names if not n.startswith(('workbench.ui', 'workbench.__main__'))]\n"
-        "for name in names: importlib.import_module(name)\n"
-        "assert {'workbench.checks', 'workbench.tune', 'workbench.data.inspection'} <= set(names), names\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('ipywidgets', 'bqplot', 'traitlets', 'IPython')]\n"
-        "assert not bad, bad\n"
-        "print(len(names))\n"
+        "import importlib, pathlib, sys, workbench\nroot = pathlib.Path(workbench.__file__).parent\nnames = "
+        "['.'.join(('workbench',) + p.relative_to(root).with_suffix('').parts).removesuffix('.__init__')\n   "
+        "      for p in sorted(root.rglob('*.py'))]\nnames = [n for n in names if not "
+        "n.startswith(('workbench.ui', 'workbench.__main__'))]\nfor name in names: "
+        "importlib.import_module(name)\nassert {'workbench.checks', 'workbench.tune', "
+        "'workbench.data.inspection'} <= set(names), names\nbad = [m for m in sys.modules if m.split('.')[0] "
+        "in ('ipywidgets', 'bqplot', 'traitlets', 'IPython')]\nassert not bad, bad\nprint(len(names))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert int(out.stdout) >= 20  # the walk found the package's modules, not an empty list

@@ -300,7 +300,8 @@ def test_later_searches_reuse_warm_workers_and_see_the_current_environment(small
 
 
 def test_data_shipped_to_dask_travels_once_as_arrays_and_keeps_sharing(digits):
-    """train and val share one image tensor; it must cross once (as a NumPy frame), and share again on arrival."""
+    """train and val share one image tensor; it must cross once (as a NumPy frame), and share again on
+    arrival."""
     import pickle
 
     from workbench.tune.executors import _Shipment

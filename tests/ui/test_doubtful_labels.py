@@ -1,4 +1,5 @@
-"""The "doubtful labels" tab of the DataBrowser: pages through the ranking; upgrades it to the CNN; cancels."""
+"""The "doubtful labels" tab of the DataBrowser: pages through the ranking; upgrades it to the CNN;
+cancels."""
 
 import numpy as np
 import pytest

@@ -70,11 +70,13 @@ def _run_lab(digits, tmp_path, monkeypatch, clock, step: float, cost: float, epo
 
 
 def test_slow_views_stay_within_the_lab_budget(digits, tmp_path, monkeypatch, clock):
-    # 160 steps of 200 ms, each view call 20 ms: at 4 Hz (the verdict at 2) the views took ~25 % of the thread before
+    # 160 steps of 200 ms, each view call 20 ms: at 4 Hz (the verdict at 2) the views took ~25 % of the thread
+    # before
     cost = 0.020
     lab, total = _run_lab(digits, tmp_path, monkeypatch, clock, step=0.2, cost=cost)
     share = clock.in_views / total
-    # at most 2.2 % (the lab's budgets: curves, scoring and redrawing the predictions, the verdict), plus a first
+    # at most 2.2 % (the lab's budgets: curves, scoring and redrawing the predictions, the verdict), plus a
+    # first
     # call of each of the four throttled views and the three unconditional ones (scoring at the start and the
     # end, the final redraw of the curves)
     assert share <= 0.022 + 7 * cost / total, (share, clock.calls)

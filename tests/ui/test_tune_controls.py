@@ -130,7 +130,8 @@ def test_mode_control_drives_the_search_and_bad_settings_are_named(digits, tmp_p
     )
     sv.mode.value = "grid"
     sv.run_button.click()
-    # grid of 2 LRs x the 3 default weight decays: every point runs, and the progress bar knew it from the start
+    # grid of 2 LRs x the 3 default weight decays: every point runs, and the progress bar knew it from the
+    # start
     assert (
         sv.result.mode == "grid"
         and len(sv.result.outcomes) == 6

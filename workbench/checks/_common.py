@@ -28,7 +28,8 @@ def check_batch(batch, where: str) -> Batch:
         and all(isinstance(t, torch.Tensor) for t in batch)
     ):
         raise TypeError(
-            f"The 'batch' parameter of {where} must be an (inputs, targets) pair of tensors. Got {type(batch).__name__} instead."
+            f"The 'batch' parameter of {where} must be an (inputs, targets) pair of tensors. Got "
+            f"{type(batch).__name__} instead."
         )
     x, y = batch
     if len(x) == 0 or len(x) != len(y):

@@ -72,13 +72,16 @@ def batch_dependency(
     worst = next(iter(leaks.items()))
     note = ""
     if train_mode and has_bn:
-        note = " BatchNorm in train mode couples samples by design: run with train_mode=False to look for real bugs."
+        note = (
+            " BatchNorm in train mode couples samples by design: run with train_mode=False to look for real "
+            "bugs."
+        )
     return CheckResult(
         "batch_dependency",
         False,
-        f"samples mix: the output of sample {worst[0]} gets gradient from samples {worst[1][:8]}"
-        f" ({len(leaks)} of {n} checked samples leak). Look for a reshape/view/transpose that crosses the batch "
-        f"axis (e.g. x.view(-1, ...) after a permute), or an operation along dim 0.{note}",
+        f"samples mix: the output of sample {worst[0]} gets gradient from samples {worst[1][:8]} "
+        f"({len(leaks)} of {n} checked samples leak). Look for a reshape/view/transpose that crosses the "
+        f"batch axis (e.g. x.view(-1, ...) after a permute), or an operation along dim 0.{note}",
         details,
     )
 
@@ -120,8 +123,8 @@ def causality(
     return CheckResult(
         "causality",
         False,
-        f"not causal: the output at t={t} depends on inputs at t={future[:6]} (in the future); {len(violations)} of "
-        f"{len(ts)} checked steps see ahead. Pad convolutions on the left only (causal padding), and mask attention "
-        "to positions <= t.",
+        f"not causal: the output at t={t} depends on inputs at t={future[:6]} (in the future); "
+        f"{len(violations)} of {len(ts)} checked steps see ahead. Pad convolutions on the left only (causal "
+        "padding), and mask attention to positions <= t.",
         details,
     )

@@ -196,7 +196,8 @@ def gradient_check(
         )
     if not (isinstance(dims_per_param, int) and dims_per_param >= 1):
         raise ValueError(
-            f"The 'dims_per_param' parameter of gradient_check must be a positive int. Got {dims_per_param!r} instead."
+            "The 'dims_per_param' parameter of gradient_check must be a positive int. Got "
+            f"{dims_per_param!r} instead."
         )
     max_tries = max_tries or 4 * dims_per_param
     loss_fn = loss_fn or default_loss(y)
@@ -373,8 +374,8 @@ def _result(report, failures, limit, depth, h, weight_decay, scale_used, kinky, 
         ],
     }
     skipped = (f"; {kinks} entries straddled a kink" if kinks else "") + (
-        f"; {tiny} entries with |gradient| <= {TINY_GRADIENT:g} (or below rounding noise) not judged: relative "
-        "error means nothing there"
+        f"; {tiny} entries with |gradient| <= {TINY_GRADIENT:g} (or below rounding noise) not judged: "
+        "relative error means nothing there"
         if tiny
         else ""
     )
@@ -384,9 +385,10 @@ def _result(report, failures, limit, depth, h, weight_decay, scale_used, kinky, 
         return CheckResult(
             "gradient_check",
             False,
-            f"gradients disagree in {', '.join(repr(b) for b in bad)}: worst {name!r}[{i}] analytic {a:.6g} vs numerical "
-            f"{n:.6g} (relative error {rel:.1e} > {limit:.1e}{', with L2' if reg else ''}). Check custom autograd "
-            "Functions' backward, in-place operations on tensors autograd needs, and .detach()/.data in the forward."
+            f"gradients disagree in {', '.join(repr(b) for b in bad)}: worst {name!r}[{i}] analytic {a:.6g} "
+            f"vs numerical {n:.6g} (relative error {rel:.1e} > {limit:.1e}{', with L2' if reg else ''}). "
+            "Check custom autograd Functions' backward, in-place operations on tensors autograd needs, and "
+            ".detach()/.data in the forward."
             + (f" Not checked: {', '.join(map(repr, not_checked))}." if not_checked else ""),
             details,
         )
@@ -396,18 +398,19 @@ def _result(report, failures, limit, depth, h, weight_decay, scale_used, kinky, 
             "gradient_check",
             False,
             f"not checked: {len(not_checked)} of {len(report)} parameters had no entry that could be judged "
-            f"({', '.join(map(repr, not_checked))}); {first[0]!r}: {first[1].removeprefix('not checked: ')}. The "
-            f"others agree (max relative error {worst:.1e}). Use fewer datapoints (2-3) so fewer units sit at a kink, "
-            "or more entries (dims_per_param=, max_tries=).",
+            f"({', '.join(map(repr, not_checked))}); {first[0]!r}: {first[1].removeprefix('not checked: ')}. "
+            f"The others agree (max relative error {worst:.1e}). Use fewer datapoints (2-3) so fewer units "
+            "sit at a kink, or more entries (dims_per_param=, max_tries=).",
             details,
         )
     reg_txt = f" without and with L2 ({weight_decay:g})" if weight_decay > 0 else ""
     return CheckResult(
         "gradient_check",
         True,
-        f"analytic and numerical gradients agree{reg_txt} on {n_samples} datapoints: max relative error {worst:.1e}, "
-        f"{_band(worst)}, threshold {limit:.1e} for depth {depth}{' with kinks' if kinky else ''}; {checked} entries "
-        f"checked in all {len(report)} parameters, |gradient| {g_lo:.1e} to {g_hi:.1e}{skipped}",
+        f"analytic and numerical gradients agree{reg_txt} on {n_samples} datapoints: max relative error "
+        f"{worst:.1e}, {_band(worst)}, threshold {limit:.1e} for depth "
+        f"{depth}{' with kinks' if kinky else ''}; {checked} entries checked in all {len(report)} "
+        f"parameters, |gradient| {g_lo:.1e} to {g_hi:.1e}{skipped}",
         details,
     )
 

@@ -99,8 +99,8 @@ def _blame(d: dict, classification: bool, gap: float) -> str:
     logits = d.get("logit_std", 0.0)
     if bias > 0.5 * logits:
         return (
-            f"The bias of {layer!r} spreads the logits (bias std {bias:.2f}, logit std {logits:.2f}): start it "
-            "at zero, or at the log class priors with workbench.models.init_last_layer_bias."
+            f"The bias of {layer!r} spreads the logits (bias std {bias:.2f}, logit std {logits:.2f}): start "
+            "it at zero, or at the log class priors with workbench.models.init_last_layer_bias."
         )
     return (
         f"The logits are too large at init (std {logits:.2f} across classes) and they come from the weights "

@@ -110,7 +110,8 @@ def regularization_raises_loss(
     cfg = config or TrainConfig()
     if not isinstance(cfg, TrainConfig):
         raise TypeError(
-            f"The 'config' parameter of regularization_raises_loss must be a TrainConfig. Got {type(cfg).__name__} instead."
+            "The 'config' parameter of regularization_raises_loss must be a TrainConfig. Got "
+            f"{type(cfg).__name__} instead."
         )
     if strengths is None:
         strengths = (0.0, 1e-4, 1e-3, 1e-2) + ((cfg.weight_decay,) if cfg.weight_decay > 0 else ())
@@ -174,8 +175,11 @@ def regularization_raises_loss(
         where = (
             "the penalty does not depend on the weights"
             if reg_fn is not None
-            else f"the weight decay never reaches the optimizer (its param groups have weight_decay {wd_seen[0]} at "
-            f"strength 0 and {wd_seen[-1]} at {strengths[-1]:g}): pass it to the optimizer's constructor"
+            else (
+                "the weight decay never reaches the optimizer (its param groups have weight_decay "
+                f"{wd_seen[0]} at strength 0 and {wd_seen[-1]} at {strengths[-1]:g}): pass it to the "
+                "optimizer's constructor"
+            )
         )
         problems.append(
             f"the regularisation knob has no effect: one optimizer step at strengths {strengths[1]:g}.."
@@ -183,8 +187,9 @@ def regularization_raises_loss(
         )
     elif positive or (reg_fn is not None and not rises):
         problems.append(
-            f"the regularisation does not pull the weights toward zero at strengths {positive or strengths[1:]}"
-            f" (pull {', '.join(f'{p:.2e}' for p in pull[1:])}): check its sign and that it depends on the weights"
+            "the regularisation does not pull the weights toward zero at strengths "
+            f"{positive or strengths[1:]} (pull {', '.join(f'{p:.2e}' for p in pull[1:])}): check its sign "
+            "and that it depends on the weights"
         )
     elif not growing:
         problems.append(
@@ -207,7 +212,7 @@ def regularization_raises_loss(
     return CheckResult(
         "regularization_raises_loss",
         True,
-        f"regularisation is wired in: {how}one step pulls the weights toward zero by {pull[1]:.1e} .. {pull[-1]:.1e} "
-        f"of |w|^2 at strengths {strengths[1]:g} .. {strengths[-1]:g}, more at each{drop}",
+        f"regularisation is wired in: {how}one step pulls the weights toward zero by {pull[1]:.1e} .. "
+        f"{pull[-1]:.1e} of |w|^2 at strengths {strengths[1]:g} .. {strengths[-1]:g}, more at each{drop}",
         details,
     )

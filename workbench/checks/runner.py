@@ -50,7 +50,8 @@ def first_batch(data: ImageDataset, batch_size: int = 32, seed: int = 0) -> tupl
 def first_batches(
     data: ImageDataset, batch_size: int = 32, n: int = 5, seed: int = 0
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``n`` shuffled batches exactly as the training loop would draw them (fewer if the data ends)."""
+    """The first ``n`` shuffled batches exactly as the training loop would draw them (fewer if the data
+    ends)."""
     with preserved(nn.Module()):
         gen = torch.Generator().manual_seed(seed)
         out = []

@@ -52,7 +52,8 @@ def _fresh(model_fn: Callable[[], nn.Module] | nn.Module) -> Callable[[], nn.Mod
         return lambda: copy.deepcopy(template)
     if not callable(model_fn):
         raise TypeError(
-            f"model_fn must be an nn.Module or a function returning one. Got {type(model_fn).__name__} instead."
+            f"model_fn must be an nn.Module or a function returning one. Got {type(model_fn).__name__} "
+            "instead."
         )
     return model_fn
 
@@ -104,9 +105,9 @@ def input_independent_baseline(
         )
     else:
         msg = (
-            f"real inputs do not clearly beat zeroed inputs (loss {real.loss:.3f} vs {zero.loss:.3f}): the model "
-            "is not using its input. Check that the inputs reach the model (a detach, a zeroing transform, a "
-            "normalisation that wipes them out) and that labels match their images."
+            f"real inputs do not clearly beat zeroed inputs (loss {real.loss:.3f} vs {zero.loss:.3f}): the "
+            "model is not using its input. Check that the inputs reach the model (a detach, a zeroing "
+            "transform, a normalisation that wipes them out) and that labels match their images."
         )
     return CheckResult("input_independent_baseline", passed, msg, details)
 
@@ -262,7 +263,8 @@ def capacity_check(
     """
     if len(capacities) < 2:
         raise ValueError(
-            f"The 'capacities' parameter of capacity_check needs at least two sizes. Got {capacities!r} instead."
+            f"The 'capacities' parameter of capacity_check needs at least two sizes. Got {capacities!r} "
+            "instead."
         )
     config = config or TrainConfig(epochs=20, lr=3e-3)
     n = min(subset, len(data))
@@ -290,6 +292,7 @@ def capacity_check(
     else:
         msg = (
             f"training loss does not fall with capacity ({pairs}): the extra capacity is not used. Check "
-            "that the capacity knob really changes the model, and the optimisation (LR, init) of the larger ones."
+            "that the capacity knob really changes the model, and the optimisation (LR, init) of the larger "
+            "ones."
         )
     return CheckResult("capacity_check", passed, msg, details)

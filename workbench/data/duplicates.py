@@ -169,7 +169,8 @@ def near_pairs(
     codes = np.unique(np.concatenate(chunks))  # the same pair may come from several bands and both hashes
     local = np.stack([codes // n, codes % n], axis=1)
     pairs = np.stack([active[local[:, 0]], active[local[:, 1]]], axis=1).astype(np.int64)
-    # cheap prefilter: correlation of 8x8 pooled thumbnails, as they are or centred (a 1 px shift barely moves it)
+    # cheap prefilter: correlation of 8x8 pooled thumbnails, as they are or centred (a 1 px shift barely moves
+    # it)
     pooled, pooled_c = _pooled(thumb[active]), _pooled(centred)
     rough = np.maximum(
         np.einsum("ij,ij->i", pooled[local[:, 0]], pooled[local[:, 1]]),
@@ -211,7 +212,8 @@ _W = _shift_weights()
 
 
 def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Best Pearson correlation of ``a[i]`` and ``b[i]`` (``(P, S, S)``) over shifts within one pixel, ``(P,)``.
+    """Best Pearson correlation of ``a[i]`` and ``b[i]`` (``(P, S, S)``) over shifts within one pixel,
+    ``(P,)``.
 
     Shifts are whole and half pixels in each axis (a half shift averages two neighbours). Every shifted
     inner crop of ``a`` is a weighted mix of its nine whole-pixel crops, so one batched Gram matrix of

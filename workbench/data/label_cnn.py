@@ -109,7 +109,8 @@ def cnn_out_of_fold_probs(
     ``folds`` stratified folds (fewer when the largest class has fewer samples); for each, a
     ``TinyCNN`` (``channels``, depth 2) seeded with ``seed + fold`` trains ``epochs`` epochs (more when
     that is under ``CNN_MIN_STEPS`` steps) through ``fit`` on the other folds and predicts the held-out
-    one. ``progress(stage, done, total)`` is called after every epoch (``total = folds * epochs``). Setting ``stop_event`` stops after the current step
+    one. ``progress(stage, done, total)`` is called after every epoch (``total = folds * epochs``). Setting
+    ``stop_event`` stops after the current step
     and raises ``LabelModelStopped``.
     """
     import torch

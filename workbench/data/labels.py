@@ -205,7 +205,8 @@ def score_labels(
 def suspicious_labels(
     targets: np.ndarray, num_classes: int, thumb: np.ndarray, *, pred_probs: np.ndarray | None = None
 ) -> list[tuple[int, int, float]]:
-    """``(index, suggested class, label quality)`` for each sample the k-NN (or ``pred_probs``) doubts, worst first.
+    """``(index, suggested class, label quality)`` for each sample the k-NN (or ``pred_probs``) doubts, worst
+    first.
 
     Needs at least two classes with two samples each (and 20 samples in all); returns ``[]`` otherwise.
     """
@@ -265,17 +266,20 @@ def rank_labels(
 
     if label_model not in LABEL_MODELS:
         raise ValueError(
-            f"The 'label_model' parameter of rank_labels must be one of {LABEL_MODELS}. Got {label_model!r} instead."
+            f"The 'label_model' parameter of rank_labels must be one of {LABEL_MODELS}. Got {label_model!r} "
+            "instead."
         )
     missing = [s for s in report.splits if s not in data]
     if missing:
         raise ValueError(
-            f"rank_labels: the report covers splits {missing} that are not in data ({sorted(data)}); pass the inspected splits."
+            f"rank_labels: the report covers splits {missing} that are not in data ({sorted(data)}); pass "
+            "the inspected splits."
         )
     for name in report.splits:
         if len(data[name]) != report.splits[name].n:
             raise ValueError(
-                f"rank_labels: split {name!r} has {len(data[name])} samples but the report has {report.splits[name].n}; pass the inspected splits."
+                f"rank_labels: split {name!r} has {len(data[name])} samples but the report has "
+                f"{report.splits[name].n}; pass the inspected splits."
             )
     scores, rows = {}, [r for r in report.rows if r["issue"] != "suspicious_label"]
     for name in report.splits:

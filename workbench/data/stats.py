@@ -86,8 +86,8 @@ class ChannelStats:
         for k, s in enumerate(self.splits):
             if self.between_image[k] >= BETWEEN_IMAGE_ADVICE:
                 out.append(
-                    f"{s}: {self.between_image[k]:.0%} of the pixel variance is brightness that differs between images: "
-                    "subtracting each image's mean removes it"
+                    f"{s}: {self.between_image[k]:.0%} of the pixel variance is brightness that differs "
+                    "between images: subtracting each image's mean removes it"
                 )
         return out
 
@@ -187,8 +187,9 @@ def split_shifts(
                         median=mb,
                         reference_median=ma,
                         message=(
-                            f"{name} differs from {ref} in {key} ({_UNITS[key]}): median {mb:.3g} vs {ma:.3g} "
-                            f"({direction}); KS D = {d:.2f}, p = {p:.1e} over {len(b)} and {len(a)} images"
+                            f"{name} differs from {ref} in {key} ({_UNITS[key]}): median {mb:.3g} vs "
+                            f"{ma:.3g} ({direction}); KS D = {d:.2f}, p = {p:.1e} over {len(b)} and {len(a)} "
+                            "images"
                         ),
                     )
                 )

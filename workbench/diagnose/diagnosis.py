@@ -163,7 +163,7 @@ def _still_high(c: _Curve) -> bool:
     return c.seg[-1] > STILL_HIGH * c.seg[0]
 
 
-# -- the rules over the history -------------------------------------------------------------------------------
+# -- the rules over the history ------------------------------------------------------------------------------
 def _diverged(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     bad = snap.step[~np.isfinite(snap.loss)]
     if snap.status != "diverged" and not len(bad):
@@ -229,7 +229,10 @@ def _lr_too_high(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     if not (fast_then_flat or wild or len(rises)):
         return None
     if len(rises):
-        why = f"the loss climbing back up by {c.seg[rises[0]] / running_min[rises[0] - 1] - 1:.0%} around step {int(c.seg_steps[rises[0]])}"
+        why = (
+            f"the loss climbing back up by {c.seg[rises[0]] / running_min[rises[0] - 1] - 1:.0%} "
+            f"around step {int(c.seg_steps[rises[0]])}"
+        )
     elif fast_then_flat:
         why = f"a fast drop in the first {int(c.seg_steps[1])} steps, then flat or rising at {c.seg[-1]:.3f}"
     else:
@@ -297,7 +300,8 @@ def _overfitting(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
         return None
     epochs = snap.epoch
     msg = (
-        f"The validation loss was best at epoch {int(epochs[best])} ({vl[best]:.3f}) and has risen to {vl[-1]:.3f}"
+        f"The validation loss was best at epoch {int(epochs[best])} ({vl[best]:.3f}) and has risen to "
+        f"{vl[-1]:.3f}"
         if turned
         else f"The train-val accuracy gap keeps growing ({gap[-1]:.1%} now)"
     )
@@ -345,7 +349,7 @@ def _noisy(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     )
 
 
-# -- the rules over the probes ---------------------------------------------------------------------------------
+# -- the rules over the probes -------------------------------------------------------------------------------
 def _last(probes: Probes, quantity: str) -> dict[str, tuple[int, float]]:
     out = {}
     for layer in probes.layers(quantity):
@@ -364,7 +368,8 @@ def _probe_findings(probes: Probes) -> list[Finding]:
             Finding(
                 "dead_units",
                 "warning",
-                f"{dead[worst][1]:.0%} of the units after '{worst}' never fire (ReLU output 0 for the whole batch).",
+                f"{dead[worst][1]:.0%} of the units after '{worst}' never fire (ReLU output 0 for the whole "
+                "batch).",
                 {"layers": sorted(dead), "step": dead[worst][0]},
                 "Lower the LR, use a smaller init for the layer before, or a leaky ReLU.",
             )
@@ -376,7 +381,8 @@ def _probe_findings(probes: Probes) -> list[Finding]:
             Finding(
                 "saturated_units",
                 "warning",
-                f"{sat[worst][1]:.0%} of the outputs of '{worst}' are saturated (|a| > 0.99): their gradient is ~0.",
+                f"{sat[worst][1]:.0%} of the outputs of '{worst}' are saturated (|a| > 0.99): their gradient "
+                "is ~0.",
                 {"layers": sorted(sat), "step": sat[worst][0]},
                 "Use a smaller init (xavier for tanh), normalise the inputs, or switch to ReLU.",
             )
@@ -392,7 +398,8 @@ def _probe_findings(probes: Probes) -> list[Finding]:
                     "warning",
                     f"The gradient reaching '{names[0]}' is {first / last:.0e} of the one at '{names[-1]}'.",
                     {"layers": [names[0], names[-1]], "step": grads[names[0]][0]},
-                    "Use ReLU-family activations, a He/kaiming init, normalisation layers or residual connections.",
+                    "Use ReLU-family activations, a He/kaiming init, normalisation layers or residual "
+                    "connections.",
                 )
             )
     for layer in probes.layers("grad_norm"):
@@ -405,7 +412,8 @@ def _probe_findings(probes: Probes) -> list[Finding]:
                 Finding(
                     "exploding_gradients",
                     "error",
-                    f"The gradient norm of '{layer}' reached {values[-1]:.1e} (first sample {values[0]:.1e}).",
+                    f"The gradient norm of '{layer}' reached {values[-1]:.1e} (first sample "
+                    f"{values[0]:.1e}).",
                     {"layers": [layer], "step": int(steps[-1])},
                     "Lower the LR, clip gradients (grad_clip), check the init and the inputs' scale.",
                 )

@@ -264,7 +264,8 @@ class Probes(Callback):
         return np.asarray([r[0] for r in rows]), edges, np.stack([r[1] for r in rows])
 
     def first_layer_images(self) -> np.ndarray | None:
-        """The first layer's weights as images ``(units, C, H, W)``, each scaled to [0, 1]; None if it has none.
+        """The first layer's weights as images ``(units, C, H, W)``, each scaled to [0, 1]; None if it has
+        none.
 
         A conv layer on 1- or 3-channel input gives its kernels; a linear layer on images gives one
         image per unit (its weights reshaped to the input's shape).

@@ -70,7 +70,8 @@ class MLP(nn.Module):
 
 
 class TinyCNN(nn.Module):
-    """``depth`` blocks of 3x3 conv + ReLU (+ 2x2 max-pool while the image is at least 4 px), then a linear head.
+    """``depth`` blocks of 3x3 conv + ReLU (+ 2x2 max-pool while the image is at least 4 px), then a linear
+    head.
 
     Channels double each block, starting from ``channels``.
     """

@@ -77,8 +77,8 @@ def explain_divergence(
     if norm is not None:
         grads = (
             (
-                f"the gradient norm at the restored weights on that batch is {norm:.3g} (grad_clip={_round(norm)} "
-                "would cap the steps near it)"
+                f"the gradient norm at the restored weights on that batch is {norm:.3g} "
+                f"(grad_clip={_round(norm)} would cap the steps near it)"
             )
             if math.isfinite(norm)
             else "the gradients at the restored weights on that batch are already NaN/Inf (an overflow)"
@@ -128,9 +128,9 @@ def _corrupted(data: Dataset, bad: list[int], size: int) -> str:
     more = f" and {len(bad) - NAMED} more" if len(bad) > NAMED else ""
     which = "sample" if len(bad) == 1 else "samples"
     return (
-        f"The failing batch ({size} samples) has NaN/Inf inputs: {which} {', '.join(named)}{more} of the training "
-        "data (dataset indices). A corrupted sample, not the learning rate: look at it (workbench.data.inspect, "
-        "DataBrowser), fix or drop it (train.subset(...)), and train again."
+        f"The failing batch ({size} samples) has NaN/Inf inputs: {which} {', '.join(named)}{more} of the "
+        "training data (dataset indices). A corrupted sample, not the learning rate: look at it "
+        "(workbench.data.inspect, DataBrowser), fix or drop it (train.subset(...)), and train again."
     )
 
 
@@ -142,7 +142,10 @@ def _trend(losses: np.ndarray) -> str:
     low, last = float(window.min()), float(window[-1])
     if last < ROSE * low:
         return ""
-    return f"the loss rose from {low:.3g} to {last:.3g} in the last {len(window)} steps before it became non-finite"
+    return (
+        f"the loss rose from {low:.3g} to {last:.3g} in the last {len(window)} steps before it became "
+        "non-finite"
+    )
 
 
 def _grad_norm(model: nn.Module, xs, ys, loss_fn, device, good_state) -> float | None:

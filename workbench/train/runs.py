@@ -228,13 +228,14 @@ class RunStore:
 
     # -- reading ---------------------------------------------------------------------------------------
     def list(self):
-        """All runs, newest first, as a pandas DataFrame (one row per run; config and final metrics flattened)."""
+        """All runs, newest first, as a pandas DataFrame (one row per run; config and final metrics
+        flattened)."""
         import pandas as pd
 
         with self._session() as con:
             rows = con.execute(
-                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, final "
-                "FROM wb_runs ORDER BY id DESC"
+                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, "
+                "final FROM wb_runs ORDER BY id DESC"
             ).fetchall()
         records = []
         for r in rows:
@@ -264,8 +265,8 @@ class RunStore:
         """One run with its curves."""
         with self._session() as con:
             r = con.execute(
-                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, final "
-                "FROM wb_runs WHERE id = ?",
+                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, "
+                "final FROM wb_runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
             if r is None:

@@ -112,8 +112,9 @@ def suggest_lrs(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[dict[str, float]
     valley = float(10 ** x[min(_valley(y), len(x) - 1)])
     suggestions = {"min/10": minimum, "valley": valley, "steepest": steepest}
     reason = (
-        f"min/10: a tenth of the LR at the lowest smoothed loss ({drop:.0%} below the start), the LR that made "
-        "the loss fall fastest over ~100 steps in our measurements; the valley is a safer, slower choice."
+        f"min/10: a tenth of the LR at the lowest smoothed loss ({drop:.0%} below the start), the LR that "
+        "made the loss fall fastest over ~100 steps in our measurements; the valley is a safer, slower "
+        "choice."
     )
     return suggestions, "min/10", reason
 

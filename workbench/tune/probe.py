@@ -39,7 +39,8 @@ class ProbeResult:
             )
         ]
         best = (
-            f"recommended: {self.recommended:.0e} (the lowest loss after {len(next(iter(self.curves.values())))} steps)"
+            f"recommended: {self.recommended:.0e} (the lowest loss after "
+            f"{len(next(iter(self.curves.values())))} steps)"
             if self.recommended
             else "no LR made the loss drop: check the pipeline"
         )

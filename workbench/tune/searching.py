@@ -55,7 +55,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """LR log-uniform in ``lr``; weight decay from ``weight_decay`` choices, or log-uniform in ``weight_decay_range``."""
+    """LR log-uniform in ``lr``; weight decay from ``weight_decay`` choices, or log-uniform in
+    ``weight_decay_range``."""
 
     lr: tuple[float, float] = (1e-4, 1e-1)
     weight_decay: tuple[float, ...] = (1e-4, 1e-5, 0.0)
@@ -72,7 +73,8 @@ class SearchSpace:
             and not 0 < self.weight_decay_range[0] < self.weight_decay_range[1]
         ):
             raise ValueError(
-                f"SearchSpace: weight_decay_range must be (low, high) with 0 < low < high. Got {self.weight_decay_range}."
+                "SearchSpace: weight_decay_range must be (low, high) with 0 < low < high. Got "
+                f"{self.weight_decay_range}."
             )
         if self.weight_decay_range is None and (not self.weight_decay or min(self.weight_decay) < 0):
             raise ValueError(
@@ -102,7 +104,8 @@ class SearchSpace:
 # -- results -------------------------------------------------------------------------------------------------
 @dataclass
 class SearchResult:
-    """Every trial of a study (this call's and earlier ones) as ``TrialOutcome`` objects, and where it is stored."""
+    """Every trial of a study (this call's and earlier ones) as ``TrialOutcome`` objects, and where it is
+    stored."""
 
     study_name: str
     storage_url: str
@@ -155,7 +158,8 @@ def _splits(data) -> tuple[ImageDataset, ImageDataset]:
     if isinstance(data, tuple) and len(data) == 2:
         return data
     raise TypeError(
-        f"The 'data' parameter of search must be DataSplits or a (train, val) pair. Got {type(data).__name__} instead."
+        "The 'data' parameter of search must be DataSplits or a (train, val) pair. Got "
+        f"{type(data).__name__} instead."
     )
 
 
@@ -284,7 +288,8 @@ def search(
 def _run_trials(
     study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store, template: TrialTask
 ) -> None:
-    """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it ends."""
+    """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it
+    ends."""
     wake = threading.Event()  # set as any trial ends
     running: dict = {}
 

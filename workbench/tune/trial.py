@@ -1,6 +1,7 @@
 """One trial of a search: what it trains (``ModelSpec``, ``TrialTask``), how (``run_trial``), what it gives
 back (``TrialOutcome``) and how that outcome is kept in the Optuna study and read back. Tasks and outcomes
-are picklable: tasks travel to worker processes and Dask workers, outcomes come back. The search itself (asking Optuna for parameters, telling it the results) is in
+are picklable: tasks travel to worker processes and Dask workers, outcomes come back. The search itself
+(asking Optuna for parameters, telling it the results) is in
 ``searching``; where a trial runs is in ``executors``.
 """
 
@@ -112,7 +113,8 @@ def _quiet_optuna():
 
 
 class _MedianPruning(Callback):
-    """Prunes the trial after an epoch whose validation accuracy falls below the median of the study's completed
+    """Prunes the trial after an epoch whose validation accuracy falls below the median of the study's
+    completed
     trials at that epoch.
 
     The trial itself belongs to the process that asked for it (Optuna's ask/tell); a worker cannot open it

@@ -78,7 +78,8 @@ class BatchViewer(widgets.VBox):
             for k in range(len(stats["mean"]))
         )
         self.stats.value = (
-            f"<b>what model(x) receives</b>: shape {tuple(c.inputs.shape)}, dtype {str(c.inputs.dtype).replace('torch.', '')}"
+            f"<b>what model(x) receives</b>: shape {tuple(c.inputs.shape)}, dtype "
+            f"{str(c.inputs.dtype).replace('torch.', '')}"
             "<table><tr><th></th><th>mean</th><th>std</th><th>min</th><th>max</th></tr>"
             + rows
             + "</table>"
@@ -90,13 +91,14 @@ class BatchViewer(widgets.VBox):
         )
         flag = "<b style='color:#b00020'>augmentation</b> "
         items = "".join(
-            f"<li>{flag if s.augmentation else ''}<code>{html.escape(s.name)}</code>: {html.escape(s.detail)}</li>"
+            f"<li>{flag if s.augmentation else ''}<code>{html.escape(s.name)}</code>: "
+            f"{html.escape(s.detail)}</li>"
             for s in c.pipeline
         )
         warn = (
             (
-                "<p style='color:#b00020'>Augmentation is on: turn it off until the pipeline is checked (it is a "
-                "regulariser, and a place for bugs).</p>"
+                "<p style='color:#b00020'>Augmentation is on: turn it off until the pipeline is checked (it "
+                "is a regulariser, and a place for bugs).</p>"
             )
             if c.augmented
             else ""
@@ -140,7 +142,8 @@ class ChecksPanel(RunView):
             )
         if result is not None and not isinstance(result, Checklist):
             raise TypeError(
-                f"The 'result' parameter of ChecksPanel must be a Checklist. Got {type(result).__name__} instead."
+                f"The 'result' parameter of ChecksPanel must be a Checklist. Got {type(result).__name__} "
+                "instead."
             )
         self.model, self.data, self.val, self.time_dim = model, data, val, time_dim
         self.results: dict[str, CheckResult] = {}
@@ -191,7 +194,10 @@ class ChecksPanel(RunView):
         color = {"passed": "#1a7f37", "FAILED": "#b00020", "running": "#9a6700", "skipped": "#57606a"}.get(
             status, "#57606a"
         )
-        return f"<span class='wb-badge' style='display:inline-block;width:70px;color:{color};font-weight:bold'>{status}</span>"
+        return (
+            "<span class='wb-badge' style='display:inline-block;width:70px;"
+            f"color:{color};font-weight:bold'>{status}</span>"
+        )
 
     def _set(self, name: str, status: str, message: str = "") -> None:
         badge, msg, _ = self._rows[name]

@@ -263,8 +263,8 @@ class LiveCurves(widgets.VBox):
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
         self.acc_figure.marks = [*self.ghost_acc, *self._own_acc_marks]
         items = "".join(
-            f"<li><span style='display:inline-block;width:22px;height:3px;background:{g.colors[0]};opacity:.7;"
-            f"vertical-align:middle;margin-right:6px'></span>{html.escape(g.labels[0])}</li>"
+            "<li><span "
+            f"style='display:inline-block;width:22px;height:3px;background:{g.colors[0]};opacity:.7;vertical-align:middle;margin-right:6px'></span>{html.escape(g.labels[0])}</li>"
             for g in self.ghost_loss
         )
         self.ghost_legend.value = (
@@ -303,7 +303,8 @@ class LiveCurves(widgets.VBox):
         step_x, step_y = downsample(steps, snap.loss, self.max_points)
         series = {self.step_loss: (step_x, step_y)}
         # the per-epoch lines only when an epoch ended since the last draw (each mark sent is a redraw in the
-        # browser), averaged down to EPOCH_POINTS (or max_points, if fewer): tiny subsets run thousands of epochs
+        # browser), averaged down to EPOCH_POINTS (or max_points, if fewer): tiny subsets run thousands of
+        # epochs
         epochs_changed = force or len(snap.epoch_step) != self._drawn_epochs
         if epochs_changed:
             # a marker per epoch while they are few; beyond that each is an SVG element redrawn on every

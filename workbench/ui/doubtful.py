@@ -137,9 +137,9 @@ class DoubtfulLabelsView(widgets.VBox):
         flagged = len(self.report.label_scores[self.split].flagged)
         self.header.value = (
             f"<b>most doubtful labels</b> of <b>{html.escape(self.split)}</b>, ranked by the "
-            f"<b>{html.escape(MODEL_NAMES.get(self.model, self.model))}</b>: {flagged} flagged of {len(self._ranking)}. "
-            "Under each image: the given class &rarr; the class the model suggests, and the label quality "
-            "(the model's probability of the given class)."
+            f"<b>{html.escape(MODEL_NAMES.get(self.model, self.model))}</b>: {flagged} flagged of "
+            f"{len(self._ranking)}. Under each image: the given class &rarr; the class the model suggests, "
+            "and the label quality (the model's probability of the given class)."
         )
         self.page = 0
         self._draw_page()
@@ -172,8 +172,8 @@ class DoubtfulLabelsView(widgets.VBox):
         arrow = f"&rarr; <b style='color:#b00020'>{html.escape(row.suggested)}</b>" if differs else "&check;"
         quality = "n/a" if np.isnan(row.quality) else f"{row.quality:.3f}"
         caption = widgets.HTML(
-            f"<div class='wb-doubtful-caption' style='font-size:11px;line-height:1.3'>#{int(row.index)} &middot; "
-            f"given <b>{html.escape(row.label)}</b> {arrow}<br>quality {quality}</div>"
+            f"<div class='wb-doubtful-caption' style='font-size:11px;line-height:1.3'>#{int(row.index)} "
+            f"&middot; given <b>{html.escape(row.label)}</b> {arrow}<br>quality {quality}</div>"
         )
         tile = widgets.VBox([img, caption], layout=widgets.Layout(width="120px"))
         tile.add_class("wb-tile")

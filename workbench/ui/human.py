@@ -72,7 +72,8 @@ class HumanBaseline(widgets.VBox):
     def __init__(self, data: ImageDataset, n: int = 20, seed: int = 0, **kwargs) -> None:
         if not isinstance(data, ImageDataset):
             raise TypeError(
-                f"The 'data' parameter of HumanBaseline must be an ImageDataset. Got {type(data).__name__} instead."
+                f"The 'data' parameter of HumanBaseline must be an ImageDataset. Got {type(data).__name__} "
+                "instead."
             )
         if not 1 <= n <= len(data):
             raise ValueError(
@@ -105,7 +106,8 @@ class HumanBaseline(widgets.VBox):
         self.key_box.observe(self._typed, "value")
         keyless = [name for name, key in zip(data.classes, self.shortcuts) if key is None]
         self.key_help = widgets.HTML(
-            "keys: a one-character class name is its own key, others show theirs as (k) on the button; space skips"
+            "keys: a one-character class name is its own key, others show theirs as (k) on the button; space "
+            "skips"
             + (
                 f"; no key for {len(keyless)} classes past the {len(KEY_POOL)} keys (click them): "
                 f"{html.escape(', '.join(keyless))}"

@@ -52,7 +52,8 @@ class LRRangeView(RunView):
             raise TypeError("LRRangeView needs a model and data to sweep, or a finished result= to show.")
         if result is not None and not isinstance(result, LRRangeResult):
             raise TypeError(
-                f"The 'result' parameter of LRRangeView must be an LRRangeResult. Got {type(result).__name__} instead."
+                "The 'result' parameter of LRRangeView must be an LRRangeResult. Got "
+                f"{type(result).__name__} instead."
             )
         self.model, self.data, self.test_kwargs = model, data, test_kwargs
         self.on_choose = on_choose if lab is None else lab.use_lr

@@ -90,7 +90,8 @@ class PredictionView(widgets.VBox):
         return self.tracker
 
     def update(self) -> bool:
-        """Draw the tracker's latest record (the bars only while ``live_bars``); False when nothing changed."""
+        """Draw the tracker's latest record (the bars only while ``live_bars``); False when nothing
+        changed."""
         if self.tracker is None:
             return False
         version, probs, steps, wiggle = self.tracker.latest()

@@ -82,7 +82,8 @@ class SearchView(RunView):
             raise TypeError("SearchView needs data to search, or a finished result= to show.")
         if result is not None and not isinstance(result, SearchResult):
             raise TypeError(
-                f"The 'result' parameter of SearchView must be a SearchResult. Got {type(result).__name__} instead."
+                f"The 'result' parameter of SearchView must be a SearchResult. Got {type(result).__name__} "
+                "instead."
             )
         self.result: SearchResult | None = None
         self._init_run_controls(background=background, run_label="Run search", name="search")
@@ -214,7 +215,8 @@ class SearchView(RunView):
         return lambda stop_event: search(self.data, on_trial=self._on_trial, stop_event=stop_event, **opts)
 
     def center_on(self, lr: float, decades: float = 1.5) -> None:
-        """Search LRs within ``decades`` of ``lr`` (e.g. the range test's choice: ``LRRangeView(on_choose=view.center_on)``)."""
+        """Search LRs within ``decades`` of ``lr`` (e.g. the range test's choice:
+        ``LRRangeView(on_choose=view.center_on)``)."""
         if not lr > 0:
             raise ValueError(f"center_on: lr must be > 0. Got {lr!r} instead.")
         space = self.options["space"]
@@ -290,7 +292,8 @@ class SearchView(RunView):
         rows = "".join(
             f"<tr><td>{o.number}</td><td>{o.params['lr']:.2e}</td><td>{o.params['weight_decay']:g}</td>"
             f"<td>{'' if o.value is None else f'{o.value:.1%}'}</td><td>{o.status}</td>"
-            f"<td>{html.escape((o.reason or '').splitlines()[0][:90]) if o.status != 'complete' else ''}</td></tr>"
+            f"<td>{html.escape((o.reason or '').splitlines()[0][:90]) if o.status != 'complete' else ''}"
+            "</td></tr>"
             for o in sorted(outcomes, key=lambda o: -(o.value or -1))
         )
         self.table.value = (
@@ -315,5 +318,8 @@ class SearchView(RunView):
         if best is None:
             self._set_status(line + "no trial completed")
         else:
-            what = f"best val acc {best.value:.1%} at lr {best.params['lr']:.1e}, wd {best.params['weight_decay']:g}"
+            what = (
+                f"best val acc {best.value:.1%} at lr {best.params['lr']:.1e}, "
+                f"wd {best.params['weight_decay']:g}"
+            )
             self._set_status(line + what, markup=html.escape(line) + f"<b>{html.escape(what)}</b>")
