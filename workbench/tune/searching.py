@@ -41,15 +41,8 @@ from .trial import (
 )
 
 __all__ = [
-    "ModelSpec",
-    "SearchResult",
-    "SearchSpace",
-    "TrialOutcome",
-    "TrialTask",
-    "ranked",
-    "refine",
-    "run_trial",
-    "search",
+    "ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask",
+    "ranked", "refine", "run_trial", "search",
 ]
 
 
@@ -68,13 +61,10 @@ class SearchSpace:
             raise ValueError(
                 f"SearchSpace: lr must be (low, high) with 0 < low < high <= 10. Got {self.lr} instead."
             )
-        if (
-            self.weight_decay_range is not None
-            and not 0 < self.weight_decay_range[0] < self.weight_decay_range[1]
-        ):
+        wdr = self.weight_decay_range
+        if wdr is not None and not 0 < wdr[0] < wdr[1]:
             raise ValueError(
-                "SearchSpace: weight_decay_range must be (low, high) with 0 < low < high. Got "
-                f"{self.weight_decay_range}."
+                f"SearchSpace: weight_decay_range must be (low, high) with 0 < low < high. Got {wdr}."
             )
         if self.weight_decay_range is None and (not self.weight_decay or min(self.weight_decay) < 0):
             raise ValueError(
@@ -84,19 +74,14 @@ class SearchSpace:
     def distributions(self) -> dict:
         import optuna
 
-        wd = (
-            optuna.distributions.FloatDistribution(*self.weight_decay_range, log=True)
-            if self.weight_decay_range
-            else optuna.distributions.CategoricalDistribution(list(self.weight_decay))
-        )
+        dist = optuna.distributions
+        wd = (dist.FloatDistribution(*self.weight_decay_range, log=True) if self.weight_decay_range
+              else dist.CategoricalDistribution(list(self.weight_decay)))
         return {"lr": optuna.distributions.FloatDistribution(*self.lr, log=True), "weight_decay": wd}
 
     def grid(self, n_trials: int) -> dict[str, list[float]]:
-        wds = (
-            list(self.weight_decay)
-            if self.weight_decay_range is None
-            else list(np.geomspace(*self.weight_decay_range, 3))
-        )
+        wds = list(self.weight_decay) if self.weight_decay_range is None else \
+            list(np.geomspace(*self.weight_decay_range, 3))
         k = max(2, math.ceil(n_trials / len(wds)))
         return {"lr": [float(v) for v in np.geomspace(*self.lr, k)], "weight_decay": [float(w) for w in wds]}
 
@@ -117,20 +102,10 @@ class SearchResult:
         """One row per trial of the study (this call's and earlier ones), best first."""
         import pandas as pd
 
-        rows = [
-            {
-                "trial": o.number,
-                "lr": o.params.get("lr"),
-                "weight_decay": o.params.get("weight_decay"),
-                "val_acc": o.value,
-                "val_loss": o.val_loss,
-                "status": o.status,
-                "seconds": round(o.seconds, 2),
-                "run_id": o.run_id,
-                "reason": o.reason.splitlines()[0] if o.reason else "",
-            }
-            for o in self.outcomes
-        ]
+        rows = [{"trial": o.number, "lr": o.params.get("lr"), "weight_decay": o.params.get("weight_decay"),
+                 "val_acc": o.value, "val_loss": o.val_loss, "status": o.status,
+                 "seconds": round(o.seconds, 2), "run_id": o.run_id,
+                 "reason": o.reason.splitlines()[0] if o.reason else ""} for o in self.outcomes]
         frame = pd.DataFrame(rows)
         if not frame.empty:
             frame = frame.sort_values("val_acc", ascending=False, na_position="last").reset_index(drop=True)
@@ -147,9 +122,8 @@ class SearchResult:
 
 def ranked(outcomes: list[TrialOutcome]) -> list[TrialOutcome]:
     """The completed trials, best validation accuracy first."""
-    return sorted(
-        (o for o in outcomes if o.status == "complete" and o.value is not None), key=lambda o: -o.value
-    )
+    done = [o for o in outcomes if o.status == "complete" and o.value is not None]
+    return sorted(done, key=lambda o: -o.value)
 
 
 def _splits(data) -> tuple[ImageDataset, ImageDataset]:
@@ -239,55 +213,34 @@ def search(
     t_start = time.perf_counter()
     local_threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
     # workers start (and warm up) while this process opens the study
-    runner = (
-        _Dask(client, train, val)
-        if client is not None
-        else _LocalProcesses(workers, train, val, local_threads, model, batch_size, wait=False)
-        if workers > 0
-        else _InProcess(train, val, run_trial)
-    )
+    runner = (_Dask(client, train, val) if client is not None
+              else _LocalProcesses(workers, train, val, local_threads, model, batch_size, wait=False)
+              if workers > 0 else _InProcess(train, val, run_trial))
     threads = local_threads if client is None else (threads_per_worker or 1)
     try:
         with _quiet_optuna():
-            study = optuna.create_study(
-                study_name=study_name,
-                storage=url,
-                sampler=sampler,
-                direction="maximize",
-                pruner=_pruner(pruning),
-                load_if_exists=True,
-            )
+            study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler,
+                                        direction="maximize", pruner=_pruner(pruning), load_if_exists=True)
             for lr, wd in itertools.product(grid["lr"], grid["weight_decay"]) if grid is not None else ():
                 study.enqueue_trial({"lr": lr, "weight_decay": wd}, skip_if_exists=True)
             _fail_interrupted(study)
-            finished = sum(
-                t.state.is_finished() for t in study.get_trials(deepcopy=False)
-            )  # complete, pruned, failed
+            # complete, pruned, failed
+            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
             runner.ready()
-            _run_trials(
-                study,
-                runner,
-                max(0, n_trials - finished),
-                space,
-                stop_event,
-                on_trial,
-                store,
-                TrialTask(
-                    -1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning, threads
-                ),
-            )
+            template = TrialTask(-1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning,
+                                 threads)
+            todo = max(0, n_trials - finished)
+            _run_trials(study, runner, todo, space, stop_event, on_trial, store, template)
             interrupted = set(study.user_attrs.get(_INTERRUPTED, ()))
-            outcomes = [
-                _outcome_from_trial(t, t.number in interrupted) for t in study.get_trials(deepcopy=False)
-            ]
+            outcomes = [_outcome_from_trial(t, t.number in interrupted)
+                        for t in study.get_trials(deepcopy=False)]
     finally:
         runner.close()
     return SearchResult(study_name, url or "", outcomes, mode, time.perf_counter() - t_start)
 
 
-def _run_trials(
-    study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store, template: TrialTask
-) -> None:
+def _run_trials(study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store,
+                template: TrialTask) -> None:
     """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it
     ends."""
     wake = threading.Event()  # set as any trial ends
@@ -319,14 +272,8 @@ def _run_trials(
             try:
                 outcome = f.result()
             except Exception as err:  # noqa: BLE001 (the worker itself died: recorded, the search goes on)
-                outcome = TrialOutcome(
-                    trial.number,
-                    dict(trial.params),
-                    "fail",
-                    None,
-                    None,
-                    f"worker failed: {type(err).__name__}: {err}",
-                )
+                outcome = TrialOutcome(trial.number, dict(trial.params), "fail", None, None,
+                                       f"worker failed: {type(err).__name__}: {err}")
             _record(study, trial, outcome, store, template.study_name, template.pruning)
             if on_trial is not None:
                 on_trial(outcome)
@@ -354,15 +301,7 @@ def refine(
             f"refine: the coarse study {coarse.study_name!r} has no completed trial to refine around."
         )
     lrs = [o.params["lr"] for o in top]
-    space = SearchSpace(
-        lr=(min(lrs) / factor, min(10.0, max(lrs) * factor)),
-        weight_decay=tuple(sorted({float(o.params["weight_decay"]) for o in top})),
-    )
-    return search(
-        data,
-        space=space,
-        n_trials=n_trials,
-        epochs=epochs,
-        study_name=study_name or f"{coarse.study_name}-refine",
-        **kwargs,
-    )
+    space = SearchSpace(lr=(min(lrs) / factor, min(10.0, max(lrs) * factor)),
+                        weight_decay=tuple(sorted({float(o.params["weight_decay"]) for o in top})))
+    return search(data, space=space, n_trials=n_trials, epochs=epochs,
+                  study_name=study_name or f"{coarse.study_name}-refine", **kwargs)
