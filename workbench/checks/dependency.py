@@ -26,7 +26,8 @@ def _input_grad(model: nn.Module, x: torch.Tensor, select) -> torch.Tensor:
         out = out[0]
     model.zero_grad(set_to_none=True)
     select(out).sum().backward()
-    return x.grad
+    # no gradient reached x: the selected output does not depend on the input at all
+    return x.grad if x.grad is not None else torch.zeros_like(x)
 
 
 def batch_dependency(

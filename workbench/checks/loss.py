@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,7 +53,7 @@ def initial_loss(
         what = f"the target variance {expected:.4g} (a model that predicts the mean)"
     allowed = tolerance * max(expected, 1e-8) + 3 * se
     gap = observed - expected
-    details = {
+    details: dict[str, Any] = {
         "observed": observed,
         "expected": expected,
         "allowed_gap": allowed,
@@ -65,8 +66,9 @@ def initial_loss(
         if classification and lout.ndim == 2:
             spread = lout.std(dim=1).mean().item()
             details["logit_std"] = spread
-            if getattr(layer, "bias", None) is not None:
-                details["bias_spread"] = float(layer.bias.detach().float().std())
+            bias = getattr(layer, "bias", None)
+            if isinstance(bias, torch.Tensor):
+                details["bias_spread"] = float(bias.detach().float().std())
     passed = abs(gap) <= allowed
     if passed:
         message = f"initial loss {observed:.3f} matches {what} (gap {gap:+.3f}, allowed ±{allowed:.3f})"

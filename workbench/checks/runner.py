@@ -121,7 +121,7 @@ def run_all(
     model.to(device)
     template = copy.deepcopy(model)
     family = _capacity_family(model, data)
-    plan: list[tuple[str, Callable[[], CheckResult]]] = [
+    plan: list[tuple[str, Callable[[], CheckResult] | None]] = [
         ("initial_loss", lambda: initial_loss(model, (x, y))),
         (
             "input_independent_baseline",

@@ -32,7 +32,7 @@ class _Zeroed(Dataset):
         self.base = base
 
     def __len__(self) -> int:
-        return len(self.base)
+        return len(self.base)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset stub does not
 
     def __getitem__(self, i):
         x, y = self.base[i]
@@ -194,7 +194,7 @@ def _memorise(
             model.eval()  # one sample through BatchNorm in train mode is an error
             width = model(x[:1]).shape[-1]  # a batch need not hold every class: count them from the output
         classes = [str(i) for i in range(max(width, int(y.max()) + 1))]
-        data = TensorImageDataset(x.detach().cpu(), y.detach().cpu().numpy(), classes, name=what)
+        data: Dataset = TensorImageDataset(x.detach().cpu(), y.detach().cpu().numpy(), classes, name=what)
     else:
         data = torch.utils.data.TensorDataset(x.detach().cpu(), y.detach().cpu())
     per_epoch = -(-len(y) // batch_size)

@@ -145,7 +145,8 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
             stats[idx, 5] = flat.min(1).values.numpy()
             stats[idx, 6] = flat.max(1).values.numpy()
             ink[idx] = ((flat - med).abs() > 0.1).float().mean(1).numpy()
-            if ch_sum is None:  # per-channel statistics over the images with the first batch's channel count
+            # per-channel statistics over the images with the first batch's channel count
+            if ch_sum is None or ch_sq is None:
                 ch_sum = torch.zeros(raw.shape[1], dtype=torch.float64)
                 ch_sq = torch.zeros(raw.shape[1], dtype=torch.float64)
             if raw.shape[1] == len(ch_sum):

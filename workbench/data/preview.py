@@ -38,7 +38,7 @@ def png_bytes(x: torch.Tensor, display: int = 64) -> bytes:
     arr = to_uint8(x)
     img = Image.fromarray(arr)
     scale = display / img.height
-    img = img.resize((max(1, round(img.width * scale)), display), Image.NEAREST)
+    img = img.resize((max(1, round(img.width * scale)), display), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

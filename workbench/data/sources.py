@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, IterableDataset
@@ -237,7 +238,7 @@ def from_arrays(
 
 
 # -- IDX files (MNIST and friends) ---------------------------------------------------------------------------
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, npt.DTypeLike] = {
     0x08: np.uint8,
     0x09: np.int8,
     0x0B: np.dtype(">i2"),
@@ -318,12 +319,17 @@ class FolderImageDataset(ImageDataset):
         if cached is not None:
             mode, arr = cached
             return Image.fromarray(arr, mode=mode), mode
-        with Image.open(self._paths[j]) as img:
+        with Image.open(self._file(j)) as img:
             img.load()
             return img.copy(), img.mode
 
+    def _file(self, j: int) -> str:
+        path = self._paths[j] if self._paths is not None else None
+        assert path is not None  # from_folder gives every sample its file
+        return path
+
     def _load(self, j: int) -> torch.Tensor:
-        path = self._paths[j]
+        path = self._file(j)
         try:
             img = self.raw(j)[0].convert(self.mode)
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
@@ -335,7 +341,7 @@ class FolderImageDataset(ImageDataset):
             out = self.transform(img)
             return out if isinstance(out, torch.Tensor) else _pil_to_tensor(out)
         if (img.height, img.width) != tuple(self.size):
-            img = img.resize((self.size[1], self.size[0]), Image.BILINEAR)
+            img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
         return _pil_to_tensor(img)
 
 
@@ -514,8 +520,9 @@ def from_torch(
         int(t) if isinstance(t, torch.Tensor) else t
         for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)
     ]
-    if classes is None and getattr(dataset, "classes", None) is not None:
-        classes = list(dataset.classes)
+    own_classes = getattr(dataset, "classes", None)
+    if classes is None and own_classes is not None:
+        classes = list(own_classes)
     targets, class_list = _labels_to_ints(np.asarray(raw), classes, n, where)
     paths = None
     samples = getattr(dataset, "samples", None) or getattr(dataset, "imgs", None)

@@ -37,7 +37,10 @@ def verdict(
     acc = snap.metrics.get("train_acc", np.zeros(0))
     loss = snap.metrics.get("train_loss", np.zeros(0))
     val = snap.metrics.get("val_acc", np.zeros(0))
-    details = {"epochs": len(snap.epoch), "steps": int(snap.step[-1]) if len(snap.step) else 0}
+    details: dict[str, float] = {
+        "epochs": len(snap.epoch),
+        "steps": int(snap.step[-1]) if len(snap.step) else 0,
+    }
     human = ""
     if human_accuracy is not None and len(val) and math.isfinite(val[-1]):
         gap = val[-1] - human_accuracy

@@ -146,6 +146,7 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
                 (name, kind, now, now, json.dumps(_jsonable(config)), seed, human_baseline),
             )
+            assert cur.lastrowid is not None  # set by the INSERT
             return int(cur.lastrowid)
         finally:
             if own:

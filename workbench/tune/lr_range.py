@@ -138,6 +138,7 @@ class _Sweep(Callback):
         self.stopped = "reached the end of the range"
 
     def on_step_end(self, state: FitState) -> None:
+        assert state.loss is not None  # set on every step
         loss = float(state.loss)  # one sync per step: the stop rule needs every loss (a 100-step probe)
         k = len(self.losses)
         self.avg = self.beta * self.avg + (1 - self.beta) * loss
@@ -192,12 +193,17 @@ def lr_range_test(
     check_real(beta, "beta", "lr_range_test", low=0.0, high=0.999)
     user_opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
     factor = (end_lr / start_lr) ** (1 / (num_iter - 1))
-    epochs = max(1, math.ceil(num_iter / max(1, math.ceil(len(data) / batch_size))))
+    n = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset stub does not
+    epochs = max(1, math.ceil(num_iter / max(1, math.ceil(n / batch_size))))
     config = TrainConfig(
         epochs=epochs, max_steps=num_iter, batch_size=batch_size, lr=start_lr, seed=seed, flush_every_s=60.0
     )
     with preserved(model, user_opt):
-        opt = user_opt or make_optimizer(optimizer, model.parameters(), start_lr, weight_decay)
+        opt = (
+            optimizer
+            if isinstance(optimizer, torch.optim.Optimizer)
+            else make_optimizer(optimizer, model.parameters(), start_lr, weight_decay)
+        )
         set_lr(opt, start_lr)
         sweep = _Sweep(opt, start_lr, factor, beta, diverge_factor, on_point)
         history = fit(

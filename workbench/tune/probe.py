@@ -66,7 +66,8 @@ def quick_probe(
     that drops is often one that blew up first and is still recovering: such runs are flagged unstable).
     """
     out = ProbeResult(list(lrs), [], [], [], [])
-    epochs = max(1, math.ceil(steps / max(1, math.ceil(len(data) / batch_size))))
+    n = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset stub does not
+    epochs = max(1, math.ceil(steps / max(1, math.ceil(n / batch_size))))
     for lr in lrs:
         cfg = TrainConfig(
             epochs=epochs,

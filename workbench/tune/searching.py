@@ -122,8 +122,8 @@ class SearchResult:
 
 def ranked(outcomes: list[TrialOutcome]) -> list[TrialOutcome]:
     """The completed trials, best validation accuracy first."""
-    done = [o for o in outcomes if o.status == "complete" and o.value is not None]
-    return sorted(done, key=lambda o: -o.value)
+    done = [(o.value, o) for o in outcomes if o.status == "complete" and o.value is not None]
+    return [o for _, o in sorted(done, key=lambda p: -p[0])]
 
 
 def _splits(data) -> tuple[ImageDataset, ImageDataset]:

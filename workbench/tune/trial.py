@@ -124,7 +124,7 @@ class _MedianPruning(Callback):
     the epochs' accuracies to it when the trial ends, so later trials are judged against it.
     """
 
-    def __init__(self, storage_url: str, study_name: str) -> None:
+    def __init__(self, storage_url: str, study_name: str | None) -> None:
         import optuna
 
         self.study = optuna.load_study(study_name=study_name, storage=storage_url)
@@ -245,7 +245,7 @@ def _fail_interrupted(study) -> None:
 
 
 def _record(
-    study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str, pruning: bool
+    study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str | None, pruning: bool
 ) -> None:
     """Save the trial's curves in the store, then tell Optuna how it ended (with its per-epoch accuracies
     when pruning, which later trials are judged against)."""
