@@ -109,8 +109,7 @@ def _train(steps: int) -> float:
 
 def training_ceiling(steps: int = 300) -> float:
     """Throughput of two processes of the bare training loop vs one: what the machine allows a trial's
-    workload
-    (memory traffic and all), with no executor around it."""
+    workload (memory traffic and all), with no executor around it."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")

@@ -114,8 +114,7 @@ def _quiet_optuna():
 
 class _MedianPruning(Callback):
     """Prunes the trial after an epoch whose validation accuracy falls below the median of the study's
-    completed
-    trials at that epoch.
+    completed trials at that epoch.
 
     The trial itself belongs to the process that asked for it (Optuna's ask/tell); a worker cannot open it
     through Optuna's public API. So the worker asks Optuna's own ``Trial.should_prune`` on a stand-in: a trial
