@@ -27,9 +27,9 @@ from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load
-
 from workbench.data import from_folder, inspect
+
+from _common import load
 
 KINDS = ("jpeg70", "darker", "brighter", "noise", "shift")
 

@@ -29,12 +29,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from _common import load, load_average, summarize
 from torch import nn
 
 from workbench.data import split
 from workbench.lab import LabSettings, prepare_run
 from workbench.ui import OverfitLab
+
+from _common import load, load_average, summarize
 
 
 def bare(settings: LabSettings, train, val) -> tuple[float, int, float]:

@@ -38,11 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from _common import bare_loop, load
 
 from workbench.data import load_digits
 from workbench.models import build_model
 from workbench.tune import ModelSpec, SearchSpace, lr_range_test, search
+
+from _common import bare_loop, load
 
 
 def timed_search(data, tmp: str, name: str, trials: int, epochs: int, **kw) -> tuple[float, float]:

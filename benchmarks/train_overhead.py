@@ -24,11 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from _common import bare_loop, load, load_average, summarize
 
 from workbench import TrainConfig, build_model, fit
 from workbench.train import resolve_device
 from workbench.ui import LiveCurves
+
+from _common import bare_loop, load, load_average, summarize
 
 
 def main() -> None:
