@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8888
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test test-fast install install-test chromium bench clean
+.PHONY: lab test test-fast lint install install-test chromium bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,18 @@ lab: $(RUN_STAMP)
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
-## run the tests: every one, browser tests included
+## lint (ruff, rules in pyproject.toml) and type-check the core (mypy, packages in pyproject.toml)
+lint: $(TEST_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+## run the tests: lint and type check first, then every test, browser tests included
 test: $(TEST_STAMP) chromium
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
-## while working: everything but the browser and notebook tests
+## while working: everything but the browser and notebook tests (no lint or type check)
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -m "not browser and not slow"
 

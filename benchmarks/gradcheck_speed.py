@@ -80,11 +80,18 @@ def main() -> None:
         theirs = torch_gradcheck(MLP(bug), x, y)
         t_torch = time.perf_counter() - t0
         results[bug] = (ours, theirs, t_ours, t_torch)
-        print(f"{'buggy  ' if bug else 'correct'} model: workbench passed={ours} in {t_ours:.3f} s; "
-              f"torch.autograd.gradcheck passed={theirs} in {t_torch:.2f} s")
+        print(
+            f"{'buggy  ' if bug else 'correct'} model: workbench passed={ours} in {t_ours:.3f} s; "
+            f"torch.autograd.gradcheck passed={theirs} in {t_torch:.2f} s"
+        )
     ours_ok = results[False][0] and not results[True][0]
     torch_ok = results[False][1] and not results[True][1]
-    caught = {(True, True): "both", (True, False): "workbench", (False, True): "torch", (False, False): "neither"}[(ours_ok, torch_ok)]
+    caught = {
+        (True, True): "both",
+        (True, False): "workbench",
+        (False, True): "torch",
+        (False, False): "neither",
+    }[(ours_ok, torch_ok)]
     speedup = results[True][3] / results[True][2]
     print(f"gradcheck_speedup={speedup:.0f} caught={caught}")
 

@@ -1,6 +1,7 @@
 """Inspection speed and near-duplicate recall: workbench vs. cleanvision, in the same run.
 
-Builds an ImageFolder of 4,000 64x64 PNGs from real MNIST digits (embedded in the package: workbench.data.mnist_test_set), with
+Builds an ImageFolder of 4,000 64x64 PNGs from real MNIST digits (embedded in the package:
+workbench.data.mnist_test_set), with
 planted copies: 20 exact duplicates (the same pixels stored as an RGB PNG with equal channels and as
 BMP) and 160 near duplicates (JPEG quality 70, 15 % darker, +25 brighter, Gaussian noise sigma 8,
 shifted by one pixel; 32 of each). Both tools inspect the folder from disk with their defaults; recall
@@ -26,8 +27,9 @@ from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load  # noqa: E402
-from workbench.data import from_folder, inspect  # noqa: E402
+from workbench.data import from_folder, inspect
+
+from _common import load
 
 KINDS = ("jpeg70", "darker", "brighter", "noise", "shift")
 
@@ -108,17 +110,18 @@ def run_cleanvision(root: Path) -> tuple[float, list[set[str]]]:
 
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
-    devnull = open(os.devnull, "w")
-    stdout, sys.stdout = sys.stdout, devnull  # cleanvision prints progress and tables
-    try:
-        t0 = time.perf_counter()
-        lab = Imagelab(data_path=str(root))
-        lab.find_issues()
-        seconds = time.perf_counter() - t0
-    finally:
-        sys.stdout = stdout
-        devnull.close()
-    sets = lab.info.get("near_duplicates", {}).get("sets", []) + lab.info.get("exact_duplicates", {}).get("sets", [])
+    with open(os.devnull, "w") as devnull:
+        stdout, sys.stdout = sys.stdout, devnull  # cleanvision prints progress and tables
+        try:
+            t0 = time.perf_counter()
+            lab = Imagelab(data_path=str(root))
+            lab.find_issues()
+            seconds = time.perf_counter() - t0
+        finally:
+            sys.stdout = stdout
+    sets = lab.info.get("near_duplicates", {}).get("sets", []) + lab.info.get("exact_duplicates", {}).get(
+        "sets", []
+    )
     return seconds, [set(s) for s in sets]
 
 
@@ -129,21 +132,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "planted"
         pairs = build(root, args.n)
-        print(f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate pairs")
+        print(
+            f"folder: {sum(1 for _ in root.rglob('*.*'))} files, 64x64, {len(pairs)} planted near-duplicate "
+            "pairs"
+        )
         run_workbench(root)  # warm-up: imports, page cache
-        wb_s, wb_groups, report = run_workbench(root)
+        wb_s, wb_groups, _report = run_workbench(root)
         cv_s, cv_groups = run_cleanvision(root)
         wb_r, cv_r = recall(wb_groups, pairs), recall(cv_groups, pairs)
-        print(f"workbench   {wb_s:7.2f} s  near-dup recall {wb_r:.3f}  ({len(wb_groups)} groups; full inspect incl. label check)")
-        print(f"cleanvision {cv_s:7.2f} s  near-dup recall {cv_r:.3f}  ({len(cv_groups)} groups; find_issues() defaults)")
+        print(
+            f"workbench   {wb_s:7.2f} s  near-dup recall {wb_r:.3f}  ({len(wb_groups)} groups; full inspect "
+            "incl. label check)"
+        )
+        print(
+            f"cleanvision {cv_s:7.2f} s  near-dup recall {cv_r:.3f}  ({len(cv_groups)} groups; find_issues() "
+            "defaults)"
+        )
         for kind in KINDS:
             sub = [p for p in pairs if f"near_{kind}_" in p[1]]
-            print(f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision {recall(cv_groups, sub):.2f}")
+            print(
+                f"  recall {kind:9s} workbench {recall(wb_groups, sub):.2f}  cleanvision "
+                f"{recall(cv_groups, sub):.2f}"
+            )
     mnist = load("mnist")
     t0 = time.perf_counter()
     r = inspect(mnist, progress=None)
-    print(f"in-memory MNIST test set (10k 28x28): {time.perf_counter() - t0:.2f} s; "
-          f"{r.count('near_duplicate')} near-dup samples, {r.count('suspicious_label')} suspicious labels")
+    print(
+        f"in-memory MNIST test set (10k 28x28): {time.perf_counter() - t0:.2f} s; "
+        f"{r.count('near_duplicate')} near-dup samples, {r.count('suspicious_label')} suspicious labels"
+    )
     print(f"inspect_vs_cleanvision={cv_s / wb_s:.1f} recall={wb_r:.2f}/{cv_r:.2f}")
 
 

@@ -28,13 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from _common import load, load_average, summarize  # noqa: E402
-from workbench.data import split  # noqa: E402
-from workbench.lab import LabSettings, prepare_run  # noqa: E402
-from workbench.ui import OverfitLab  # noqa: E402
+from workbench.data import split
+from workbench.lab import LabSettings, prepare_run
+from workbench.ui import OverfitLab
+
+from _common import load, load_average, summarize
 
 
 def bare(settings: LabSettings, train, val) -> tuple[float, int, float]:
@@ -77,16 +78,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
+    )
     args = ap.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     mnist = load("mnist")
     splits = split(mnist, val_fraction=0.1, test_fraction=0.0, seed=0)
-    settings = LabSettings(model="cnn", width=16, depth=2, subset=len(splits.train), batch_size=64, lr=1e-3,
-                           epochs=args.epochs)
-    print(f"data: MNIST test set split {len(splits.train)}/{len(splits.val)}, cnn 16ch depth 2, batch 64, "
-          f"{args.epochs} epochs, threads={torch.get_num_threads()}")
+    settings = LabSettings(
+        model="cnn", width=16, depth=2, subset=len(splits.train), batch_size=64, lr=1e-3, epochs=args.epochs
+    )
+    print(
+        f"data: MNIST test set split {len(splits.train)}/{len(splits.val)}, cnn 16ch depth 2, batch 64, "
+        f"{args.epochs} epochs, threads={torch.get_num_threads()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         store = str(Path(tmp) / "runs.sqlite")
         bare(settings.replace(epochs=1), splits.train, splits.val)  # warm-up
@@ -96,14 +102,21 @@ def main() -> None:
             t = {}
             order = ("bare", "lab") if r % 2 == 0 else ("lab", "bare")
             for which in order:
-                t[which] = bare(settings, splits.train, splits.val) if which == "bare" else lab_run(settings, splits, store)
+                t[which] = (
+                    bare(settings, splits.train, splits.val)
+                    if which == "bare"
+                    else lab_run(settings, splits, store)
+                )
             assert t["bare"][1] == t["lab"][1], (t["bare"][1], t["lab"][1])
             ratio = t["bare"][0] / t["lab"][0]
             ratios.append(ratio)
             cpu_ratios.append(t["bare"][2] / t["lab"][2])
             steps = t["lab"][1]
-            print(f"round {r + 1:2d} ({order[0]} first): bare {steps / t['bare'][0]:7.1f} steps/s   "
-                  f"lab {steps / t['lab'][0]:7.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})", flush=True)
+            print(
+                f"round {r + 1:2d} ({order[0]} first): bare {steps / t['bare'][0]:7.1f} steps/s   lab "
+                f"{steps / t['lab'][0]:7.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})",
+                flush=True,
+            )
     print("\n".join(summarize("lab_vs_bare", ratios, (load_before, load_average()), cpu_ratios)))
 
 

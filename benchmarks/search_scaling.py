@@ -37,19 +37,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from _common import bare_loop, load  # noqa: E402
-from workbench.data import load_digits  # noqa: E402
-from workbench.models import build_model  # noqa: E402
-from workbench.tune import ModelSpec, SearchSpace, lr_range_test, search  # noqa: E402
+from workbench.data import load_digits
+from workbench.models import build_model
+from workbench.tune import ModelSpec, SearchSpace, lr_range_test, search
+
+from _common import bare_loop, load
 
 
 def timed_search(data, tmp: str, name: str, trials: int, epochs: int, **kw) -> tuple[float, float]:
     """Seconds the search took, and the seconds its trials took inside the workers (summed)."""
     t0 = time.perf_counter()
-    r = search(data, model=ModelSpec("cnn", width=16), space=SearchSpace(lr=(1e-3, 3e-2)), n_trials=trials,
-               epochs=epochs, store=f"{tmp}/{name}.sqlite", study_name=name, seed=0, **kw)
+    r = search(
+        data,
+        model=ModelSpec("cnn", width=16),
+        space=SearchSpace(lr=(1e-3, 3e-2)),
+        n_trials=trials,
+        epochs=epochs,
+        store=f"{tmp}/{name}.sqlite",
+        study_name=name,
+        seed=0,
+        **kw,
+    )
     seconds = time.perf_counter() - t0
     assert sum(o.status == "complete" for o in r.outcomes) == trials, r.to_frame()
     return seconds, sum(o.seconds for o in r.outcomes)
@@ -86,7 +96,8 @@ def _set_start(barrier) -> None:
 
 
 def _train(steps: int) -> float:
-    """Seconds for ``steps`` steps of the bare loop on a trial's model (CNN, 16 channels) and data, 1 thread."""
+    """Seconds for ``steps`` steps of the bare loop on a trial's model (CNN, 16 channels) and data, 1
+    thread."""
     from workbench.data import split
 
     torch.set_num_threads(1)
@@ -98,8 +109,8 @@ def _train(steps: int) -> float:
 
 
 def training_ceiling(steps: int = 300) -> float:
-    """Throughput of two processes of the bare training loop vs one: what the machine allows a trial's workload
-    (memory traffic and all), with no executor around it."""
+    """Throughput of two processes of the bare training loop vs one: what the machine allows a trial's
+    workload (memory traffic and all), with no executor around it."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
@@ -120,11 +131,17 @@ def main() -> None:
     from workbench.data import split
 
     ceiling, training = machine_ceiling(), training_ceiling()
-    print(f"this machine: {os.cpu_count()} cores; two processes of pure convolution reach {ceiling:.2f}x the "
-          f"throughput of one (the ceiling for two workers); two bare training loops of a trial's model and data "
-          f"{training:.2f}x")
+    print(
+        f"this machine: {os.cpu_count()} cores; two processes of pure convolution reach {ceiling:.2f}x the "
+        "throughput of one (the ceiling for two workers); two bare training loops of a trial's model and "
+        f"data {training:.2f}x"
+    )
 
-    digits = load_digits(seed=0) if args.data == "digits" else split(load("mnist"), val_fraction=0.1, test_fraction=0.0)
+    digits = (
+        load_digits(seed=0)
+        if args.data == "digits"
+        else split(load("mnist"), val_fraction=0.1, test_fraction=0.0)
+    )
     from distributed import Client, LocalCluster
 
     times: dict[str, list[float]] = {"one": [], "two": [], "wide": [], "dask": []}
@@ -137,33 +154,48 @@ def main() -> None:
         timed_search(digits, tmp, "first-local", 2, 1, workers=2, threads_per_worker=1)
         first_local = time.perf_counter() - t0
         t0 = time.perf_counter()
-        cluster = stack.enter_context(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None))
+        cluster = stack.enter_context(
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        )
         client = stack.enter_context(Client(cluster))
         cluster_start = time.perf_counter() - t0
         timed_search(digits, tmp, "first-dask", 2, 1, client=client)
         first_dask = time.perf_counter() - t0
-        print(f"first search of a session (2 trials x 1 epoch): local {first_local:.1f} s (starts the fork server), "
-              f"Dask {first_dask:.1f} s (cluster start {cluster_start:.1f} s included)")
+        print(
+            f"first search of a session (2 trials x 1 epoch): local {first_local:.1f} s (starts the fork "
+            f"server), Dask {first_dask:.1f} s (cluster start {cluster_start:.1f} s included)"
+        )
         for rep in range(args.repeats):  # interleaved, order alternating: this host's speed drifts
             order = ["one", "two", "wide", "dask"] if rep % 2 == 0 else ["dask", "wide", "two", "one"]
             for which in order:
-                kw = {"one": dict(workers=1, threads_per_worker=1), "two": dict(workers=2, threads_per_worker=1),
-                      "wide": dict(workers=1), "dask": dict(client=client)}[which]
-                seconds, trial_seconds = timed_search(digits, tmp, f"{which}{rep}", args.trials, args.epochs, **kw)
+                kw = {
+                    "one": {"workers": 1, "threads_per_worker": 1},
+                    "two": {"workers": 2, "threads_per_worker": 1},
+                    "wide": {"workers": 1},
+                    "dask": {"client": client},
+                }[which]
+                seconds, trial_seconds = timed_search(
+                    digits, tmp, f"{which}{rep}", args.trials, args.epochs, **kw
+                )
                 times[which].append(seconds)
                 if which in in_trials:
                     in_trials[which].append(trial_seconds)
             print(f"round {rep + 1}: " + "  ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))
     one, two, wide, dask = (statistics.median(times[k]) for k in ("one", "two", "wide", "dask"))
-    print(f"medians: 1 worker x 1 thread {one:.1f} s | 2 workers x 1 thread {two:.1f} s ({one / two:.2f}x) | "
-          f"1 worker x {os.cpu_count()} threads {wide:.1f} s (2 workers are {wide / two:.2f}x faster) | "
-          f"2-worker Dask {dask:.1f} s ({dask / two - 1:+.1%} vs 2 local workers)")
-    # where two workers lose against the ceiling: inside the trials (the machine), or around them (the executor)
+    print(
+        f"medians: 1 worker x 1 thread {one:.1f} s | 2 workers x 1 thread {two:.1f} s ({one / two:.2f}x) | "
+        f"1 worker x {os.cpu_count()} threads {wide:.1f} s (2 workers are {wide / two:.2f}x faster) | "
+        f"2-worker Dask {dask:.1f} s ({dask / two - 1:+.1%} vs 2 local workers)"
+    )
+    # where two workers lose against the ceiling: inside the trials (the machine), or around them (the
+    # executor)
     trial_one, trial_two = (statistics.median(in_trials[k]) for k in ("one", "two"))
-    print(f"inside trials: {trial_two / trial_one:.2f}x as long with 2 workers as with 1 (the ceiling: {2 / ceiling:.2f}x; "
-          f"two training loops alone: {2 / training:.2f}x) | outside trials (starting workers, Optuna, recording): "
-          f"1 worker {one - trial_one:.2f} s ({1 - trial_one / one:.1%}), 2 workers {two - trial_two / 2:.2f} s "
-          f"({1 - trial_two / 2 / two:.1%})")
+    print(
+        f"inside trials: {trial_two / trial_one:.2f}x as long with 2 workers as with 1 (the ceiling: "
+        f"{2 / ceiling:.2f}x; two training loops alone: {2 / training:.2f}x) | outside trials (starting "
+        f"workers, Optuna, recording): 1 worker {one - trial_one:.2f} s ({1 - trial_one / one:.1%}), 2 "
+        f"workers {two - trial_two / 2:.2f} s ({1 - trial_two / 2 / two:.1%})"
+    )
 
     # the LR range test vs. 100 bare steps: same model, data and batch size
     mnist = load("mnist")
@@ -178,10 +210,14 @@ def main() -> None:
         rng.append(time.perf_counter() - t0)
         assert len(r.lrs) == 100
     cost = min(rng) / bare
-    print(f"LR range test, 100 steps on MNIST: {min(rng):.2f} s vs 100 bare steps {bare:.2f} s "
-          f"(threads={torch.get_num_threads()})")
-    print(f"two_workers_speedup={one / two:.2f} two_workers_vs_ceiling={one / two / ceiling:.2f} "
-          f"dask_overhead={dask / two - 1:.3f} lr_range_cost={cost:.2f}")
+    print(
+        f"LR range test, 100 steps on MNIST: {min(rng):.2f} s vs 100 bare steps {bare:.2f} s "
+        f"(threads={torch.get_num_threads()})"
+    )
+    print(
+        f"two_workers_speedup={one / two:.2f} two_workers_vs_ceiling={one / two / ceiling:.2f} "
+        f"dask_overhead={dask / two - 1:.3f} lr_range_cost={cost:.2f}"
+    )
 
 
 if __name__ == "__main__":

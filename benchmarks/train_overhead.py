@@ -23,12 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from _common import bare_loop, load, load_average, summarize  # noqa: E402
-from workbench import TrainConfig, build_model, fit  # noqa: E402
-from workbench.train import resolve_device  # noqa: E402
-from workbench.ui import LiveCurves  # noqa: E402
+from workbench import TrainConfig, build_model, fit
+from workbench.train import resolve_device
+from workbench.ui import LiveCurves
+
+from _common import bare_loop, load, load_average, summarize
 
 
 def main() -> None:
@@ -38,7 +39,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
+    )
     args = ap.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -70,8 +73,10 @@ def main() -> None:
         seconds = bare_loop(model, x_all, y_all, args.steps, args.batch_size, lr, seed)
         return seconds, time.process_time() - c0
 
-    print(f"data={data.name} n={len(data)} shape={data.input_shape} model={args.model} device={device} "
-          f"threads={torch.get_num_threads()} steps={args.steps} batch={args.batch_size} rounds={args.rounds}")
+    print(
+        f"data={data.name} n={len(data)} shape={data.input_shape} model={args.model} device={device} "
+        f"threads={torch.get_num_threads()} steps={args.steps} batch={args.batch_size} rounds={args.rounds}"
+    )
     bare_loop(make(), x_all, y_all, 50, args.batch_size, lr, seed)  # warm up allocator and kernels
     workbench_run()
     ratios, cpu_ratios, load_before = [], [], load_average()
@@ -83,8 +88,11 @@ def main() -> None:
         ratio = t["bare"][0] / t["live"][0]  # (steps/s live) / (steps/s bare)
         ratios.append(ratio)
         cpu_ratios.append(t["bare"][1] / t["live"][1])
-        print(f"round {r + 1:2d} ({order[0]} first): bare {args.steps / t['bare'][0]:8.1f} steps/s   "
-              f"live {args.steps / t['live'][0]:8.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})", flush=True)
+        print(
+            f"round {r + 1:2d} ({order[0]} first): bare {args.steps / t['bare'][0]:8.1f} steps/s   live "
+            f"{args.steps / t['live'][0]:8.1f} steps/s   ratio {ratio:.3f}   (CPU time {cpu_ratios[-1]:.3f})",
+            flush=True,
+        )
     print("\n".join(summarize("live_vs_bare", ratios, (load_before, load_average()), cpu_ratios)))
 
 

@@ -3,7 +3,6 @@ the repository in an empty temporary folder, with nothing beside it: a user clon
 this repository and nothing else."""
 
 import ast
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,8 +19,16 @@ def clone_repository(dest: Path) -> Path:
     """``git clone`` of this repository into ``dest``, with the working tree's uncommitted changes on top
     (tracked and untracked-not-ignored files), so a developer tests what they are about to commit."""
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(dest)], check=True)
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         src = ROOT / rel
         if src.is_file():
@@ -33,9 +40,11 @@ def clone_repository(dest: Path) -> Path:
 
 
 def private_names(source: str) -> list[str]:
-    """The private parts of ``workbench`` a notebook cell reaches for: every module or name starting with ``_``
+    """The private parts of ``workbench`` a notebook cell reaches for: every module or name starting with
+    ``_``
     (dunders such as ``__version__`` are public) in a ``workbench`` import, or in an attribute read off a name
-    such an import bound (``import workbench.tune as t; t._x``). IPython syntax (``%magic``, ``!cmd``) is allowed."""
+    such an import bound (``import workbench.tune as t; t._x``). IPython syntax (``%magic``, ``!cmd``) is
+    allowed."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     def private(part: str) -> bool:
@@ -50,7 +59,11 @@ def private_names(source: str) -> list[str]:
                 if alias.name.split(".")[0] == "workbench":
                     found += [alias.name] if any(map(private, alias.name.split("."))) else []
                     bound.add(alias.asname or "workbench")
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "workbench":
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").split(".")[0] == "workbench"
+        ):
             module = node.module or ""
             found += [module] if any(map(private, module.split("."))) else []
             found += [f"{module}.{a.name}" for a in node.names if private(a.name)]
@@ -70,14 +83,22 @@ def test_private_names_catches_every_way_a_cell_reaches_a_private_part():
     assert private_names("from workbench._platform import relax_malloc_trim") == ["workbench._platform"]
     assert private_names("import workbench._validation as v") == ["workbench._validation"]
     assert private_names("from workbench.tune import search, _hidden as h") == ["workbench.tune._hidden"]
-    assert private_names("import workbench.tune.executors as ex\nex._LocalProcesses(1)") == ["ex._LocalProcesses"]
-    assert private_names("import workbench as wb\nprint(wb.tune.searching._WORKER_DATA)") == \
-        ["wb.tune.searching._WORKER_DATA"]
+    assert private_names("import workbench.tune.executors as ex\nex._LocalProcesses(1)") == [
+        "ex._LocalProcesses"
+    ]
+    assert private_names("import workbench as wb\nprint(wb.tune.searching._WORKER_DATA)") == [
+        "wb.tune.searching._WORKER_DATA"
+    ]
     assert private_names("%matplotlib inline\nfrom workbench.data._x import y") == ["workbench.data._x"]
     # the public API, dunders, private names of other packages and local names are fine
-    assert private_names("import workbench as wb\nfrom workbench.tune import search, ModelSpec\n"
-                         "print(wb.__version__, wb.__file__)\nimport numpy as np\nnp._NoValue\n"
-                         "_scratch = 1\nx = search\n!ls\n") == []
+    assert (
+        private_names(
+            "import workbench as wb\nfrom workbench.tune import search, ModelSpec\n"
+            "print(wb.__version__, wb.__file__)\nimport numpy as np\nnp._NoValue\n"
+            "_scratch = 1\nx = search\n!ls\n"
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -98,8 +119,26 @@ def test_there_are_notebooks():
 
 def test_the_clone_stands_alone(clone):
     # nothing in the repository reaches outside it for data
-    found = subprocess.run(["git", "grep", "-nE", r"\.\./(\.\./)?shared", "--", "workbench", "notebooks", "tests",
-                            "tools", "benchmarks", "Makefile", ".ci"], cwd=ROOT, capture_output=True, text=True)
+    found = subprocess.run(
+        [
+            "git",
+            "grep",
+            "-nE",
+            r"\.\./(\.\./)?shared",
+            "--",
+            "workbench",
+            "notebooks",
+            "tests",
+            "tools",
+            "benchmarks",
+            "Makefile",
+            ".ci",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert found.stdout == "", found.stdout
     assert not (clone.parent / "shared").exists()
     assert (clone / "workbench/data/embedded/mnist/t10k-images-idx3-ubyte.gz").exists()
@@ -119,8 +158,13 @@ def test_notebook_runs_headless(name, clone, tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBENCH_MNIST", raising=False)
     nb.cells.append(nbformat.v4.new_code_cell("import workbench; print(workbench.__file__)"))
     # run from a scratch folder: files a notebook writes (a run store) never land in the repository
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        store_widget_state=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors

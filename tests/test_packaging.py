@@ -16,8 +16,8 @@ def _name(s: str) -> str:
 
 def _constraints() -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
-        line = line.strip()
+    for raw in (ROOT / "constraints.txt").read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             name, _, version = line.partition("==")
             pins[_name(name)] = version
@@ -47,14 +47,20 @@ def test_environment_yml_agrees_with_pyproject_and_constraints():
     assert set(env_pins) == set(runtime), "environment.yml and pyproject.toml list different packages"
     pins = _constraints()
     for name, version in env_pins.items():
-        assert runtime[name].specifier.contains(version, prereleases=True), f"{name}=={version} is outside pyproject's range"
-        assert pins[name] == version, f"{name}: environment.yml has {version}, constraints.txt has {pins[name]}"
+        assert runtime[name].specifier.contains(version, prereleases=True), (
+            f"{name}=={version} is outside pyproject's range"
+        )
+        assert pins[name] == version, (
+            f"{name}: environment.yml has {version}, constraints.txt has {pins[name]}"
+        )
     assert not pins["ipykernel"].startswith("7.0."), "ipykernel 7.0.x breaks output from threads"
 
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.DOTALL)
     assert blocks[:2] == ["make lab", "make test"]
-    ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    ci = [
+        ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert ci[-1].strip() == "make test"

@@ -50,7 +50,8 @@ What to look at:
 - **The status line** says how the run ended: finished, stopped, or *diverged* (a NaN/Inf loss stops the
   run and restores the last good weights; the message says why: the corrupted samples of the failing
   batch by index, or exploding gradients, with what to do: lower the LR, clip, run the checks)."""),
-    code("""panel = TrainingPanel(make_model, splits.train, splits.val, TrainConfig(epochs=30, lr=3e-3, seed=0))
+    code("""config = TrainConfig(epochs=30, lr=3e-3, seed=0)
+panel = TrainingPanel(make_model, splits.train, splits.val, config)
 panel"""),
     code("""panel.start()"""),
     md("""Press **Run** again after changing *epochs* or *lr* to compare; the same seed gives the same curve.

@@ -25,8 +25,8 @@ worst first: look at the top ones and judge for yourself."""),
     code("""digits = load_digits(seed=0)
 report = inspect(digits.train, digits.test, val=digits.val)
 print(report.summary())"""),
-    md("""One row per (sample, issue): `split, index, path, label, issue, group, detail`. `group` ties the members
-of one duplicate / leakage / conflict group together."""),
+    md("""One row per (sample, issue): `split, index, path, label, issue, group, detail`. `group` ties the
+members of one duplicate / leakage / conflict group together."""),
     code("""frame = report.to_frame()
 frame.head(8)"""),
     md("""The browser: **gallery** (filter by split, class, issue; captions with issues are tinted; click a
@@ -66,11 +66,20 @@ extra_test_labels = [y_tr[i] for i in leaked]
 flipped = rng.choice(len(y_tr), 10, replace=False)
 y_tr = y_tr.copy()
 y_tr[flipped] = (y_tr[flipped] + 1 + rng.integers(0, 9, 10)) % 10
-extra_train = [jpeg70(x_tr[100]), np.roll(x_tr[200], 1, axis=1), (x_tr[300] * 0.85).astype(np.uint8), np.zeros((28, 28), np.uint8)]
+extra_train = [
+    jpeg70(x_tr[100]),
+    np.roll(x_tr[200], 1, axis=1),
+    (x_tr[300] * 0.85).astype(np.uint8),
+    np.zeros((28, 28), np.uint8),
+]
 extra_train_labels = [(y_tr[100] + 1) % 10, y_tr[200], y_tr[300], 0]
 
-train = from_arrays(np.concatenate([x_tr, np.stack(extra_train)]), np.r_[y_tr, extra_train_labels], name="mnist-train")
-test = from_arrays(np.concatenate([x_te, np.stack(extra_test)]), np.r_[y_te, extra_test_labels], name="mnist-test")
+train = from_arrays(
+    np.concatenate([x_tr, np.stack(extra_train)]), np.r_[y_tr, extra_train_labels], name="mnist-train"
+)
+test = from_arrays(
+    np.concatenate([x_te, np.stack(extra_test)]), np.r_[y_te, extra_test_labels], name="mnist-test"
+)
 print(train, test)"""),
     code("""mnist_report = inspect(train, test)
 print(mnist_report.summary())"""),
@@ -85,9 +94,13 @@ browser below and judge."""),
 found = {
     "leakage (5 planted)": sorted(i for i in mnist_report.flagged("leakage", "train") if i in leaked),
     "label conflict (train #100 and its JPEG copy)": mnist_report.flagged("label_conflict", "train"),
-    "near duplicate (shifted, darker copies)": [i for i in mnist_report.flagged("near_duplicate", "train") if i >= n],
+    "near duplicate (shifted, darker copies)": [
+        i for i in mnist_report.flagged("near_duplicate", "train") if i >= n
+    ],
     "blank scan": mnist_report.flagged("low_information", "train"),
-    "flipped labels found": sorted(set(mnist_report.flagged("suspicious_label", "train")) & set(flipped.tolist())),
+    "flipped labels found": sorted(
+        set(mnist_report.flagged("suspicious_label", "train")) & set(flipped.tolist())
+    ),
 }
 for what, where in found.items():
     print(f"{what}: {where}")"""),

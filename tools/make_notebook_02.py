@@ -89,8 +89,10 @@ small to judge (|gradient| ≤ 1e-10, where a relative error means nothing), and
 gradients beside the worst relative error. A parameter with no entry checked is reported "not checked",
 and then the check does not pass."""),
     code("""for name, e in result.details["per_parameter"].items():
-    print(f"{name:12} checked {e['checked']:2} of {e['tried']:2} (kinks {e['kinks']}, tiny {e['tiny']}): "
-          f"max rel. error {e['max_rel_error']:.1e}, |gradient| {e['grad_min']:.1e}..{e['grad_max']:.1e}")"""),
+    print(
+        f"{name:12} checked {e['checked']:2} of {e['tried']:2} (kinks {e['kinks']}, tiny {e['tiny']}): "
+        f"max rel. error {e['max_rel_error']:.1e}, |gradient| {e['grad_min']:.1e}..{e['grad_max']:.1e}"
+    )"""),
     md("""### 3. An over-confident init
 
 A last layer whose bias spreads the logits makes the model "sure" before it has seen anything: the

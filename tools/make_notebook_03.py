@@ -21,12 +21,13 @@ digits = load_digits(seed=0)"""),
     md("""## The human baseline
 
 Label 20 random validation digits yourself: click the class, or click into the box under the buttons and
-press its key (a digit is its own key; other class names show theirs on the button; space skips). You get your accuracy with a 95 % confidence interval (Wilson's; with 20 samples it is
-wide, which is the honest answer) and the digits you got wrong."""),
+press its key (a digit is its own key; other class names show theirs on the button; space skips). You
+get your accuracy with a 95 % confidence interval (Wilson's; with 20 samples it is wide, which is the
+honest answer) and the digits you got wrong."""),
     code("""human = HumanBaseline(digits.val, n=20, seed=0)
 human"""),
-    md("""Run the next cell **after** labelling. If you skipped it (or run this notebook as a script), it types in
-a placeholder of 95 %: replace it with your own number, or one you know for your task."""),
+    md("""Run the next cell **after** labelling. If you skipped it (or run this notebook as a script), it
+types in a placeholder of 95 %: replace it with your own number, or one you know for your task."""),
     code("""if human.accuracy is None:
     human.set_known(0.95)
 print(f"human baseline: {human.accuracy:.1%}")"""),
@@ -34,7 +35,9 @@ print(f"human baseline: {human.accuracy:.1%}")"""),
 
 The lab is a view over plain functions: `LabSettings` → `prepare_run` → `fit` → `verdict`. One batch of
 32 digits, Adam, no weight decay, no dropout."""),
-    code("""settings = LabSettings(model="mlp", width=64, depth=2, optimizer="adam", lr=3e-3, subset=32, batch_size=32, epochs=150)
+    code("""settings = LabSettings(
+    model="mlp", width=64, depth=2, optimizer="adam", lr=3e-3, subset=32, batch_size=32, epochs=150
+)
 model, part, config = prepare_run(settings, digits.train)
 history = fit(model, part, digits.val, config=config)
 print(verdict(history, human.accuracy).message)"""),

@@ -54,7 +54,9 @@ coarse.to_frame().head(6)"""),
 
 Shrink the LR range around the three best trials (and keep their weight decays), train longer (12 epochs
 here; 10–20 in the recipe), no LR decay. **Refine top 3** in the view above does the same."""),
-    code("""fine = refine(coarse, digits, top_k=3, n_trials=4, epochs=12, model=ModelSpec("cnn", width=16), workers=2)
+    code("""fine = refine(
+    coarse, digits, top_k=3, n_trials=4, epochs=12, model=ModelSpec("cnn", width=16), workers=2
+)
 fine.to_frame()[["trial", "lr", "weight_decay", "val_acc", "status"]]"""),
     md("""## Scale out on Dask
 
@@ -65,9 +67,19 @@ database (the SQLite file must be reachable by the workers when pruning is on)."
 
 from workbench.tune import search
 
-with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
-    on_dask = search(digits, model=ModelSpec("cnn", width=16), space=SearchSpace(lr=(lr / 30, lr * 30)), n_trials=4,
-                     epochs=2, client=client, study_name="on-dask")
+with (
+    LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+    Client(cluster) as client,
+):
+    on_dask = search(
+        digits,
+        model=ModelSpec("cnn", width=16),
+        space=SearchSpace(lr=(lr / 30, lr * 30)),
+        n_trials=4,
+        epochs=2,
+        client=client,
+        study_name="on-dask",
+    )
 on_dask.to_frame()[["trial", "lr", "weight_decay", "val_acc", "status"]]"""),
     md("""## Pick it up later
 

@@ -31,11 +31,18 @@ def _check(args) -> int:
     splits = _data(args)
     model = build_model(args.model, splits.train, seed=args.seed)
     only = tuple(args.only.split(",")) if args.only else None
-    print(f"checking a {args.model} on {splits.train.name} ({len(splits.train)} samples, {splits.train.num_classes} classes)")
-    checklist = run_all(model, splits.train, splits.val, only=only,
-                        on_result=lambda r: print(f"  {r}", flush=True))
-    print("all checks passed" if checklist.passed else f"{len(checklist.failed)} check(s) FAILED: "
-          + ", ".join(r.name for r in checklist.failed))
+    print(
+        f"checking a {args.model} on {splits.train.name} ({len(splits.train)} samples, "
+        f"{splits.train.num_classes} classes)"
+    )
+    checklist = run_all(
+        model, splits.train, splits.val, only=only, on_result=lambda r: print(f"  {r}", flush=True)
+    )
+    print(
+        "all checks passed"
+        if checklist.passed
+        else f"{len(checklist.failed)} check(s) FAILED: " + ", ".join(r.name for r in checklist.failed)
+    )
     return 0 if checklist.passed else 1
 
 
@@ -44,7 +51,9 @@ def _inspect(args) -> int:
     from .data import inspect
 
     splits = _data(args)
-    with StageProgress("inspect", on_summary=lambda line: print(line, file=sys.stderr, flush=True)) as progress:
+    with StageProgress(
+        "inspect", on_summary=lambda line: print(line, file=sys.stderr, flush=True)
+    ) as progress:
         report = inspect(splits.train, splits.test, val=splits.val, progress=progress)
     print(report.summary())
     if args.csv:
@@ -61,12 +70,15 @@ def _lab(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workbench", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m workbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     for name, helptext in (("check", "run the pipeline sanity checks"), ("inspect", "inspect a dataset")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--folder", help="an ImageFolder tree (path/<class>/<image>); default: the embedded digits")
+        p.add_argument(
+            "--folder", help="an ImageFolder tree (path/<class>/<image>); default: the embedded digits"
+        )
         p.add_argument("--seed", type=int, default=0)
         if name == "check":
             p.add_argument("--model", choices=["linear", "mlp", "cnn"], default="cnn")

@@ -24,7 +24,7 @@ def relax_malloc_trim(always: bool = False) -> bool:
     the variable only at start-up, so this must run inside the process that trains.
     """
     try:
-        if not always and int(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1")) not in range(0, 64 * 2**20):
+        if not always and int(os.environ.get("MALLOC_TRIM_THRESHOLD_", "-1")) not in range(64 * 2**20):
             return False
         import ctypes
 

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Self
 
 __all__ = ["StageProgress", "in_notebook", "shows_bars"]
 
@@ -28,7 +28,8 @@ def in_notebook() -> bool:
 
 
 def shows_bars(stream: IO[str] | None = None) -> bool:
-    """Whether progress bars belong on ``stream`` (default stderr): in a notebook, or when it is a terminal."""
+    """Whether progress bars belong on ``stream`` (default stderr): in a notebook, or when it is a
+    terminal."""
     if in_notebook():
         return True
     stream = sys.stderr if stream is None else stream
@@ -53,8 +54,14 @@ class StageProgress:
         Receives the summary line when no bars were drawn; default: ``logging.getLogger("workbench").info``.
     """
 
-    def __init__(self, what: str = "work", *, bars: bool | None = None, stream: IO[str] | None = None,
-                 on_summary: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        what: str = "work",
+        *,
+        bars: bool | None = None,
+        stream: IO[str] | None = None,
+        on_summary: Callable[[str], None] | None = None,
+    ) -> None:
         self.what, self.stream, self.on_summary = what, stream, on_summary
         self.bars = shows_bars(stream) if bars is None else bool(bars)
         self.stages: dict[str, tuple[int, float]] = {}  # stage -> (total, seconds)
@@ -109,7 +116,7 @@ class StageProgress:
         (self.on_summary or logger.info)(line)
         return line
 
-    def __enter__(self) -> StageProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -51,7 +51,9 @@ def check_real(
         left = "(" if low_open else "["
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"The {name!r} parameter of {where} must be a float in {left}{lo}, {hi}]. {_got(value)}")
+        raise ValueError(
+            f"The {name!r} parameter of {where} must be a float in {left}{lo}, {hi}]. {_got(value)}"
+        )
     return value
 
 

@@ -39,7 +39,9 @@ class Throttle:
         if not hz > 0:
             raise ValueError(f"The 'hz' parameter of Throttle must be a float > 0. Got {hz!r} instead.")
         if budget is not None and not 0 < budget <= 1:
-            raise ValueError(f"The 'budget' parameter of Throttle must be a fraction in (0, 1] or None. Got {budget!r} instead.")
+            raise ValueError(
+                f"The 'budget' parameter of Throttle must be a fraction in (0, 1] or None. Got {budget!r} instead."
+            )
         self.period = 1.0 / hz
         self.budget = budget
         self._last = float("-inf")
@@ -127,7 +129,11 @@ class BackgroundRun:
         return self._done.wait(timeout)
 
     def __repr__(self) -> str:
-        state = "running" if self.running else ("failed" if self.error else ("done" if self._done.is_set() else "new"))
+        state = (
+            "running"
+            if self.running
+            else ("failed" if self.error else ("done" if self._done.is_set() else "new"))
+        )
         return f"<BackgroundRun {self.name!r}: {state}>"
 
     @property

@@ -26,8 +26,14 @@ REPO = Path(__file__).parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -53,7 +59,10 @@ def _free_port() -> int:
 def _settings(settings_dir: Path) -> None:
     for rel, value in {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     }.items():
         path = settings_dir / rel
@@ -68,7 +77,9 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     served = root / "notebooks"
     shutil.copytree(REPO / "notebooks", served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    jdirs = {k: root / "jupyter" / k for k in ("config", "data", "runtime", "settings", "workspaces", "ipython")}
+    jdirs = {
+        k: root / "jupyter" / k for k in ("config", "data", "runtime", "settings", "workspaces", "ipython")
+    }
     for d in jdirs.values():
         d.mkdir(parents=True)
     _settings(jdirs["settings"])
@@ -84,8 +95,19 @@ def lab(tmp_path_factory):
     )
     port, token = _free_port(), secrets.token_hex(16)
     log = root / "lab.log"
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={served}",
+    ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     with log.open("w") as out:
@@ -131,7 +153,9 @@ def open_notebook(page, lab: Lab, name: str) -> None:
     """Open a notebook and wait until its kernel is idle."""
     page.goto(lab.notebook_url(name))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=name[:12]).wait_for(timeout=60_000)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=name[:12]).wait_for(
+        timeout=60_000
+    )
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
     deadline = time.time() + 90
     while time.time() < deadline:

@@ -1,5 +1,7 @@
-"""The checks panel's rows line up in a real browser: same column x in every row, long messages wrap in place."""
+"""The checks panel's rows line up in a real browser: same column x in every row, long messages wrap in
+place."""
 
+import itertools
 import time
 
 import nbformat
@@ -25,8 +27,10 @@ panel
 
 
 def _boxes(page, selector: str) -> list[dict]:
-    return page.locator(selector).evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect();"
-                                                " return {x: r.x, y: r.y, w: r.width, h: r.height}; })")
+    return page.locator(selector).evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, w: r.width, h: r.height}; })"
+    )
 
 
 def test_rows_are_a_grid_and_long_messages_wrap(page, lab):
@@ -55,7 +59,7 @@ def test_rows_are_a_grid_and_long_messages_wrap(page, lab):
     assert all(abs(b["w"] - buttons[0]["w"]) < 0.5 for b in buttons), buttons  # no button squeezed
 
     row_boxes = _boxes(page, rows)
-    for above, below in zip(row_boxes, row_boxes[1:]):
+    for above, below in itertools.pairwise(row_boxes):
         assert below["y"] >= above["y"] + above["h"] - 0.5  # rows stack; a tall row pushes the next one down
     long_row = page.locator(".wb-checks-panel > .wb-check-initial_loss")
     message = ".wb-checks-panel > .wb-check-initial_loss > :nth-child(4) .widget-html-content > *"

@@ -1,4 +1,5 @@
-"""02_pipeline_sanity_checks in a real browser: the batch grid is drawn, and the checks panel runs checks live."""
+"""02_pipeline_sanity_checks in a real browser: the batch grid is drawn, and the checks panel runs checks
+live."""
 
 import time
 

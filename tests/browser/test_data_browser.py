@@ -1,4 +1,5 @@
-"""01_become_one_with_the_data in a real browser: the gallery renders, and filtering by an issue changes it."""
+"""01_become_one_with_the_data in a real browser: the gallery renders, and filtering by an issue changes
+it."""
 
 import time
 
@@ -28,8 +29,9 @@ def test_gallery_renders_and_issue_filter_changes_it(page, lab):
     # thumbnails are real PNGs the browser decoded
     assert browser.locator(".wb-gallery img").first.evaluate("img => img.naturalWidth") > 0
 
-    browser.locator(".wb-issue-filter select").select_option(label=browser.locator(
-        ".wb-issue-filter option", has_text="near_duplicate").first.inner_text())
+    browser.locator(".wb-issue-filter select").select_option(
+        label=browser.locator(".wb-issue-filter option", has_text="near_duplicate").first.inner_text()
+    )
     deadline = time.time() + 20
     while _captions(browser) == before and time.time() < deadline:
         time.sleep(0.2)

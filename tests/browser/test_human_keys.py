@@ -16,7 +16,9 @@ from workbench.ui import HumanBaseline
 
 rng = np.random.default_rng(0)
 # every sample is a "dog": pressing d is right, a (car) and c (cat) are wrong
-pets = from_arrays(rng.random((6, 8, 8)).astype(np.float32), np.ones(6, dtype=int), classes=["cat", "dog", "car"])
+pets = from_arrays(
+    rng.random((6, 8, 8)).astype(np.float32), np.ones(6, dtype=int), classes=["cat", "dog", "car"]
+)
 human = HumanBaseline(pets, n=4, seed=0)
 human
 """
@@ -38,11 +40,20 @@ def test_pressing_a_key_labels_the_sample(page, lab):
     widget = page.locator(".wb-human-baseline").first
     widget.wait_for(timeout=120_000)
     assert [b.strip() for b in widget.locator(".widget-button").all_inner_texts()][:4] == [
-        "cat (c)", "dog (d)", "car (a)", "skip (space)"]
+        "cat (c)",
+        "dog (d)",
+        "car (a)",
+        "skip (space)",
+    ]
     _wait_text(widget, "sample 1 of 4")
     box = widget.locator(".wb-human-keys input")
     box.click()
-    for key, shown in (("d", "sample 2 of 4"), ("a", "sample 3 of 4"), (" ", "sample 4 of 4"), ("c", "done: 4 samples")):
+    for key, shown in (
+        ("d", "sample 2 of 4"),
+        ("a", "sample 3 of 4"),
+        (" ", "sample 4 of 4"),
+        ("c", "done: 4 samples"),
+    ):
         page.keyboard.press("Space" if key == " " else key)
         _wait_text(widget, shown)  # the kernel answered and moved on: one key, one sample
     text = _wait_text(widget, "human accuracy 33.3%")

@@ -19,13 +19,24 @@ def test_make_lab_opens_the_start_here_notebook(page, tmp_path):
     for d in ("config", "data", "runtime", "settings", "workspaces"):
         (tmp_path / d).mkdir()
     _settings(tmp_path / "settings")
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
     port = _free_port()
     log = tmp_path / "make-lab.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(["make", "lab", f"PORT={port}"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["make", "lab", f"PORT={port}"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = None
         deadline = time.time() + 120
@@ -34,9 +45,13 @@ def test_make_lab_opens_the_start_here_notebook(page, tmp_path):
             url = m.group(1) if m else None
             time.sleep(0.5)
         assert url, log.read_text()[-2000:]
-        assert "/lab/tree/notebooks/00_start_here.ipynb?token=" in url  # token on, the notebook is the start page
+        assert (
+            "/lab/tree/notebooks/00_start_here.ipynb?token=" in url
+        )  # token on, the notebook is the start page
         page.goto(url)
-        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text="00_start_here").wait_for(timeout=60_000)
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text="00_start_here").wait_for(
+            timeout=60_000
+        )
         deadline = time.time() + 60
         while "Idle" not in page.locator("#jp-main-statusbar").inner_text() and time.time() < deadline:
             accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
@@ -49,4 +64,6 @@ def test_make_lab_opens_the_start_here_notebook(page, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
-    assert not list(Path(REPO / "notebooks").glob("*.sqlite")), "opening the notebook must not write into the repo"
+    assert not list(Path(REPO / "notebooks").glob("*.sqlite")), (
+        "opening the notebook must not write into the repo"
+    )

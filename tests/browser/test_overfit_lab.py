@@ -57,7 +57,10 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
     deadline = time.time() + 10
     while lr_in_status() != pytest.approx(float(after), rel=0.06) and time.time() < deadline:
         time.sleep(0.05)
-    assert lr_in_status() == pytest.approx(float(after), rel=0.06), (status.inner_text(), after)  # the running optimizer got it
+    assert lr_in_status() == pytest.approx(float(after), rel=0.06), (
+        status.inner_text(),
+        after,
+    )  # the running optimizer got it
     page.screenshot(path=str(ARTIFACTS / "03_overfit_lab_lr_dragged.png"), full_page=False)
     # a long run must not leave the browser behind: with a dot per epoch on thousands of epochs its event
     # loop lagged 1.5 s after 15 s, and Stop took 5 s to show. Measure the page's timer lag while it trains.

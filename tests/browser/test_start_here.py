@@ -1,5 +1,6 @@
 """00_start_here in a real browser: the live curve draws and grows, and Stop answers within a second."""
 
+import itertools
 import time
 
 import pytest
@@ -47,7 +48,7 @@ def test_live_curves_render_grow_and_stop_within_a_second(page, lab):
     while time.time() < deadline and len(set(lengths)) < 4:
         lengths.append(_step_curve_length(panel))
         time.sleep(0.3)
-    grew = [b > a for a, b in zip(lengths, lengths[1:]) if b != a]
+    grew = [b > a for a, b in itertools.pairwise(lengths) if b != a]
     assert len(set(lengths)) >= 4 and all(grew), lengths  # several redraws, each longer
     page.screenshot(path=str(ARTIFACTS / "00_start_here_training.png"), full_page=True)
 

@@ -25,7 +25,9 @@ def test_range_curve_and_search_scatter_draw(page, lab):
     deadline = time.time() + 30
     while search.locator(".wb-search-scatter .dot").count() < 8 and time.time() < deadline:
         time.sleep(0.2)
-    assert search.locator(".wb-search-scatter .dot").count() >= 8  # completed trials, coloured by val accuracy
+    assert (
+        search.locator(".wb-search-scatter .dot").count() >= 8
+    )  # completed trials, coloured by val accuracy
     assert "best val acc" in search.locator(".wb-status").text_content()
     assert page.locator(".jp-OutputArea-output", has_text="Traceback").count() == 0
     page.screenshot(path=str(ARTIFACTS / "04_search.png"), full_page=False)

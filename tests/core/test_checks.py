@@ -219,16 +219,22 @@ def test_initial_loss_for_regression_expects_the_target_variance():
 
 
 def test_init_last_layer_bias_uses_class_priors(digits):
-    imbalanced = digits.train.subset(np.flatnonzero(digits.train.targets < 3)[:100].tolist() + list(range(0, 1259, 60)))
+    imbalanced = digits.train.subset(
+        np.flatnonzero(digits.train.targets < 3)[:100].tolist() + list(range(0, 1259, 60))
+    )
     model = build_model("mlp", digits.train, seed=0)
     name = init_last_layer_bias(model, imbalanced)
     counts = np.bincount(imbalanced.targets, minlength=10) + 1e-3
-    assert name == "head" and np.allclose(model.head.bias.detach().numpy(), np.log(counts / counts.sum()), atol=1e-5)
+    assert name == "head" and np.allclose(
+        model.head.bias.detach().numpy(), np.log(counts / counts.sum()), atol=1e-5
+    )
 
 
 def test_input_independent_baseline(digits):
     cfg = TrainConfig(epochs=2, max_steps=60, lr=3e-3)
-    assert input_independent_baseline(lambda: build_model("mlp", digits.train, seed=0), digits.train, digits.val, config=cfg).passed
+    assert input_independent_baseline(
+        lambda: build_model("mlp", digits.train, seed=0), digits.train, digits.val, config=cfg
+    ).passed
 
     class Blind(nn.Module):  # a bug that drops the input on the floor
         def __init__(self):
@@ -244,7 +250,9 @@ def test_input_independent_baseline(digits):
 
 def test_overfit_batch_succeeds_for_a_model_and_fails_for_one_that_cannot_learn(batch, digits):
     r = overfit_batch(build_model("mlp", digits.train, seed=0, dropout=0.5), batch)
-    assert r.passed and r.details["final_accuracy"] == 1.0 and r.details["dropout_layers_disabled"] == 2  # one per hidden layer
+    assert (
+        r.passed and r.details["final_accuracy"] == 1.0 and r.details["dropout_layers_disabled"] == 2
+    )  # one per hidden layer
 
     class BiasOnly(nn.Module):
         def __init__(self):
@@ -260,9 +268,13 @@ def test_overfit_batch_succeeds_for_a_model_and_fails_for_one_that_cannot_learn(
 
 def test_capacity_check(digits):
     cfg = TrainConfig(epochs=8, lr=3e-3)
-    ok = capacity_check(lambda w: MLP((1, 8, 8), 10, width=w, depth=1), digits.train, (2, 8, 32), config=cfg, subset=256)
+    ok = capacity_check(
+        lambda w: MLP((1, 8, 8), 10, width=w, depth=1), digits.train, (2, 8, 32), config=cfg, subset=256
+    )
     assert ok.passed and ok.details["train_losses"][0] > ok.details["train_losses"][-1]
-    ignored = capacity_check(lambda w: MLP((1, 8, 8), 10, width=4, depth=1), digits.train, (2, 8, 32), config=cfg, subset=256)
+    ignored = capacity_check(
+        lambda w: MLP((1, 8, 8), 10, width=4, depth=1), digits.train, (2, 8, 32), config=cfg, subset=256
+    )
     assert not ignored.passed and "does not fall with capacity" in ignored.message
     with pytest.raises(ValueError, match="needs at least two sizes"):
         capacity_check(lambda w: None, digits.train, (4,))
@@ -271,7 +283,9 @@ def test_capacity_check(digits):
 def test_regularization_raises_loss(batch, digits):
     model = build_model("mlp", digits.train, seed=0)
     assert regularization_raises_loss(model, batch).passed
-    wrong_sign = regularization_raises_loss(model, batch, reg_fn=lambda m: -sum((p**2).sum() for p in m.parameters()))
+    wrong_sign = regularization_raises_loss(
+        model, batch, reg_fn=lambda m: -sum((p**2).sum() for p in m.parameters())
+    )
     assert not wrong_sign.passed and "check its sign" in wrong_sign.message
 
 
@@ -281,7 +295,9 @@ class WithEverything(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2))
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2)
+        )
         self.head = nn.Linear(32, 10)
 
     def forward(self, x):
@@ -292,7 +308,9 @@ def _optimizer_state(opt):
     """Per-parameter state (keyed by parameter index, so no two parameters' entries collide) and every
     param group's hyper-parameters (the LR included), cloned."""
     sd = opt.state_dict()
-    state = {(i, k): (v.clone() if torch.is_tensor(v) else v) for i, s in sd["state"].items() for k, v in s.items()}
+    state = {
+        (i, k): (v.clone() if torch.is_tensor(v) else v) for i, s in sd["state"].items() for k, v in s.items()
+    }
     groups = [dict(g) for g in sd["param_groups"]]
     return state, groups
 
@@ -318,20 +336,37 @@ def _same(a, b):
     assert all((x is None and y is None) or torch.equal(x, y) for x, y in zip(ga, gb))
     (sta, groups_a), (stb, groups_b) = oa, ob
     assert sta.keys() == stb.keys(), "optimizer state entries differ"
-    assert all(torch.equal(sta[k], stb[k]) if torch.is_tensor(sta[k]) else sta[k] == stb[k] for k in sta), \
+    assert all(torch.equal(sta[k], stb[k]) if torch.is_tensor(sta[k]) else sta[k] == stb[k] for k in sta), (
         "optimizer state changed"
+    )
     assert groups_a == groups_b, f"optimizer param_groups changed: {groups_a} != {groups_b}"
 
 
-@pytest.mark.parametrize("check", [
-    lambda m, b, d: initial_loss(m, b),
-    lambda m, b, d: overfit_batch(m, b, steps=20),
-    lambda m, b, d: batch_dependency(m, b[0][:4]),
-    lambda m, b, d: gradient_check(m, (b[0][:6], b[1][:6]), train_steps=3),
-    lambda m, b, d: regularization_raises_loss(m, b),
-    lambda m, b, d: input_independent_baseline(m, d.train.subset(range(128)), config=TrainConfig(epochs=1, max_steps=4)),
-    lambda m, b, d: run_all(m, d.train.subset(range(200)), only=("initial_loss", "gradient_check", "batch_dependency")),
-], ids=["initial_loss", "overfit_batch", "batch_dependency", "gradient_check", "regularization", "baseline", "run_all"])
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda m, b, d: initial_loss(m, b),
+        lambda m, b, d: overfit_batch(m, b, steps=20),
+        lambda m, b, d: batch_dependency(m, b[0][:4]),
+        lambda m, b, d: gradient_check(m, (b[0][:6], b[1][:6]), train_steps=3),
+        lambda m, b, d: regularization_raises_loss(m, b),
+        lambda m, b, d: input_independent_baseline(
+            m, d.train.subset(range(128)), config=TrainConfig(epochs=1, max_steps=4)
+        ),
+        lambda m, b, d: run_all(
+            m, d.train.subset(range(200)), only=("initial_loss", "gradient_check", "batch_dependency")
+        ),
+    ],
+    ids=[
+        "initial_loss",
+        "overfit_batch",
+        "batch_dependency",
+        "gradient_check",
+        "regularization",
+        "baseline",
+        "run_all",
+    ],
+)
 def test_checks_leave_model_dtype_optimizer_and_rng_exactly_as_they_were(check, batch, digits):
     torch.manual_seed(1)
     model = WithEverything()
@@ -353,11 +388,21 @@ def test_checks_leave_model_dtype_optimizer_and_rng_exactly_as_they_were(check, 
 def test_run_all_in_recipe_order_and_its_errors(digits):
     model = build_model("cnn", digits.train, seed=0)
     cl = run_all(model, digits.train, digits.val)
-    assert [r.name for r in cl] == ["initial_loss", "input_independent_baseline", "overfit_batch", "capacity_check",
-                                    "batch_dependency", "causality", "gradient_check", "regularization_raises_loss"]
+    assert [r.name for r in cl] == [
+        "initial_loss",
+        "input_independent_baseline",
+        "overfit_batch",
+        "capacity_check",
+        "batch_dependency",
+        "causality",
+        "gradient_check",
+        "regularization_raises_loss",
+    ]
     assert cl.passed and cl["causality"].skipped and "all checks passed" in cl.summary()
     assert list(cl.to_frame().columns) == ["check", "status", "message", "seconds"]
     with pytest.raises(ValueError, match="'only' parameter of run_all must name checks"):
         run_all(model, digits.train, only=("vibes",))
-    with pytest.raises(TypeError, match="'batch' parameter of initial_loss must be an \\(inputs, targets\\) pair"):
+    with pytest.raises(
+        TypeError, match="'batch' parameter of initial_loss must be an \\(inputs, targets\\) pair"
+    ):
         initial_loss(model, digits.train[0][0])

@@ -74,10 +74,14 @@ def test_regularization_checks_the_optimizer_fit_builds_for_every_choice(batch, 
 
 def test_regularization_penalty_in_the_loss_must_depend_on_the_weights(batch, digits):
     model = build_model("mlp", digits.train, seed=0)
-    good = regularization_raises_loss(model, batch, reg_fn=lambda m: 0.5 * sum((p**2).sum() for p in m.parameters()))
+    good = regularization_raises_loss(
+        model, batch, reg_fn=lambda m: 0.5 * sum((p**2).sum() for p in m.parameters())
+    )
     assert good.passed and good.details["reported_loss"][-1] > good.details["reported_loss"][0]
     # a penalty computed on detached weights: the reported loss rises, the training never feels it
-    detached = regularization_raises_loss(model, batch, reg_fn=lambda m: sum((p.detach() ** 2).sum() for p in m.parameters()))
+    detached = regularization_raises_loss(
+        model, batch, reg_fn=lambda m: sum((p.detach() ** 2).sum() for p in m.parameters())
+    )
     assert not detached.passed and "does not depend on the weights" in detached.message
 
 
@@ -118,7 +122,9 @@ def test_regularization_check_leaves_model_optimizer_and_rng_exactly_as_found(ba
     grads = [p.grad.clone() for p in model.parameters()]
     opt_state = [v.clone() for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
     rng = (torch.get_rng_state().clone(), np.random.get_state()[1].copy(), random.getstate())
-    regularization_raises_loss(model, batch, config=TrainConfig(weight_decay=1e-3), optimizer_fn=careful_optimizer)
+    regularization_raises_loss(
+        model, batch, config=TrainConfig(weight_decay=1e-3), optimizer_fn=careful_optimizer
+    )
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
     after = [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
@@ -134,7 +140,7 @@ def test_regularization_rejects_bad_strengths(batch, digits):
         regularization_raises_loss(model, batch, strengths=(0.0,))
 
 
-# -- gradient check: max-pool layers, and nothing passed unchecked --------------------------------------------
+# -- gradient check: max-pool layers, and nothing passed unchecked -------------------------------------------
 class PoolNet(nn.Module):
     """conv -> (buggy) ReLU -> a max-pool the old kink watch compared by raw outputs -> linear."""
 
@@ -186,7 +192,8 @@ def test_gradient_check_never_passes_a_parameter_it_could_not_check():
 
 
 def test_gradient_check_counts_tiny_gradients_and_says_why():
-    # the second layer's weights see zero activations: their gradients are exactly 0, relative error is meaningless
+    # the second layer's weights see zero activations: their gradients are exactly 0, relative error is
+    # meaningless
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
     with torch.no_grad():
         model[0].weight.zero_()
@@ -253,7 +260,15 @@ def test_overfit_batches_fails_for_a_model_that_cannot_learn(digits):
 def test_run_all_fails_on_the_planted_regularisation_bug(digits):
     model = build_model("mlp", digits.train, seed=0)
     cfg = TrainConfig(weight_decay=1e-3, optimizer="sgd", lr=0.1, device="cpu")
-    cl = run_all(model, digits.train, only=("regularization_raises_loss",), config=cfg, optimizer_fn=forgetful_optimizer)
+    cl = run_all(
+        model,
+        digits.train,
+        only=("regularization_raises_loss",),
+        config=cfg,
+        optimizer_fn=forgetful_optimizer,
+    )
     assert not cl.passed and "never reaches the optimizer" in cl["regularization_raises_loss"].message
-    ok = run_all(model, digits.train, only=("regularization_raises_loss",), config=cfg, optimizer_fn=careful_optimizer)
+    ok = run_all(
+        model, digits.train, only=("regularization_raises_loss",), config=cfg, optimizer_fn=careful_optimizer
+    )
     assert ok.passed

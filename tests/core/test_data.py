@@ -27,7 +27,7 @@ def test_digits_splits_are_disjoint_complete_and_stratified(digits):
         share = np.bincount(p.targets, minlength=10) / len(p)
         assert np.abs(share - overall).max() < 0.01  # stratified
     x, y = digits.train[0]
-    assert x.shape == (1, 8, 8) and x.dtype == torch.float32 and 0.0 <= x.min() and x.max() <= 1.0
+    assert x.shape == (1, 8, 8) and x.dtype == torch.float32 and x.min() >= 0.0 and x.max() <= 1.0
     assert isinstance(y, int) and digits.classes == tuple(str(i) for i in range(10))
 
 
@@ -40,7 +40,7 @@ def test_digits_split_is_fixed_by_seed():
 def test_split_rejects_fractions_that_leave_no_train(digits):
     with pytest.raises(ValueError, match="val_fraction \\+ test_fraction must be below 1"):
         split(digits.train, val_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(ValueError, match="'val_fraction' parameter of split must be a float in \\[0, 0.9\\]"):
+    with pytest.raises(ValueError, match=r"'val_fraction' parameter of split must be a float in \[0, 0.9\]"):
         split(digits.train, val_fraction=-0.1)
 
 
@@ -83,14 +83,26 @@ def test_from_arrays_accepts_string_labels_and_given_classes():
     [
         (np.zeros((0, 4, 4)), [], {}, ValueError, "empty \\(0 images\\)"),
         (np.zeros((3, 4, 4)), [0, 1], {}, ValueError, "3 images but 2 labels"),
-        (np.zeros((3, 4, 4)), [0, 1, 5], {"classes": ["a", "b"]}, ValueError, "labels must be in 0..1.*samples 2"),
+        (
+            np.zeros((3, 4, 4)),
+            [0, 1, 5],
+            {"classes": ["a", "b"]},
+            ValueError,
+            "labels must be in 0..1.*samples 2",
+        ),
         (np.zeros((3, 4, 4)), [0, -1, 1], {}, ValueError, "samples 1 have labels \\[-1\\]"),
         (np.zeros((3, 64)), [0, 1, 1], {}, ValueError, "reshape\\(-1, 8, 8\\)"),
         (np.zeros((3, 2, 4, 4, 4)), [0, 1, 1], {}, ValueError, "must have 3 dims"),
         (np.zeros((3, 5, 4, 4)), [0, 1, 1], {"channels_last": False}, ValueError, "1, 3 or 4 channels"),
         (np.zeros((3, 4, 4)), [0.0, 1.5, 1.0], {}, TypeError, "must be integers.*samples 1"),
         (np.array([[["a"]]], dtype=object), [0], {}, TypeError, "numeric array"),
-        (np.zeros((2, 4, 4)), ["cat", "cow"], {"classes": ["cat", "dog"]}, ValueError, "'cow'.*not in classes"),
+        (
+            np.zeros((2, 4, 4)),
+            ["cat", "cow"],
+            {"classes": ["cat", "dog"]},
+            ValueError,
+            "'cow'.*not in classes",
+        ),
     ],
 )
 def test_from_arrays_bad_input(images, labels, kwargs, error, match):
@@ -146,12 +158,12 @@ def test_from_folder_errors(tmp_path):
     with pytest.raises(NotADirectoryError, match="not a folder"):
         from_folder(f)
     (tmp_path / "flat").mkdir()
-    with pytest.raises(ValueError, match="no class folders found.*path/<class name>"):
+    with pytest.raises(ValueError, match=r"no class folders found.*path/<class name>"):
         from_folder(tmp_path / "flat")
     bad = tmp_path / "bad" / "cat"
     bad.mkdir(parents=True)
     (bad / "a.png").write_bytes(b"")
-    with pytest.raises(ValueError, match="empty: no readable image.*1 unreadable files.*a.png: empty file"):
+    with pytest.raises(ValueError, match=r"empty: no readable image.*1 unreadable files.*a.png: empty file"):
         from_folder(tmp_path / "bad")
 
 
@@ -191,7 +203,7 @@ def test_from_torch_errors():
         from_torch(TensorDataset(torch.zeros(0, 2, 2), torch.zeros(0)))
     with pytest.raises(TypeError, match="\\(image, label\\) pairs"):
         from_torch(Bare())
-    with pytest.raises(ValueError, match="labels must be in 0..1"):
+    with pytest.raises(ValueError, match=r"labels must be in 0..1"):
         from_torch(TensorDataset(torch.zeros(3, 2, 2), torch.tensor([0, 1, 2])), classes=["a", "b"])
     with pytest.raises(ValueError, match="sample 0: an image must have 2 dims"):
         from_torch(TensorDataset(torch.zeros(3, 2), torch.tensor([0, 1, 1])))
@@ -230,7 +242,9 @@ def test_from_idx_errors(tmp_path):
     _write_idx(tmp_path / "lb", np.zeros(2, np.uint8))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         from_idx(tmp_path / "nope", tmp_path / "lb")
-    with pytest.raises(ValueError, match="not an IDX file with 3 dimension.*images file \\(magic 2051\\) first"):
+    with pytest.raises(
+        ValueError, match=r"not an IDX file with 3 dimension.*images file \(magic 2051\) first"
+    ):
         from_idx(tmp_path / "lb", tmp_path / "im")
     with pytest.raises(ValueError, match="3 images but 2 labels"):
         from_idx(tmp_path / "im", tmp_path / "lb")

@@ -16,7 +16,9 @@ BASE = TrainConfig(epochs=10, lr=1e-3)
 def _run(digits, model=None, kind="cnn", data=None, callbacks=(), **cfg):
     model = model or build_model(kind, digits.train, seed=0)
     probes = Probes()
-    history = fit(model, data or digits.train, digits.val, config=BASE.replace(**cfg), callbacks=[probes, *callbacks])
+    history = fit(
+        model, data or digits.train, digits.val, config=BASE.replace(**cfg), callbacks=[probes, *callbacks]
+    )
     return history, probes
 
 
@@ -63,20 +65,23 @@ def test_a_healthy_run_is_healthy_and_nothing_else(digits):
     assert d.kinds == {"healthy"} and d.healthy, d.summary()
 
 
-@pytest.mark.parametrize(("case", "expected"), [
-    ("lr_far_too_low", {"not_learning", "update_ratio_low"}),
-    ("linear_too_short", {"lr_too_low"}),
-    ("lr_far_too_high", {"lr_too_high"}),
-    ("sgd_unstable", {"lr_too_high", "update_ratio_high"}),
-    ("decay_at_step_40", {"decayed_too_early"}),
-    ("tiny_subset_long", {"overfitting"}),
-    ("batch_of_4", {"noisy"}),
-    ("linear_on_noisy_labels", {"plateau"}),
-    ("dead_relu_init", {"dead_units"}),
-    ("huge_tanh_init", {"saturated_units"}),
-    ("deep_sigmoid", {"vanishing_gradients"}),
-    ("linear_stack_lr_10", {"diverged"}),
-])
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("lr_far_too_low", {"not_learning", "update_ratio_low"}),
+        ("linear_too_short", {"lr_too_low"}),
+        ("lr_far_too_high", {"lr_too_high"}),
+        ("sgd_unstable", {"lr_too_high", "update_ratio_high"}),
+        ("decay_at_step_40", {"decayed_too_early"}),
+        ("tiny_subset_long", {"overfitting"}),
+        ("batch_of_4", {"noisy"}),
+        ("linear_on_noisy_labels", {"plateau"}),
+        ("dead_relu_init", {"dead_units"}),
+        ("huge_tanh_init", {"saturated_units"}),
+        ("deep_sigmoid", {"vanishing_gradients"}),
+        ("linear_stack_lr_10", {"diverged"}),
+    ],
+)
 def test_each_pathology_from_a_real_run(digits, case, expected):
     runs = {
         "lr_far_too_low": lambda: _run(digits, optimizer="sgd", momentum=0.0, lr=1e-5),
@@ -84,23 +89,35 @@ def test_each_pathology_from_a_real_run(digits, case, expected):
         "lr_far_too_high": lambda: _run(digits, lr=0.1),
         "sgd_unstable": lambda: _run(digits, optimizer="sgd", lr=1.0),
         "decay_at_step_40": lambda: _run(digits, callbacks=[_DropLR(40)]),
-        "tiny_subset_long": lambda: _run(digits, data=digits.train.subset(range(50)), epochs=150, batch_size=25),
+        "tiny_subset_long": lambda: _run(
+            digits, data=digits.train.subset(range(50)), epochs=150, batch_size=25
+        ),
         "batch_of_4": lambda: _run(digits, epochs=1, batch_size=4, lr=3e-3),
-        "linear_on_noisy_labels": lambda: _run(digits, kind="linear", data=_noisy_labels(digits.train), lr=1e-2,
-                                               epochs=15),
+        "linear_on_noisy_labels": lambda: _run(
+            digits, kind="linear", data=_noisy_labels(digits.train), lr=1e-2, epochs=15
+        ),
         "dead_relu_init": lambda: _run(digits, model=_mlp(nn.ReLU, bias=-3.0), epochs=3),
         "huge_tanh_init": lambda: _run(digits, model=_mlp(nn.Tanh, std=3.0), epochs=3),
-        "deep_sigmoid": lambda: _run(digits, model=_mlp(nn.Sigmoid, hidden=32, depth=12), epochs=2, optimizer="sgd",
-                                     lr=0.01),
+        "deep_sigmoid": lambda: _run(
+            digits, model=_mlp(nn.Sigmoid, hidden=32, depth=12), epochs=2, optimizer="sgd", lr=0.01
+        ),
         # no nonlinearity to die: the weights grow step after step until the loss overflows
-        "linear_stack_lr_10": lambda: _run(digits, model=_mlp(nn.Identity, depth=3), optimizer="sgd", lr=10.0, epochs=2),
+        "linear_stack_lr_10": lambda: _run(
+            digits, model=_mlp(nn.Identity, depth=3), optimizer="sgd", lr=10.0, epochs=2
+        ),
     }
     history, probes = runs[case]()
     d = diagnose(history, probes)
     assert expected <= d.kinds, d.summary()
     assert "healthy" not in d.kinds
     for f in d:
-        assert f.kind in KINDS and f.message and f.evidence and f.advice and f.severity in ("error", "warning", "info")
+        assert (
+            f.kind in KINDS
+            and f.message
+            and f.evidence
+            and f.advice
+            and f.severity in ("error", "warning", "info")
+        )
 
 
 def test_underfitting_needs_the_human_baseline(digits):
@@ -112,8 +129,14 @@ def test_underfitting_needs_the_human_baseline(digits):
 
 def test_exploding_gradients_and_a_high_update_ratio_from_a_real_run(digits):
     # a deep ReLU net with a too-large init: gradients grow layer after layer
-    history, probes = _run(digits, model=_mlp(nn.ReLU, hidden=64, depth=6, std=0.6), optimizer="sgd", lr=1e-6, epochs=1,
-                           max_steps=30)
+    history, probes = _run(
+        digits,
+        model=_mlp(nn.ReLU, hidden=64, depth=6, std=0.6),
+        optimizer="sgd",
+        lr=1e-6,
+        epochs=1,
+        max_steps=30,
+    )
     d = diagnose(history, probes)
     assert "exploding_gradients" in d.kinds, d.summary()
 

@@ -21,14 +21,20 @@ def _digits_with_nan(index):
 
     bunch = sk()
     x = torch.from_numpy((bunch.images / 16).astype(np.float32))[:, None]  # (N, 1, 8, 8)
-    x[index, 0, 3, 3] = float("nan")  # from_arrays refuses this; a hand-built dataset (or a transform) does not
+    x[index, 0, 3, 3] = float(
+        "nan"
+    )  # from_arrays refuses this; a hand-built dataset (or a transform) does not
     return TensorImageDataset(x, bunch.target, [str(c) for c in range(10)], name="digits-with-a-nan")
 
 
 @pytest.mark.parametrize("flush_every_s", [1e-9, 60.0])
 def test_a_nan_sample_is_named_by_its_index(flush_every_s):
     data = _digits_with_nan(137)
-    h = fit(build_model("mlp", data, seed=0), data, config=TrainConfig(epochs=2, lr=1e-3, flush_every_s=flush_every_s))
+    h = fit(
+        build_model("mlp", data, seed=0),
+        data,
+        config=TrainConfig(epochs=2, lr=1e-3, flush_every_s=flush_every_s),
+    )
     assert h.status == "diverged"
     assert "NaN/Inf inputs: sample 137 of the training data" in h.message
     assert "not the learning rate" in h.message
@@ -53,7 +59,10 @@ def test_recording_the_order_keeps_the_dataloaders_shuffle(tmp_path):
     data = from_folder(write_digit_folder(tmp_path / "f", per_class=6))
     epochs = epoch_batches(data, 4, torch.device("cpu"), torch.Generator().manual_seed(3))
     ours = [y.tolist() for _, y in epochs()]
-    theirs = [y.tolist() for _, y in DataLoader(data, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(3))]
+    theirs = [
+        y.tolist()
+        for _, y in DataLoader(data, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(3))
+    ]
     assert ours == theirs  # same seed, same order as before the sampler was wrapped
     order = epochs.batch_indices(0) + epochs.batch_indices(1)
     assert [int(data.targets[i]) for i in order] == ours[0] + ours[1]
@@ -72,7 +81,10 @@ def test_too_high_an_lr_says_lr_or_clip_and_points_at_the_checks():
     assert "Gradients exploded: the loss rose from 2.3" in h.message
     assert "the gradient norm at the restored weights on that batch is" in h.message
     assert "Lower the learning rate" in h.message and "clip gradients (grad_clip)" in h.message
-    assert "workbench.checks.run_all(model, train)" in h.message and "workbench.checks.gradient_check" in h.message
+    assert (
+        "workbench.checks.run_all(model, train)" in h.message
+        and "workbench.checks.gradient_check" in h.message
+    )
     # the probe (one forward/backward at the restored weights) leaves them exactly as restored, no grads
     assert all(torch.equal(v, init[k]) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
@@ -83,5 +95,9 @@ def test_no_diagnosis_while_a_run_is_healthy(digits, monkeypatch):
         raise AssertionError("explain_divergence ran without a divergence")
 
     monkeypatch.setattr(loop_module, "explain_divergence", boom)
-    h = fit(build_model("mlp", digits.train, seed=0), digits.train, config=TrainConfig(epochs=1, flush_every_s=1e-9))
+    h = fit(
+        build_model("mlp", digits.train, seed=0),
+        digits.train,
+        config=TrainConfig(epochs=1, flush_every_s=1e-9),
+    )
     assert h.status == "finished"

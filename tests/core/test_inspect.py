@@ -15,7 +15,14 @@ def _digits64(n=60, seed=0):
     b = sk_digits()
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(b.images), n, replace=False)
-    imgs = np.stack([np.array(Image.fromarray((b.images[i] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BILINEAR)) for i in pick])
+    imgs = np.stack(
+        [
+            np.array(
+                Image.fromarray((b.images[i] * 255 / 16).astype(np.uint8)).resize((64, 64), Image.BILINEAR)
+            )
+            for i in pick
+        ]
+    )
     return imgs, b.target[pick]
 
 
@@ -62,7 +69,7 @@ def test_near_duplicates_of_every_planted_kind_are_grouped_with_their_original()
         sources.append(i)
     data = from_arrays(np.concatenate([imgs, np.stack(copies)]), np.r_[labels, labels[sources]])
     report = inspect(data, suspicious=False)
-    groups = [set(i for _, i in m) for m in _groups(report, "near_duplicate").values()]
+    groups = [{i for _, i in m} for m in _groups(report, "near_duplicate").values()]
     for k, i in enumerate(sources):
         assert any({i, 60 + k} <= g for g in groups), f"copy {k} of image {i} not grouped"
     assert report.count("near_duplicate") == 12  # nothing else: distinct digits are not near duplicates
@@ -92,12 +99,17 @@ def test_unreadable_odd_size_odd_mode_and_low_information(tmp_path):
     (root / "1" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     Image.fromarray(np.full((12, 20), 128, np.uint8)).save(root / "1" / "wide.png")
     Image.new("L", (16, 16), 0).save(root / "2" / "blank.png")
-    Image.fromarray(np.array(Image.open(root / "2" / "2_001.png").convert("RGBA"))).save(root / "2" / "rgba.png")
+    Image.fromarray(np.array(Image.open(root / "2" / "2_001.png").convert("RGBA"))).save(
+        root / "2" / "rgba.png"
+    )
     report = inspect(from_folder(root), suspicious=False)
     frame = report.to_frame().set_index("issue")
     assert frame.loc["unreadable", "path"].endswith("broken.png") and frame.loc["unreadable", "index"] == -1
     odd = report.to_frame().query("issue == 'odd_size'")
-    assert odd.path.str.endswith("wide.png").all() and "12x20 (most are 16x16), aspect 1.67 vs 1.00" in odd.detail.iloc[0]
+    assert (
+        odd.path.str.endswith("wide.png").all()
+        and "12x20 (most are 16x16), aspect 1.67 vs 1.00" in odd.detail.iloc[0]
+    )
     assert report.to_frame().query("issue == 'odd_mode'").path.str.endswith("rgba.png").all()
     low = report.to_frame().query("issue == 'low_information'")
     assert set(low.path.str.rsplit("/", n=1).str[-1]) == {"wide.png", "blank.png"}
@@ -142,12 +154,14 @@ def test_suspicious_labels_find_planted_label_errors(digits):
 
 
 def test_suspicious_labels_from_the_users_probabilities(digits):
-    x, y = digits.val.tensors()
+    _x, y = digits.val.tensors()
     probs = np.eye(10)[y.numpy()] * 0.9 + 0.01
     probs[4] = np.roll(probs[4], 1)  # the user's model is sure sample 4 is another class
     report = inspect(digits.val, pred_probs={"train": probs})
     assert report.flagged("suspicious_label") == [4]
-    with pytest.raises(ValueError, match="pred_probs must have shape \\(n_samples, n_classes\\) = \\(269, 10\\)"):
+    with pytest.raises(
+        ValueError, match="pred_probs must have shape \\(n_samples, n_classes\\) = \\(269, 10\\)"
+    ):
         inspect(digits.val, pred_probs={"train": probs[:, :3]})
 
 
@@ -165,7 +179,7 @@ def test_report_frame_columns_summary_and_progress(digits):
 
 def test_inspect_errors(digits, tmp_path):
     other = from_arrays(np.zeros((3, 8, 8), np.float32), [0, 1, 1])
-    with pytest.raises(ValueError, match="split 'test' has classes .* all splits must share one class list"):
+    with pytest.raises(ValueError, match=r"split 'test' has classes .* all splits must share one class list"):
         inspect(digits.train, other)
     with pytest.raises(TypeError, match="'val' split of inspect must be an ImageDataset"):
         inspect(digits.train, val=[1, 2])
@@ -196,13 +210,20 @@ def test_shift_corr_matches_a_naive_reference():
         best = -1.0
         for dy in (-1, -0.5, 0, 0.5, 1):
             for dx in (-1, -0.5, 0, 0.5, 1):
-                def crop(v):
+
+                def crop(v, dy=dy, dx=dx):
                     out = 0
                     for oy, wy in ((np.floor(dy), 1 - (dy - np.floor(dy))), (np.ceil(dy), dy - np.floor(dy))):
-                        for ox, wx in ((np.floor(dx), 1 - (dx - np.floor(dx))), (np.ceil(dx), dx - np.floor(dx))):
+                        for ox, wx in (
+                            (np.floor(dx), 1 - (dx - np.floor(dx))),
+                            (np.ceil(dx), dx - np.floor(dx)),
+                        ):
                             if wy * wx:
-                                out = out + wy * wx * v[1 + int(oy) : 31 + int(oy), 1 + int(ox) : 31 + int(ox)]
+                                out = (
+                                    out + wy * wx * v[1 + int(oy) : 31 + int(oy), 1 + int(ox) : 31 + int(ox)]
+                                )
                     return out
+
                 p, q = crop(x).ravel(), y[1:31, 1:31].ravel()
                 best = max(best, np.corrcoef(p, q)[0, 1])
         return best
@@ -222,7 +243,9 @@ def test_progress_auto_bar_for_large_data_and_bad_values(digits, capsys, monkeyp
     import workbench.data.inspection as mod
 
     monkeypatch.setattr(mod, "AUTO_PROGRESS_MIN", 100)  # digits is small: force the bar on
-    monkeypatch.setattr("workbench._progress.shows_bars", lambda stream=None: True)  # as on a terminal (pipes: test_progress)
+    monkeypatch.setattr(
+        "workbench._progress.shows_bars", lambda stream=None: True
+    )  # as on a terminal (pipes: test_progress)
     inspect(digits.val, suspicious=False)
     assert "decoding train" in capsys.readouterr().err
     inspect(digits.val, suspicious=False, progress=None)

@@ -8,19 +8,20 @@ import pytest
 import torch
 from torch import nn
 
-from workbench.diagnose import verdict
+from workbench.diagnose import fixed_batch, verdict
+from workbench.diagnose.dynamics import PredictionTracker
 from workbench.lab import LabSettings, human_accuracy, prepare_run
-from workbench.models import INIT_SCHEMES, init_weights
-from workbench.diagnose import fixed_batch
+from workbench.models import INIT_SCHEMES, build_model, init_weights
 from workbench.train import History, RunStore, TrainConfig, fit
 from workbench.ui.plotting import config_diff
-from workbench.diagnose.dynamics import PredictionTracker
-from workbench.models import build_model
 
 
 def test_human_accuracy_with_a_wilson_interval_and_the_hard_samples():
     truth = {i: i % 3 for i in range(20)}
-    answers = {i: truth[i] for i in range(18)} | {18: 1, 19: None}  # 18 right, sample 18 wrong, sample 19 skipped
+    answers = {i: truth[i] for i in range(18)} | {
+        18: 1,
+        19: None,
+    }  # 18 right, sample 18 wrong, sample 19 skipped
     r = human_accuracy(answers, truth)
     assert r.answered == 19 and r.skipped == 1 and r.hard == [18]
     assert r.accuracy == pytest.approx(18 / 19)
@@ -79,22 +80,34 @@ def test_zeros_init_cannot_learn_and_the_verdict_says_so(digits):
 
 
 def test_lab_settings_become_a_run(digits):
-    s = LabSettings(model="cnn", width=8, depth=1, subset=100, batch_size=16, dropout=0.25, weight_decay=1e-4, epochs=3)
+    s = LabSettings(
+        model="cnn", width=8, depth=1, subset=100, batch_size=16, dropout=0.25, weight_decay=1e-4, epochs=3
+    )
     model, part, cfg = prepare_run(s, digits.train)
     assert len(part) == 100 and cfg.batch_size == 16 and cfg.weight_decay == 1e-4 and cfg.epochs == 3
-    assert model.body[0].out_channels == 8 and any(isinstance(m, nn.Dropout) and m.p == 0.25 for m in model.modules())
+    assert model.body[0].out_channels == 8 and any(
+        isinstance(m, nn.Dropout) and m.p == 0.25 for m in model.modules()
+    )
     same, _, _ = prepare_run(s, digits.train)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))
     with pytest.raises(ValueError, match="'init' parameter of LabSettings must be one of"):
         LabSettings(init="he-ish")
-    assert config_diff(s.to_dict(), s.replace(lr=1e-2, init="xavier").to_dict()) == "init default → xavier, lr 1e-3 → 1e-2"
+    assert (
+        config_diff(s.to_dict(), s.replace(lr=1e-2, init="xavier").to_dict())
+        == "init default → xavier, lr 1e-3 → 1e-2"
+    )
 
 
 def test_prediction_tracker_and_wiggle(digits):
     x, y, idx = fixed_batch(digits.val, 12, seed=0)
     assert np.array_equal(idx, fixed_batch(digits.val, 12, seed=0)[2]) and len(x) == 12
     tracker = PredictionTracker(x, y, hz=1000)
-    fit(build_model("mlp", digits.train, seed=0), digits.train, config=TrainConfig(epochs=2, lr=1e-2), callbacks=[tracker])
+    fit(
+        build_model("mlp", digits.train, seed=0),
+        digits.train,
+        config=TrainConfig(epochs=2, lr=1e-2),
+        callbacks=[tracker],
+    )
     version, probs, steps, wiggle = tracker.latest()
     assert probs.shape == (12, 10) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert wiggle[0] == 0 and (wiggle[1:] >= 0).all() and (wiggle <= 1).all() and wiggle[1:].max() > 0
@@ -119,7 +132,12 @@ fit(wb.build_model("mlp", s.train, seed=0), s.train, s.val, config=TrainConfig(e
     assert list(frame.name) == ["from another process"] and frame.status[0] == "finished"
     run = store.load(int(frame.id[0]))
     snap = run.history.snapshot()
-    assert run.human_baseline == 0.97 and run.config["lr"] == 3e-3 and len(snap.step) == 40 and len(snap.epoch) == 2
+    assert (
+        run.human_baseline == 0.97
+        and run.config["lr"] == 3e-3
+        and len(snap.step) == 40
+        and len(snap.epoch) == 2
+    )
     assert run.final["val_acc"] == pytest.approx(snap.metrics["val_acc"][-1])
     store.delete(run.id)
     assert store.list().empty
@@ -129,10 +147,17 @@ fit(wb.build_model("mlp", s.train, seed=0), s.train, s.val, config=TrainConfig(e
 
 def test_two_runs_write_at_once(tmp_path, digits):
     store = RunStore(tmp_path / "runs.sqlite")
-    recs = [store.recorder(f"run {k}", {"k": k}, flush_every_s=0.0) for k in range(2)]  # flush every step: contention
+    recs = [
+        store.recorder(f"run {k}", {"k": k}, flush_every_s=0.0) for k in range(2)
+    ]  # flush every step: contention
 
     def train(rec):
-        fit(build_model("mlp", digits.train, seed=0), digits.train, config=TrainConfig(epochs=3), callbacks=[rec])
+        fit(
+            build_model("mlp", digits.train, seed=0),
+            digits.train,
+            config=TrainConfig(epochs=3),
+            callbacks=[rec],
+        )
 
     threads = [threading.Thread(target=train, args=(r,)) for r in recs]
     for t in threads:
@@ -150,7 +175,12 @@ def test_run_store_writes_in_batches_not_per_step(tmp_path, digits, monkeypatch)
     calls = []
     original = rec.flush
     monkeypatch.setattr(rec, "flush", lambda *a, **k: calls.append(1) or original(*a, **k))
-    fit(build_model("linear", digits.train, seed=0), digits.train, config=TrainConfig(epochs=3), callbacks=[rec])
+    fit(
+        build_model("linear", digits.train, seed=0),
+        digits.train,
+        config=TrainConfig(epochs=3),
+        callbacks=[rec],
+    )
     assert len(calls) == 1  # only the final flush: 60 steps, one transaction
     assert len(store.load(rec.run_id).history.snapshot().step) == 60
 

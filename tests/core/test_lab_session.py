@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from workbench.lab import Lab, LabSettings
-from workbench.train import LiveLR, TrainConfig, fit, set_lr
 from workbench.models import build_model
+from workbench.train import LiveLR, TrainConfig, fit, set_lr
 
 FAST = LabSettings(epochs=5, subset=64, batch_size=32, lr=3e-3)
 
@@ -37,7 +37,11 @@ def test_update_says_what_a_change_means_and_the_loop_applies_the_lr(digits):
     assert lab.update(epochs=7) == "length" and lab.update(seed=5) == "restart"
     lab.stop(wait=True)
     lr = lab.history.snapshot().lr
-    assert lr[0] == pytest.approx(3e-3) and lr[-1] == pytest.approx(0.02) and set(np.round(lr, 6)) == {0.003, 0.02}
+    assert (
+        lr[0] == pytest.approx(3e-3)
+        and lr[-1] == pytest.approx(0.02)
+        and set(np.round(lr, 6)) == {0.003, 0.02}
+    )
     with pytest.raises(ValueError, match="lr"):
         lab.update(lr=-1.0)
     assert lab.settings.lr == 0.02  # a refused change leaves the settings as they were
@@ -47,7 +51,9 @@ def test_set_lr_keeps_the_groups_ratios():
     w, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([{"params": [w], "lr": 1e-3}, {"params": [b], "lr": 1e-2}], lr=1e-3)
     set_lr(opt, 1e-2)
-    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-2, 1e-1])  # the head stays at 10x the body
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx(
+        [1e-2, 1e-1]
+    )  # the head stays at 10x the body
     with pytest.raises(ValueError, match="'lr' parameter of set_lr"):
         set_lr(opt, 0.0)
 

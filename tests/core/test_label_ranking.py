@@ -70,7 +70,9 @@ def test_cnn_ranking_puts_planted_flips_near_the_top(flipped, cnn_report):
 def test_the_cnn_is_seeded_and_rank_labels_gives_what_inspect_gives(flipped, cnn_report):
     data, _ = flipped
     again = rank_labels(inspect(data, progress=None), {"train": data})
-    np.testing.assert_array_equal(again.label_scores["train"].quality, cnn_report.label_scores["train"].quality)
+    np.testing.assert_array_equal(
+        again.label_scores["train"].quality, cnn_report.label_scores["train"].quality
+    )
     assert again.flagged("suspicious_label") == cnn_report.flagged("suspicious_label")
 
 
@@ -81,11 +83,20 @@ def test_rank_labels_upgrades_a_knn_report_and_keeps_its_other_findings(flipped)
     knn = inspect(dup, progress=None)
     calls = []
     cnn = rank_labels(knn, {"train": dup}, progress=lambda *a: calls.append(a))
-    assert knn.settings["label_model"] == "knn" and knn.label_scores["train"].model == "knn"  # the input is unchanged
-    assert cnn.settings["label_model"] == "cnn" and cnn.count("exact_duplicate") == knn.count("exact_duplicate") == 2
+    assert (
+        knn.settings["label_model"] == "knn" and knn.label_scores["train"].model == "knn"
+    )  # the input is unchanged
+    assert (
+        cnn.settings["label_model"] == "cnn"
+        and cnn.count("exact_duplicate") == knn.count("exact_duplicate") == 2
+    )
     assert set(cnn.flagged("suspicious_label")) != set(knn.flagged("suspicious_label"))
     total = 5 * 13  # 1,008 samples a fold: 8 steps an epoch; 13 epochs reach CNN_MIN_STEPS = 100
-    assert calls[0] == ("label model (cnn) train", 0, total) and calls[-1] == ("label model (cnn) train", total, total)
+    assert calls[0] == ("label model (cnn) train", 0, total) and calls[-1] == (
+        "label model (cnn) train",
+        total,
+        total,
+    )
 
 
 def test_stopping_the_cnn_raises_and_changes_nothing(flipped):
@@ -105,10 +116,14 @@ def test_stopping_the_cnn_raises_and_changes_nothing(flipped):
 
 
 def test_bad_label_model_and_ranking_requests_are_clear_errors(digits):
-    with pytest.raises(ValueError, match=r"'label_model' parameter of inspect must be one of \('knn', 'cnn'\).*Got 'svm'"):
+    with pytest.raises(
+        ValueError, match=r"'label_model' parameter of inspect must be one of \('knn', 'cnn'\).*Got 'svm'"
+    ):
         inspect(digits.val, label_model="svm")
     report = inspect(digits.val, suspicious=False)
-    with pytest.raises(ValueError, match="split 'train' has no label scores: inspect ran with suspicious=False"):
+    with pytest.raises(
+        ValueError, match="split 'train' has no label scores: inspect ran with suspicious=False"
+    ):
         report.label_ranking("train")
     with pytest.raises(ValueError, match=r"label_ranking: split must be one of \['train'\]. Got 'test'"):
         report.label_ranking("test")

@@ -10,9 +10,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
+from workbench.diagnose.dynamics import PredictionTracker
 from workbench.train import RunStore
 from workbench.ui.plotting import ema, spread_band
-from workbench.diagnose.dynamics import PredictionTracker
 
 
 def _lines_run(fn, *args) -> int:
@@ -36,8 +36,11 @@ def _lines_run(fn, *args) -> int:
 def _band_by_loop(x, y, bins):  # the definition: per bin of consecutive points, mean -+ std
     edges = np.linspace(0, len(x), max(1, min(bins, len(x))) + 1).astype(np.int64)
     segs = [(a, b) for a, b in pairwise(edges) if b > a]
-    return (np.array([np.mean(x[a:b]) for a, b in segs]), np.array([y[a:b].mean() - y[a:b].std() for a, b in segs]),
-            np.array([y[a:b].mean() + y[a:b].std() for a, b in segs]))
+    return (
+        np.array([np.mean(x[a:b]) for a, b in segs]),
+        np.array([y[a:b].mean() - y[a:b].std() for a, b in segs]),
+        np.array([y[a:b].mean() + y[a:b].std() for a, b in segs]),
+    )
 
 
 def _ema_by_loop(y, beta):
@@ -56,9 +59,11 @@ def test_spread_band_and_ema_match_their_definitions(n, bins):
         assert got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12)
     for beta in (0.5, 0.9, 0.98):
         assert np.allclose(ema(y, beta), _ema_by_loop(y, beta), rtol=1e-10, atol=1e-12)
-    assert ema(np.zeros(0)).shape == (0,) and all(len(a) == 0 for a in spread_band(np.zeros(0), np.zeros(0), 60))
+    assert ema(np.zeros(0)).shape == (0,) and all(
+        len(a) == 0 for a in spread_band(np.zeros(0), np.zeros(0), 60)
+    )
     y[n // 2] = np.nan  # a NaN spoils its own bin (and the average from there on), as the loops do
-    assert np.isnan(spread_band(x, y, bins)[1]).sum() == 1 and np.isnan(ema(y)[n // 2:]).all()
+    assert np.isnan(spread_band(x, y, bins)[1]).sum() == 1 and np.isnan(ema(y)[n // 2 :]).all()
 
 
 def test_band_and_smoothing_do_not_loop_in_python_over_bins_or_steps():
@@ -83,5 +88,7 @@ def test_run_store_commits_without_waiting_for_the_disk(tmp_path):
 def test_prediction_tracker_budget_errors():
     x, y = np.zeros((2, 1, 4, 4), dtype=np.float32), np.zeros(2, dtype=np.int64)
     for bad in (0, -0.1, 1.5):
-        with pytest.raises(ValueError, match="'budget' parameter of PredictionTracker must be a fraction in \\(0, 1\\]"):
+        with pytest.raises(
+            ValueError, match="'budget' parameter of PredictionTracker must be a fraction in \\(0, 1\\]"
+        ):
             PredictionTracker(x, y, budget=bad)

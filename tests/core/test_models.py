@@ -23,7 +23,9 @@ def test_capacity_knobs_change_the_parameter_count():
     deep = count_parameters(MLP((1, 8, 8), 10, width=16, depth=3))
     assert small < wide and small < deep
     assert count_parameters(LinearClassifier((1, 8, 8), 10)) == 64 * 10 + 10
-    assert count_parameters(TinyCNN((1, 8, 8), 10, channels=4)) < count_parameters(TinyCNN((1, 8, 8), 10, channels=8))
+    assert count_parameters(TinyCNN((1, 8, 8), 10, channels=4)) < count_parameters(
+        TinyCNN((1, 8, 8), 10, channels=8)
+    )
 
 
 def test_seed_fixes_the_init_and_leaves_the_global_rng_alone(digits):
@@ -40,11 +42,13 @@ def test_seed_fixes_the_init_and_leaves_the_global_rng_alone(digits):
 
 
 def test_build_model_errors(digits):
-    with pytest.raises(ValueError, match="'kind' parameter of build_model must be one of 'linear', 'mlp', 'cnn'"):
+    with pytest.raises(
+        ValueError, match="'kind' parameter of build_model must be one of 'linear', 'mlp', 'cnn'"
+    ):
         build_model("resnet", digits.train)
     with pytest.raises(TypeError, match="must be an ImageDataset or an \\(input_shape, num_classes\\) tuple"):
         build_model("mlp", [1, 2, 3])
-    with pytest.raises(ValueError, match="'width' parameter of MLP must be an int in \\[1, 65536\\]. Got 0"):
+    with pytest.raises(ValueError, match=r"'width' parameter of MLP must be an int in \[1, 65536\]. Got 0"):
         build_model("mlp", digits.train, width=0)
     with pytest.raises(ValueError, match="input_shape must be \\(C, H, W\\)"):
         build_model("cnn", ((8, 8), 10))

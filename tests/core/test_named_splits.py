@@ -22,7 +22,22 @@ def test_inspect_without_a_train_split_and_the_sample_index(digits):
     r = inspect(val=digits.val, test=digits.test, suspicious=False)
     assert isinstance(r, DataReport) and set(r.splits) == {"val", "test"} and "train" not in r.splits
     row = r.rows[0] if r.rows else {"split": "val", "index": 0}
-    assert all(x["split"] == row["split"] and x["index"] == row["index"] for x in r.issues_of(row["split"], row["index"]))
-    assert r.issues_of(row["split"], row["index"]) == [x for x in r.rows if (x["split"], x["index"]) == (row["split"], row["index"])]
-    r.rows.append({"split": "val", "index": 3, "path": None, "label": "", "issue": "too_dark", "group": "", "detail": "planted"})
+    assert all(
+        x["split"] == row["split"] and x["index"] == row["index"]
+        for x in r.issues_of(row["split"], row["index"])
+    )
+    assert r.issues_of(row["split"], row["index"]) == [
+        x for x in r.rows if (x["split"], x["index"]) == (row["split"], row["index"])
+    ]
+    r.rows.append(
+        {
+            "split": "val",
+            "index": 3,
+            "path": None,
+            "label": "",
+            "issue": "too_dark",
+            "group": "",
+            "detail": "planted",
+        }
+    )
     assert any(x["detail"] == "planted" for x in r.issues_of("val", 3))  # the index follows new rows

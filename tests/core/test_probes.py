@@ -70,7 +70,12 @@ def test_update_ratio_is_the_step_s_relative_change(digits):
     # SGD without momentum: the step's update is lr * grad, so ||dW|| / ||W|| = lr * ||g|| / ||W_new||
     model = build_model("linear", digits.train, seed=0)
     probes = Probes(every=1, max_hz=1e6)
-    fit(model, digits.train, config=FAST.replace(optimizer="sgd", lr=0.1, momentum=0.0, max_steps=1), callbacks=[probes])
+    fit(
+        model,
+        digits.train,
+        config=FAST.replace(optimizer="sgd", lr=0.1, momentum=0.0, max_steps=1),
+        callbacks=[probes],
+    )
     (sample,) = probes.samples
     g = sample.scalars[("head.weight", "grad_norm")]
     w = sample.scalars[("head.weight", "param_norm")]
@@ -80,10 +85,20 @@ def test_update_ratio_is_the_step_s_relative_change(digits):
 
 def test_cadence_every_k_steps_and_the_wall_clock_cap(digits):
     every = Probes(every=5, max_hz=1e6)
-    fit(build_model("mlp", digits.train, seed=0), digits.train, config=FAST.replace(max_steps=20), callbacks=[every])
+    fit(
+        build_model("mlp", digits.train, seed=0),
+        digits.train,
+        config=FAST.replace(max_steps=20),
+        callbacks=[every],
+    )
     assert [s.step for s in every.samples] == [1, 5, 10, 15, 20]
     capped = Probes(every=1, max_hz=0.001)  # at most once in 1000 s: the first step only
-    fit(build_model("mlp", digits.train, seed=0), digits.train, config=FAST.replace(max_steps=20), callbacks=[capped])
+    fit(
+        build_model("mlp", digits.train, seed=0),
+        digits.train,
+        config=FAST.replace(max_steps=20),
+        callbacks=[capped],
+    )
     assert [s.step for s in capped.samples] == [1]
 
 
@@ -105,9 +120,18 @@ def test_histograms_frame_and_first_layer_images(digits):
     images = probes.first_layer_images()
     assert images.shape == (model.body[0].out_channels, 1, 3, 3) and images.min() == 0 and images.max() == 1
     mlp_probes = Probes(every=1, max_hz=1e6)
-    fit(build_model("mlp", digits.train, seed=0), digits.train, config=FAST.replace(max_steps=1), callbacks=[mlp_probes])
-    assert mlp_probes.first_layer_images().shape[1:] == (1, 8, 8)  # a linear layer on images: one image per unit
-    with pytest.raises(ValueError, match="'kind' parameter of Probes.histogram"):
+    fit(
+        build_model("mlp", digits.train, seed=0),
+        digits.train,
+        config=FAST.replace(max_steps=1),
+        callbacks=[mlp_probes],
+    )
+    assert mlp_probes.first_layer_images().shape[1:] == (
+        1,
+        8,
+        8,
+    )  # a linear layer on images: one image per unit
+    with pytest.raises(ValueError, match=r"'kind' parameter of Probes.histogram"):
         probes.histogram("head.weight", "weights")
     with pytest.raises(ValueError, match="'every' parameter of Probes"):
         Probes(every=0)

@@ -35,7 +35,11 @@ def test_a_pipe_gets_no_bar_and_one_logged_summary_line(caplog):
         p, line = _run(pipe)
     assert pipe.getvalue() == ""  # no carriage-return frames
     assert [r.getMessage() for r in caplog.records] == [line]
-    assert line.startswith("inspect: 2 stage(s) in ") and "decoding train (100)" in line and "duplicates (1)" in line
+    assert (
+        line.startswith("inspect: 2 stage(s) in ")
+        and "decoding train (100)" in line
+        and "duplicates (1)" in line
+    )
     assert p.close() is None and len(caplog.records) == 1  # closing twice says it once
 
 
@@ -56,7 +60,15 @@ def test_the_summary_can_go_to_a_callback():
 
 def _piped(code: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_cli_inspect_in_a_pipe_prints_one_summary_line_and_no_bar_frames():

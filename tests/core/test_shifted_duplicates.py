@@ -25,14 +25,20 @@ def mnist_images():
 
 
 KNOWN_MISSES_8PX = (
-    "8x8: images under CENTRE_MIN_SIDE are not centred (on digits it matched distinct images); a 2-pixel shift "
-    "loses a quarter of the image and a roll wraps it round, so the ink centroid moves by another amount"
+    "8x8: images under CENTRE_MIN_SIDE are not centred (on digits it matched distinct images); a 2-pixel "
+    "shift loses a quarter of the image and a roll wraps it round, so the ink centroid moves by another "
+    "amount"
 )
 
 
-@pytest.mark.parametrize("side", [
-    28, 64, pytest.param(8, marks=pytest.mark.xfail(reason=KNOWN_MISSES_8PX, strict=True)),
-])
+@pytest.mark.parametrize(
+    "side",
+    [
+        28,
+        64,
+        pytest.param(8, marks=pytest.mark.xfail(reason=KNOWN_MISSES_8PX, strict=True)),
+    ],
+)
 def test_one_and_two_pixel_shifts_and_rolls_are_found(mnist_images, side):
     x, y = mnist_images
     if side != 28:
@@ -46,7 +52,9 @@ def test_one_and_two_pixel_shifts_and_rolls_are_found(mnist_images, side):
         pairs.append((i, len(base) + j, (k, axis, roll)))
     images = np.concatenate([base, np.stack(copies)])[:, None]
     labels = np.concatenate([y, y[[i for i, _, _ in pairs]]])
-    report = inspect(from_arrays(images, labels, [str(c) for c in range(10)]), suspicious=False, progress=None)
+    report = inspect(
+        from_arrays(images, labels, [str(c) for c in range(10)]), suspicious=False, progress=None
+    )
     group = {i: key for key, members in report.groups.items() for _, i in members}
     missed = [kind for a, b, kind in pairs if group.get(a) is None or group.get(a) != group.get(b)]
     assert not missed, f"{side}x{side}: copies (shift, axis, roll) not grouped with their original: {missed}"

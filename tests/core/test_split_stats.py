@@ -13,8 +13,12 @@ from workbench.data.stats import SHIFT_MIN_D, image_statistics, split_shifts
 def _stats_of(ds):
     x = ds.tensors()[0]  # (N, C, H, W)
     gray = x.mean(1).flatten(1)
-    return image_statistics(gray.mean(1).numpy(), gray.std(1, unbiased=False).numpy(),
-                            np.full(len(x), x.shape[2]), np.full(len(x), x.shape[3]))
+    return image_statistics(
+        gray.mean(1).numpy(),
+        gray.std(1, unbiased=False).numpy(),
+        np.full(len(x), x.shape[2]),
+        np.full(len(x), x.shape[3]),
+    )
 
 
 def _arrays(x, y, name):
@@ -90,7 +94,8 @@ def test_mnist_test_split_made_darker_is_flagged_not_the_others():
 
 
 class _Targets(Dataset):
-    """A torch dataset whose ``targets`` are fine but whose items return another label (a target_transform bug)."""
+    """A torch dataset whose ``targets`` are fine but whose items return another label (a target_transform
+    bug)."""
 
     classes = ("a", "b", "c")
 

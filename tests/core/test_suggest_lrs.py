@@ -34,7 +34,9 @@ def test_a_flat_curve_gets_no_recommendation_and_says_what_to_check():
 def test_a_falling_curve_still_recommends_min_over_10():
     lrs = np.logspace(-5, 0, 60)
     x = np.log10(lrs)
-    smoothed = 2.3 - 1.5 / (1 + np.exp(-3 * (x + 3))) + np.where(x > -1.5, 10 ** (x + 1.5) - 1, 0)  # falls, then rises
+    smoothed = (
+        2.3 - 1.5 / (1 + np.exp(-3 * (x + 3))) + np.where(x > -1.5, 10 ** (x + 1.5) - 1, 0)
+    )  # falls, then rises
     suggestions, recommended, reason = suggest_lrs(lrs, smoothed)
     assert recommended == "min/10"
     assert suggestions["min/10"] == pytest.approx(lrs[int(np.argmin(smoothed))] / 10)

@@ -99,7 +99,12 @@ class Recorder(Callback):
 def test_callbacks_are_called_in_order(digits):
     rec = Recorder()
     small = digits.train.subset(range(100))
-    fit(build_model("linear", small, seed=0), small, config=TrainConfig(epochs=2, batch_size=50), callbacks=[rec])
+    fit(
+        build_model("linear", small, seed=0),
+        small,
+        config=TrainConfig(epochs=2, batch_size=50),
+        callbacks=[rec],
+    )
     assert rec.calls == ["fit_start", "step1", "step2", "epoch1", "step3", "step4", "epoch2", "fit_end"]
 
 
@@ -110,7 +115,9 @@ def test_stop_training_from_a_callback(digits):
                 raise StopTraining("enough")
 
     rec = Recorder()
-    h = fit(build_model("linear", digits.train, seed=0), digits.train, config=FAST, callbacks=[StopAt3(), rec])
+    h = fit(
+        build_model("linear", digits.train, seed=0), digits.train, config=FAST, callbacks=[StopAt3(), rec]
+    )
     assert h.status == "stopped" and h.message == "stopped at step 3 (epoch 1): enough"
     assert h.steps == 3 and rec.calls[-1] == "fit_end"
 
@@ -119,7 +126,11 @@ def test_stop_event_from_another_thread_stops_promptly_with_consistent_weights(d
     model = build_model("cnn", digits.train, seed=0)
     stop = threading.Event()
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("h", fit(model, digits.train, config=FAST.replace(epochs=10_000), stop_event=stop)))
+    t = threading.Thread(
+        target=lambda: out.setdefault(
+            "h", fit(model, digits.train, config=FAST.replace(epochs=10_000), stop_event=stop)
+        )
+    )
     t.start()
     time.sleep(0.5)
     t0 = time.perf_counter()
@@ -160,9 +171,15 @@ def test_divergence_stops_and_restores_the_last_good_weights(digits):
                 kept.update({k: v.clone() for k, v in s.model.state_dict().items()})
 
     # flush every step: the last good state is the one after step 5
-    h = fit(model, digits.train, config=FAST.replace(flush_every_s=1e-9), loss_fn=NaNAfter(6), callbacks=[Keep()])
+    h = fit(
+        model, digits.train, config=FAST.replace(flush_every_s=1e-9), loss_fn=NaNAfter(6), callbacks=[Keep()]
+    )
     assert h.status == "diverged"
-    assert "loss became nan at step 6" in h.message and "restored to step 5" in h.message and "Lower the learning rate" in h.message
+    assert (
+        "loss became nan at step 6" in h.message
+        and "restored to step 5" in h.message
+        and "Lower the learning rate" in h.message
+    )
     assert np.isfinite(h.snapshot().loss).all() and h.steps == 5
     assert all(torch.equal(v, kept[k]) for k, v in model.state_dict().items())
 
@@ -193,7 +210,9 @@ def test_a_real_divergence_unscaled_pixels_and_a_big_lr():
 def test_model_that_does_not_fit_the_data_gets_a_clear_error(digits):
     wrong_input = build_model("mlp", ((1, 28, 28), 10), seed=0)
     h = History()
-    with pytest.raises(TrainingError, match="failed at step 1 on inputs of shape \\(64, 1, 8, 8\\).*build_model"):
+    with pytest.raises(
+        TrainingError, match=r"failed at step 1 on inputs of shape \(64, 1, 8, 8\).*build_model"
+    ):
         fit(wrong_input, digits.train, config=FAST, history=h)
     assert h.status == "failed"
     wrong_classes = build_model("mlp", ((1, 8, 8), 3), seed=0)
@@ -209,7 +228,10 @@ def test_model_that_does_not_fit_the_data_gets_a_clear_error(digits):
         ({"optimizer": "lbfgs"}, "'optimizer' parameter of TrainConfig must be one of 'sgd'"),
         ({"device": "tpu"}, "'device' parameter of TrainConfig must be 'auto', 'cpu' or 'cuda\\[:N\\]'"),
         ({"batch_size": 2.5}, "'batch_size' parameter of TrainConfig must be an int. Got 2.5"),
-        ({"weight_decay": float("nan")}, "'weight_decay' parameter of TrainConfig must be a float in \\[0, 1\\]"),
+        (
+            {"weight_decay": float("nan")},
+            "'weight_decay' parameter of TrainConfig must be a float in \\[0, 1\\]",
+        ),
     ],
 )
 def test_config_errors(changes, match):
@@ -219,7 +241,7 @@ def test_config_errors(changes, match):
 
 def test_fit_argument_errors(digits):
     model = build_model("linear", digits.train)
-    with pytest.raises(TypeError, match="'model' parameter of fit must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"'model' parameter of fit must be a torch.nn.Module"):
         fit("model", digits.train)
     with pytest.raises(TypeError, match="'config' parameter of fit must be a TrainConfig"):
         fit(model, digits.train, config={"epochs": 1})
@@ -232,7 +254,7 @@ def test_fit_argument_errors(digits):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
 def test_cuda_without_a_gpu_is_a_clear_error():
     assert resolve_device("auto").type == "cpu"
-    with pytest.raises(RuntimeError, match="no CUDA device. Use 'auto' or 'cpu'"):
+    with pytest.raises(RuntimeError, match=r"no CUDA device. Use 'auto' or 'cpu'"):
         resolve_device("cuda")
 
 
@@ -272,7 +294,11 @@ def test_history_is_safe_to_read_while_written():
     assert h.steps == 2000
     h.append_epoch(1, 2000, {"train_loss": 0.5, "extra": 3.0})
     frame = h.to_frame()
-    assert frame.loc[1, "train_loss"] == 0.5 and frame.loc[1, "extra"] == 3.0 and math.isnan(frame.loc[1, "val_acc"])
+    assert (
+        frame.loc[1, "train_loss"] == 0.5
+        and frame.loc[1, "extra"] == 3.0
+        and math.isnan(frame.loc[1, "val_acc"])
+    )
     with pytest.raises(ValueError, match="History status must be one of"):
         h.set_status("exploded")
 
@@ -281,16 +307,13 @@ def test_core_never_imports_widgets():
     # every module of the package but the views (and the CLI, which may open them), imported at once
     code = (
         # from the files, not pkgutil.walk_packages: that imports every package it walks, ui included
-        "import importlib, pathlib, sys, workbench\n"
-        "root = pathlib.Path(workbench.__file__).parent\n"
-        "names = ['.'.join(('workbench',) + p.relative_to(root).with_suffix('').parts).removesuffix('.__init__')\n"
-        "         for p in sorted(root.rglob('*.py'))]\n"
-        "names = [n for n in names if not n.startswith(('workbench.ui', 'workbench.__main__'))]\n"
-        "for name in names: importlib.import_module(name)\n"
-        "assert {'workbench.checks', 'workbench.tune', 'workbench.data.inspection'} <= set(names), names\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('ipywidgets', 'bqplot', 'traitlets', 'IPython')]\n"
-        "assert not bad, bad\n"
-        "print(len(names))\n"
+        "import importlib, pathlib, sys, workbench\nroot = pathlib.Path(workbench.__file__).parent\nnames = "
+        "['.'.join(('workbench',) + p.relative_to(root).with_suffix('').parts).removesuffix('.__init__')\n   "
+        "      for p in sorted(root.rglob('*.py'))]\nnames = [n for n in names if not "
+        "n.startswith(('workbench.ui', 'workbench.__main__'))]\nfor name in names: "
+        "importlib.import_module(name)\nassert {'workbench.checks', 'workbench.tune', "
+        "'workbench.data.inspection'} <= set(names), names\nbad = [m for m in sys.modules if m.split('.')[0] "
+        "in ('ipywidgets', 'bqplot', 'traitlets', 'IPython')]\nassert not bad, bad\nprint(len(names))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert int(out.stdout) >= 20  # the walk found the package's modules, not an empty list

@@ -13,7 +13,9 @@ from workbench.ui import BatchViewer, ChecksPanel
 
 
 def test_capture_batch_takes_the_models_own_input_with_a_pre_hook(digits):
-    class Doubles(torch.nn.Module):  # the model scales its input before the pre-hook? no: the hook sees x itself
+    class Doubles(
+        torch.nn.Module
+    ):  # the model scales its input before the pre-hook? no: the hook sees x itself
         def __init__(self):
             super().__init__()
             self.inner = build_model("mlp", digits.train, seed=0)
@@ -54,7 +56,11 @@ def test_batch_viewer_grid_labels_stats_and_next_batch(digits):
     img = Image.open(__import__("io").BytesIO(v.image.value))
     assert img.width > img.height  # 2 rows of 8
     first = v.captured.targets.tolist()
-    assert v.labels.value.count("<td") == 16 and "channel 0" in v.stats.value and "shape (16, 1, 8, 8)" in v.stats.value
+    assert (
+        v.labels.value.count("<td") == 16
+        and "channel 0" in v.stats.value
+        and "shape (16, 1, 8, 8)" in v.stats.value
+    )
     v.next_button.click()
     assert v.seed == 1 and v.captured.targets.tolist() != first
 
@@ -113,8 +119,23 @@ def test_cli_check_exit_codes(tmp_path, capsys):
     for c in ("a", "b"):
         (tmp_path / "noise" / c).mkdir(parents=True)
         for i in range(40):
-            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "noise" / c / f"{i}.png")
-    assert main(["check", "--folder", str(tmp_path / "noise"), "--model", "linear", "--only", "input_independent_baseline"]) == 1
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(
+                tmp_path / "noise" / c / f"{i}.png"
+            )
+    assert (
+        main(
+            [
+                "check",
+                "--folder",
+                str(tmp_path / "noise"),
+                "--model",
+                "linear",
+                "--only",
+                "input_independent_baseline",
+            ]
+        )
+        == 1
+    )
     assert "FAILED" in capsys.readouterr().out
     assert main(["check", "--folder", str(tmp_path / "missing")]) == 2
     assert "the folder does not exist" in capsys.readouterr().err
@@ -132,6 +153,8 @@ def test_from_torch_pipeline_is_described(tmp_path):
     import torchvision
 
     root = write_digit_folder(tmp_path / "tv", per_class=2)
-    ds = from_torch(torchvision.datasets.ImageFolder(str(root), transform=T.Compose([T.ColorJitter(0.2), T.ToTensor()])))
+    ds = from_torch(
+        torchvision.datasets.ImageFolder(str(root), transform=T.Compose([T.ColorJitter(0.2), T.ToTensor()]))
+    )
     steps, _ = describe_pipeline(ds)
     assert [s.name for s in steps] == ["dataset", "ColorJitter", "ToTensor"] and steps[1].augmentation

@@ -14,8 +14,12 @@ from workbench.ui import LiveCurves
 
 @pytest.fixture(scope="module")
 def run(digits):
-    return fit(build_model("linear", digits.train, seed=0), digits.train, digits.val,
-               config=TrainConfig(epochs=3, batch_size=64, lr=3e-3, seed=0))
+    return fit(
+        build_model("linear", digits.train, seed=0),
+        digits.train,
+        digits.val,
+        config=TrainConfig(epochs=3, batch_size=64, lr=3e-3, seed=0),
+    )
 
 
 def test_epoch_axis_puts_steps_in_epochs_and_epoch_metrics_at_their_end(run, digits):

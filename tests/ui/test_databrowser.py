@@ -23,7 +23,11 @@ def test_gallery_pages_lazily_and_filters_by_issue_split_and_class(planted):
     assert b.pages == -(-total // 10) and len(b.gallery.children) == 10 and len(b.shown) == 10
     b.issue_dd.value = "leakage"  # the dropdown drives the trait...
     assert b.issue == "leakage"
-    assert sorted(map(tuple, b.shown)) == [("test", len(planted["test"]) - 1), ("train", 5), ("train", len(planted["train"]) - 1)]
+    assert sorted(map(tuple, b.shown)) == [
+        ("test", len(planted["test"]) - 1),
+        ("train", 5),
+        ("train", len(planted["train"]) - 1),
+    ]
     b.split = "test"  # ...and the trait drives the dropdown
     assert b.split_dd.value == "test" and b.shown == [["test", len(planted["test"]) - 1]]
     b.split, b.issue, b.class_name = "train", "all", "3"
@@ -60,7 +64,11 @@ def test_groups_are_shown_side_by_side_with_labels(planted):
 def test_class_count_bars_per_split(planted):
     b = DataBrowser(planted, background=False)
     counts = np.asarray(b.count_bars.y)
-    assert counts.shape == (2, 10) and counts[0].sum() == len(planted["train"]) and counts[1].sum() == len(planted["test"])
+    assert (
+        counts.shape == (2, 10)
+        and counts[0].sum() == len(planted["train"])
+        and counts[1].sum() == len(planted["test"])
+    )
     assert list(b.count_bars.labels) == ["train", "test"]
 
 

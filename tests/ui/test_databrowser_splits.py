@@ -14,6 +14,8 @@ def test_without_a_report_the_browser_inspects_in_the_background(digits):
     assert b.report is None or b.run is not None  # the constructor returned before (or while) inspecting
     report = b.wait(120)
     assert report is not None and b.report is report and set(report.splits) == {"train", "val"}
-    assert b.tabs.children and len(b.gallery.children) > 0 and b.inspect_progress.value == b.inspect_progress.max
+    assert (
+        b.tabs.children and len(b.gallery.children) > 0 and b.inspect_progress.value == b.inspect_progress.max
+    )
     b.tab = "split stats"
     assert b.tabs.selected_index == b.tab_titles.index("split stats")

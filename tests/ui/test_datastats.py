@@ -30,7 +30,9 @@ def test_no_shift_says_so_and_bad_input_is_named(digits):
 
 
 def test_data_browser_has_a_split_stats_tab(digits, shifted_report):
-    darker_test = from_arrays(digits.test.tensors()[0].numpy() * 0.7, digits.test.targets, digits.train.classes)
+    darker_test = from_arrays(
+        digits.test.tensors()[0].numpy() * 0.7, digits.test.targets, digits.train.classes
+    )
     b = DataBrowser({"train": digits.train, "test": darker_test}, report=shifted_report)
     tabs = b.children[1]
     assert isinstance(b.stats, DataStats) and b.stats in tabs.children

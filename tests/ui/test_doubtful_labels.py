@@ -1,4 +1,5 @@
-"""The "doubtful labels" tab of the DataBrowser: pages through the ranking; upgrades it to the CNN; cancels."""
+"""The "doubtful labels" tab of the DataBrowser: pages through the ranking; upgrades it to the CNN;
+cancels."""
 
 import numpy as np
 import pytest
@@ -39,7 +40,10 @@ def test_the_view_pages_through_every_label_most_doubtful_first(flipped, knn_rep
     first = ranking.iloc[0]
     caption = view.gallery.children[0].children[1].value
     assert f"#{first['index']}" in caption and f"given <b>{first['label']}</b>" in caption
-    assert f"<b style='color:#b00020'>{first['suggested']}</b>" in caption and f"quality {first['quality']:.3f}" in caption
+    assert (
+        f"<b style='color:#b00020'>{first['suggested']}</b>" in caption
+        and f"quality {first['quality']:.3f}" in caption
+    )
     assert "k-NN" in view.header.value and f"{len(ranking)}" in view.header.value
     view.next_button.click()
     assert view.page == 1 and view.shown == ranking["index"][12:24].tolist()
@@ -49,7 +53,7 @@ def test_the_view_pages_through_every_label_most_doubtful_first(flipped, knn_rep
     assert b.tabs.children[b.tabs.selected_index] is view
     b.tabs.selected_index = 0
     assert b.tab == "gallery"
-    with pytest.raises(Exception, match="DataBrowser.tab must be one of"):
+    with pytest.raises(Exception, match=r"DataBrowser.tab must be one of"):
         b.tab = "labels"
 
 
@@ -67,7 +71,10 @@ def test_the_button_upgrades_the_ranking_to_the_cnn(flipped, knn_report):
     assert "CNN (5-fold cross-validated)" in view.header.value and "ranked by the CNN in" in view.status.value
     # the browser's other tabs follow the new report
     n = b.report.count("suspicious_label")
-    assert (f"suspicious_label ({n})", "suspicious_label") in b.issue_dd.options and b.issue_dd.options != before
+    assert (
+        f"suspicious_label ({n})",
+        "suspicious_label",
+    ) in b.issue_dd.options and b.issue_dd.options != before
     assert b.issue == "suspicious_label" and len(b._selection) == n
     assert view.progress.value == view.progress.max == 5 * 13  # folds x epochs
 

@@ -29,21 +29,28 @@ def lab(digits, tmp_path):
     return OverfitLab(digits, FAST, store=tmp_path / "runs.sqlite", background=False)
 
 
-@pytest.mark.parametrize(("control", "value", "check"), [
-    ("optimizer", "nesterov", lambda lab: lab.core.optimizer.param_groups[0]["nesterov"] is True),
-    ("optimizer", "rmsprop", lambda lab: type(lab.core.optimizer).__name__ == "RMSprop"),
-    ("optimizer", "adamw", lambda lab: type(lab.core.optimizer).__name__ == "AdamW"),
-    ("init", "zeros", lambda lab: lab.history.last("train_acc") < 0.5),
-    ("model_kind", "cnn", lambda lab: type(lab.model).__name__ == "TinyCNN"),
-    ("width", 7, lambda lab: lab.model.body[1].out_features == 7),
-    ("depth", 3, lambda lab: sum(isinstance(m, nn.Linear) for m in lab.model.body) == 3),
-    ("subset", 256, lambda lab: lab.history.steps == 5 * 8),
-    ("batch_size", 16, lambda lab: lab.history.steps == 5 * 4),
-    ("weight_decay", 1e-3, lambda lab: lab.core.optimizer.param_groups[0]["weight_decay"] == 1e-3),
-    ("dropout", 0.3, lambda lab: any(isinstance(m, nn.Dropout) and m.p == 0.3 for m in lab.model.modules())),
-    ("epochs", 2, lambda lab: len(lab.history.snapshot().epoch) == 2),
-    ("lr", 1e-2, lambda lab: np.allclose(lab.history.snapshot().lr, 1e-2)),
-])
+@pytest.mark.parametrize(
+    ("control", "value", "check"),
+    [
+        ("optimizer", "nesterov", lambda lab: lab.core.optimizer.param_groups[0]["nesterov"] is True),
+        ("optimizer", "rmsprop", lambda lab: type(lab.core.optimizer).__name__ == "RMSprop"),
+        ("optimizer", "adamw", lambda lab: type(lab.core.optimizer).__name__ == "AdamW"),
+        ("init", "zeros", lambda lab: lab.history.last("train_acc") < 0.5),
+        ("model_kind", "cnn", lambda lab: type(lab.model).__name__ == "TinyCNN"),
+        ("width", 7, lambda lab: lab.model.body[1].out_features == 7),
+        ("depth", 3, lambda lab: sum(isinstance(m, nn.Linear) for m in lab.model.body) == 3),
+        ("subset", 256, lambda lab: lab.history.steps == 5 * 8),
+        ("batch_size", 16, lambda lab: lab.history.steps == 5 * 4),
+        ("weight_decay", 1e-3, lambda lab: lab.core.optimizer.param_groups[0]["weight_decay"] == 1e-3),
+        (
+            "dropout",
+            0.3,
+            lambda lab: any(isinstance(m, nn.Dropout) and m.p == 0.3 for m in lab.model.modules()),
+        ),
+        ("epochs", 2, lambda lab: len(lab.history.snapshot().epoch) == 2),
+        ("lr", 1e-2, lambda lab: np.allclose(lab.history.snapshot().lr, 1e-2)),
+    ],
+)
 def test_every_control_reaches_the_run(lab, control, value, check):
     getattr(lab, control).value = value
     lab.run_button.click()
@@ -136,13 +143,18 @@ def test_human_baseline_scripted_answers_keyboard_and_the_curve_line(digits, tmp
     hb.answer((truth[7] + 1) % 10)  # one wrong
     hb.key_box.value = str(truth[8])  # typed on the keyboard
     hb.skip_button.click()
-    assert hb.done and hb.result.answered == 9 and hb.result.skipped == 1 and hb.result.hard == [hb.indices[7]]
+    assert (
+        hb.done and hb.result.answered == 9 and hb.result.skipped == 1 and hb.result.hard == [hb.indices[7]]
+    )
     assert hb.accuracy == pytest.approx(8 / 9) and "95 % interval" in hb.result_html.value
     assert len(hb.hard_box.children) == 1
     lab = OverfitLab(digits, FAST, store=None, human_accuracy=hb, background=False)
     assert lab.curves.human_accuracy == pytest.approx(8 / 9)
     lab.run_button.click()
-    assert list(lab.curves.human_line.y) == pytest.approx([8 / 9, 8 / 9]) and lab.curves.human_line.x[-1] == lab.history.steps
+    assert (
+        list(lab.curves.human_line.y) == pytest.approx([8 / 9, 8 / 9])
+        and lab.curves.human_line.x[-1] == lab.history.steps
+    )
     hb.set_known(0.97)
     assert lab.curves.human_accuracy == 0.97  # followed live
     with pytest.raises(ValueError, match="must be in \\[0, 1\\]"):
@@ -169,7 +181,9 @@ def test_prediction_view_updates_with_the_run(lab):
     lab.run_button.click()
     assert len(sent) == drawn
     curves_tab = lab.tabs.children[_tab_of(lab, lab.curves)]
-    assert any(lab.predictions.wiggle_figure in getattr(box, "children", ()) for box in curves_tab.children)  # the wiggle sits with the loss curves
+    assert any(
+        lab.predictions.wiggle_figure in getattr(box, "children", ()) for box in curves_tab.children
+    )  # the wiggle sits with the loss curves
 
 
 def test_lab_errors(digits):

@@ -8,15 +8,15 @@ import types
 
 import pytest
 
-from workbench.lab import LabSettings
-from workbench.diagnose import dynamics
-from workbench.train.callbacks import Callback
-from workbench.diagnose.dynamics import PredictionTracker
 from workbench import background as runner
 from workbench.background import Throttle
+from workbench.diagnose import dynamics
+from workbench.diagnose.dynamics import PredictionTracker
+from workbench.lab import LabSettings
 from workbench.lab import session as lab_module
-from workbench.ui.lab import VIEW_BUDGET
+from workbench.train.callbacks import Callback
 from workbench.ui import OverfitLab
+from workbench.ui.lab import VIEW_BUDGET
 
 
 class _Clock:
@@ -53,10 +53,16 @@ def _run_lab(digits, tmp_path, monkeypatch, clock, step: float, cost: float, epo
             clock.t += step
 
     real_fit = lab_module.fit
-    monkeypatch.setattr(lab_module, "fit", lambda *a, callbacks=(), **k: real_fit(*a, callbacks=[Tick(), *callbacks], **k))
+    monkeypatch.setattr(
+        lab_module, "fit", lambda *a, callbacks=(), **k: real_fit(*a, callbacks=[Tick(), *callbacks], **k)
+    )
     monkeypatch.setattr(PredictionTracker, "_record", clock.charge("score", PredictionTracker._record, cost))
-    lab = OverfitLab(digits, LabSettings(epochs=epochs, subset=64, batch_size=16), store=tmp_path / "r.sqlite",
-                     background=False)
+    lab = OverfitLab(
+        digits,
+        LabSettings(epochs=epochs, subset=64, batch_size=16),
+        store=tmp_path / "r.sqlite",
+        background=False,
+    )
     lab.curves.update = clock.charge("curves", lab.curves.update, cost)
     lab.predictions.update = clock.charge("predictions", lab.predictions.update, cost)
     lab._show_verdict = clock.charge("verdict", lab._show_verdict, cost)
@@ -67,11 +73,13 @@ def _run_lab(digits, tmp_path, monkeypatch, clock, step: float, cost: float, epo
 
 
 def test_slow_views_stay_within_the_lab_budget(digits, tmp_path, monkeypatch, clock):
-    # 160 steps of 200 ms, each view call 20 ms: at 4 Hz (the verdict at 2) the views took ~25 % of the thread before
+    # 160 steps of 200 ms, each view call 20 ms: at 4 Hz (the verdict at 2) the views took ~25 % of the thread
+    # before
     cost = 0.020
     lab, total = _run_lab(digits, tmp_path, monkeypatch, clock, step=0.2, cost=cost)
     share = clock.in_views / total
-    # at most 2.2 % (the lab's budgets: curves, scoring and redrawing the predictions, the verdict), plus a first
+    # at most 2.2 % (the lab's budgets: curves, scoring and redrawing the predictions, the verdict), plus a
+    # first
     # call of each of the four throttled views and the three unconditional ones (scoring at the start and the
     # end, the final redraw of the curves)
     assert share <= 0.022 + 7 * cost / total, (share, clock.calls)
@@ -106,13 +114,19 @@ def test_throttle_budget(clock):
         return lambda: setattr(clock, "t", clock.t + seconds)
 
     slow = Throttle(hz=4, budget=0.01)
-    assert slow.call(work(5.0))  # 5 s at 1 % would be 500 s: the wait stops at MAX_WAIT_S (10 s) from the start
+    assert slow.call(
+        work(5.0)
+    )  # 5 s at 1 % would be 500 s: the wait stops at MAX_WAIT_S (10 s) from the start
     clock.t += Throttle.MAX_WAIT_S - 5.0 - 0.01
     assert not slow.ready()
     clock.t += 0.01
     assert slow.ready()
     slow.done()
-    for cost in (0.01, 0.01, 3.0):  # one slow call (an import, a pause) among fast ones: the least of three counts
+    for cost in (
+        0.01,
+        0.01,
+        3.0,
+    ):  # one slow call (an import, a pause) among fast ones: the least of three counts
         clock.t += 1.0
         assert slow.call(work(cost))
     clock.t += 0.25
@@ -124,5 +138,7 @@ def test_throttle_budget(clock):
     clock.t += 0.25
     assert plain.ready()
     for bad in (0, 1.5, -1):
-        with pytest.raises(ValueError, match="'budget' parameter of Throttle must be a fraction in \\(0, 1\\] or None"):
+        with pytest.raises(
+            ValueError, match="'budget' parameter of Throttle must be a fraction in \\(0, 1\\] or None"
+        ):
             Throttle(4, budget=bad)

@@ -12,8 +12,14 @@ CFG = TrainConfig(epochs=3, lr=3e-3, seed=0)
 
 
 def make_panel(digits, background, **kw):
-    return TrainingPanel(lambda: build_model("cnn", digits.train, seed=0, channels=8), digits.train, digits.val,
-                         CFG, background=background, **kw)
+    return TrainingPanel(
+        lambda: build_model("cnn", digits.train, seed=0, channels=8),
+        digits.train,
+        digits.val,
+        CFG,
+        background=background,
+        **kw,
+    )
 
 
 def test_run_button_trains_inline_and_draws_every_curve(digits):
@@ -80,14 +86,16 @@ def test_an_exception_in_the_worker_is_shown_in_the_widget(digits):
 
 
 def test_panel_rejects_a_non_model():
-    with pytest.raises(TypeError, match="'model' parameter of TrainingPanel must be an nn.Module"):
+    with pytest.raises(TypeError, match=r"'model' parameter of TrainingPanel must be an nn.Module"):
         TrainingPanel(42, None)
 
 
 def test_live_curves_downsample_and_skip_unchanged_history():
     curves = LiveCurves(max_points=100)
     h = History()
-    h.append_steps(list(range(1, 1001)), [1.0] * 999 + [0.0], [0.1] * 1000)  # a zero loss cannot go on a log axis
+    h.append_steps(
+        list(range(1, 1001)), [1.0] * 999 + [0.0], [0.1] * 1000
+    )  # a zero loss cannot go on a log axis
     h.append_epoch(1, 1000, {"train_loss": 0.9, "val_loss": 1.1, "train_acc": 0.5, "val_acc": 0.4})
     assert curves.update(h)
     assert len(curves.step_loss.x) == 100 and curves.step_loss.x[0] == pytest.approx(5.5)
@@ -102,7 +110,9 @@ def test_live_curves_epoch_lines_keep_a_dot_per_epoch_while_epochs_are_few():
     h = History()
     for e in range(1, 4):
         h.append_steps([e], [1.0 / e], [0.1])
-        h.append_epoch(e, e, {"train_loss": 1.0 / e, "val_loss": 1.2 / e, "train_acc": e / 4, "val_acc": e / 5})
+        h.append_epoch(
+            e, e, {"train_loss": 1.0 / e, "val_loss": 1.2 / e, "train_acc": e / 4, "val_acc": e / 5}
+        )
     curves.update(h)
     assert curves.val_acc.marker == "circle" and len(curves.val_acc.y) == 3
 
@@ -115,9 +125,13 @@ def test_live_curves_send_epoch_lines_only_for_new_epochs_and_downsample_them():
     h = History()
     for e in range(1, 201):  # a tiny subset: 200 epochs of 2 steps
         h.append_steps([2 * e - 1, 2 * e], [1.0 / e, 1.0 / e], [0.1, 0.1])
-        h.append_epoch(e, 2 * e, {"train_loss": 1.0 / e, "val_loss": 1.2 / e, "train_acc": e / 200, "val_acc": e / 250})
+        h.append_epoch(
+            e, 2 * e, {"train_loss": 1.0 / e, "val_loss": 1.2 / e, "train_acc": e / 200, "val_acc": e / 250}
+        )
     assert curves.update(h)
-    assert len(curves.val_acc.y) == 50 and curves.val_acc.y[-1] == pytest.approx(np.mean(np.arange(197, 201)) / 250)
+    assert len(curves.val_acc.y) == 50 and curves.val_acc.y[-1] == pytest.approx(
+        np.mean(np.arange(197, 201)) / 250
+    )
     assert curves.val_acc.marker is None  # no dot per epoch when there are hundreds
     sent.clear()
     h.append_steps([401], [0.001], [0.1])  # a step, no new epoch: the per-epoch lines are not sent again
@@ -133,8 +147,13 @@ def test_redraws_are_throttled_by_wall_clock(digits):
     original = curves.update
     curves.update = lambda h, force=False: calls.append(time.monotonic()) or original(h, force)
     t0 = time.monotonic()
-    fit(build_model("cnn", digits.train, seed=0), digits.train, digits.val, config=CFG.replace(epochs=5),
-        callbacks=[curves.callback()])
+    fit(
+        build_model("cnn", digits.train, seed=0),
+        digits.train,
+        digits.val,
+        config=CFG.replace(epochs=5),
+        callbacks=[curves.callback()],
+    )
     seconds = time.monotonic() - t0
     assert len(calls) <= seconds * 2 + 2  # at most 2 Hz, plus the final draw
     assert np.all(np.diff(calls[:-1]) >= 0.49)

@@ -29,7 +29,9 @@ def test_range_view_says_no_good_lr_and_disables_the_hand_over(digits):
     v = LRRangeView(_Detached(), digits.train, lab=lab, background=False, num_iter=30)
     v.run_button.click()
     assert not v.result.found and v.result.lr is None
-    assert v.use_button.disabled and v.choice.options == (("no good LR found", None),) and v.choice.value is None
+    assert (
+        v.use_button.disabled and v.choice.options == (("no good LR found", None),) and v.choice.value is None
+    )
     assert "No good LR found" in v.status and "workbench.checks.run_all" in v.status
     assert "recommended" not in v.status and v.marks_line.x.shape == (0, 2)
     v.use_button.click()  # disabled in the browser; a programmatic click must not hand anything on either
@@ -37,8 +39,14 @@ def test_range_view_says_no_good_lr_and_disables_the_hand_over(digits):
 
 
 def _outcome(number, lr, wd, value=0.5, status="complete"):
-    return TrialOutcome(number=number, params={"lr": lr, "weight_decay": wd}, status=status, value=value, val_loss=None,
-                        reason="" if status == "complete" else "diverged")
+    return TrialOutcome(
+        number=number,
+        params={"lr": lr, "weight_decay": wd},
+        status=status,
+        value=value,
+        val_loss=None,
+        reason="" if status == "complete" else "diverged",
+    )
 
 
 def test_scatter_scales_are_padded_in_log_space_so_edge_points_are_not_cut(tmp_path):
@@ -57,13 +65,22 @@ def test_scatter_scales_are_padded_in_log_space_so_edge_points_are_not_cut(tmp_p
 
 def test_epoch_axis_has_integer_ticks_only(digits, tmp_path):
     store = RunStore(tmp_path / "s.sqlite")
-    sv = SearchView((digits.train.subset(range(200)), digits.val), model=ModelSpec("linear"), n_trials=3, epochs=3,
-                    store=store, workers=0, background=False)
+    sv = SearchView(
+        (digits.train.subset(range(200)), digits.val),
+        model=ModelSpec("linear"),
+        n_trials=3,
+        epochs=3,
+        store=store,
+        workers=0,
+        background=False,
+    )
     sv.run_button.click()
     axis = sv.curves_figure.axes[0]
     assert list(axis.tick_values) == [1, 2, 3] and axis.tick_format == "d"
     ex = sv.curve_scales[0]
-    assert ex.min == pytest.approx(0.75) and ex.max == pytest.approx(3.25)  # padded: the first and last markers show
+    assert ex.min == pytest.approx(0.75) and ex.max == pytest.approx(
+        3.25
+    )  # padded: the first and last markers show
 
 
 def test_many_epochs_get_whole_number_ticks_at_a_readable_spacing():
@@ -77,27 +94,53 @@ def test_many_epochs_get_whole_number_ticks_at_a_readable_spacing():
 
 def test_refine_uses_the_trials_epochs_and_mode_controls(digits, tmp_path):
     store = RunStore(tmp_path / "s.sqlite")
-    sv = SearchView((digits.train.subset(range(200)), digits.val), model=ModelSpec("linear"), n_trials=3, epochs=1,
-                    store=store, workers=0, background=False)
+    sv = SearchView(
+        (digits.train.subset(range(200)), digits.val),
+        model=ModelSpec("linear"),
+        n_trials=3,
+        epochs=1,
+        store=store,
+        workers=0,
+        background=False,
+    )
     assert sv.refine_trials.value == 6 and sv.refine_epochs.value == 10 and sv.mode.value == "random"
     sv.run_button.click()
     sv.refine_trials.value, sv.refine_epochs.value = 2, 2
     sv.refine_button.click()
     r = sv.result
-    assert r.study_name == "coarse-refine" and r.mode == "random" and len(r.outcomes) == 2 and sv.progress.max == 2
+    assert (
+        r.study_name == "coarse-refine"
+        and r.mode == "random"
+        and len(r.outcomes) == 2
+        and sv.progress.max == 2
+    )
     ran = [o for o in r.outcomes if o.status == "complete"]
     assert ran and all(len(store.load(o.run_id).history.snapshot().epoch) == 2 for o in ran)
 
 
 def test_mode_control_drives_the_search_and_bad_settings_are_named(digits, tmp_path):
-    sv = SearchView((digits.train.subset(range(200)), digits.val), model=ModelSpec("linear"), n_trials=2, epochs=1,
-                    store=RunStore(tmp_path / "s.sqlite"), workers=0, background=False)
+    sv = SearchView(
+        (digits.train.subset(range(200)), digits.val),
+        model=ModelSpec("linear"),
+        n_trials=2,
+        epochs=1,
+        store=RunStore(tmp_path / "s.sqlite"),
+        workers=0,
+        background=False,
+    )
     sv.mode.value = "grid"
     sv.run_button.click()
-    # grid of 2 LRs x the 3 default weight decays: every point runs, and the progress bar knew it from the start
-    assert sv.result.mode == "grid" and len(sv.result.outcomes) == 6 and sv.progress.max == sv.progress.value == 6
+    # grid of 2 LRs x the 3 default weight decays: every point runs, and the progress bar knew it from the
+    # start
+    assert (
+        sv.result.mode == "grid"
+        and len(sv.result.outcomes) == 6
+        and sv.progress.max == sv.progress.value == 6
+    )
     assert sorted({o.params["weight_decay"] for o in sv.result.outcomes}) == [0.0, 1e-5, 1e-4]
-    with pytest.raises(ValueError, match="'refine_trials' parameter of SearchView must be an int in \\[1, inf\\]"):
+    with pytest.raises(
+        ValueError, match="'refine_trials' parameter of SearchView must be an int in \\[1, inf\\]"
+    ):
         SearchView(None, store=tmp_path / "t.sqlite", refine_trials=0)
     with pytest.raises(ValueError, match="'refine_epochs' parameter of SearchView"):
         SearchView(None, store=tmp_path / "t.sqlite", refine_epochs=0)

@@ -17,14 +17,22 @@ def test_range_view_draws_suggests_and_hands_the_lr_to_the_lab(digits):
     assert "recommended" in v.choice.label and v.choice.value == v.result.lr
     v.choice.value = v.result.suggestions["valley"]
     v.use_button.click()
-    assert lab.lr.value == pytest.approx(v.result.suggestions["valley"], rel=0.13)  # the log slider snaps to its step
+    assert lab.lr.value == pytest.approx(
+        v.result.suggestions["valley"], rel=0.13
+    )  # the log slider snaps to its step
     assert v.chosen_lr == v.result.suggestions["valley"]
 
 
 def test_range_view_can_be_cancelled_while_it_runs(digits):
     got = []
-    v = LRRangeView(build_model("cnn", digits.train, seed=0), digits.train, on_choose=got.append, num_iter=100_000, start_lr=1e-2,
-                    end_lr=2e-2)
+    v = LRRangeView(
+        build_model("cnn", digits.train, seed=0),
+        digits.train,
+        on_choose=got.append,
+        num_iter=100_000,
+        start_lr=1e-2,
+        end_lr=2e-2,
+    )
     v.start()
     deadline = time.time() + 10
     while len(v._points) < 30 and time.time() < deadline:
@@ -38,19 +46,30 @@ def test_range_view_can_be_cancelled_while_it_runs(digits):
 
 def test_range_view_hands_its_lr_to_a_search(digits, tmp_path):
     sv = SearchView(digits, store=tmp_path / "s.sqlite", workers=0, background=False)
-    v = LRRangeView(build_model("linear", digits.train, seed=0), digits.train, on_choose=sv.center_on, background=False)
+    v = LRRangeView(
+        build_model("linear", digits.train, seed=0), digits.train, on_choose=sv.center_on, background=False
+    )
     v.start()
     v.use(v.result.lr)
     lo, hi = sv.options["space"].lr
-    assert lo == pytest.approx(v.result.lr / 10**1.5) and hi == pytest.approx(min(10.0, v.result.lr * 10**1.5))
+    assert lo == pytest.approx(v.result.lr / 10**1.5) and hi == pytest.approx(
+        min(10.0, v.result.lr * 10**1.5)
+    )
     with pytest.raises(ValueError, match="center_on: lr must be > 0"):
         sv.center_on(0.0)
 
 
 def test_search_view_scatter_curves_table_progress_and_refine(digits, tmp_path):
     store = RunStore(tmp_path / "s.sqlite")
-    sv = SearchView((digits.train.subset(range(300)), digits.val), model=ModelSpec("linear"), n_trials=5, epochs=2,
-                    store=store, workers=0, background=False)
+    sv = SearchView(
+        (digits.train.subset(range(300)), digits.val),
+        model=ModelSpec("linear"),
+        n_trials=5,
+        epochs=2,
+        store=store,
+        workers=0,
+        background=False,
+    )
     sv.run_button.click()
     ok = [o for o in sv.result.outcomes if o.status == "complete"]
     assert sv.progress.value == 5 and len(sv.scatter.x) == len(ok)
@@ -69,9 +88,19 @@ def test_search_view_in_the_background_draws_failed_trials_with_their_reason(tmp
     from workbench.tune import SearchSpace
 
     b = sk()
-    raw = split(from_arrays(b.images.astype(np.float32), b.target), seed=0)  # unscaled pixels: big SGD LRs diverge
-    sv = SearchView(raw, model=ModelSpec(width=256, depth=4), optimizer="sgd", space=SearchSpace(lr=(1e-3, 5.0)),
-                    n_trials=4, epochs=2, store=tmp_path / "f.sqlite", workers=0)
+    raw = split(
+        from_arrays(b.images.astype(np.float32), b.target), seed=0
+    )  # unscaled pixels: big SGD LRs diverge
+    sv = SearchView(
+        raw,
+        model=ModelSpec(width=256, depth=4),
+        optimizer="sgd",
+        space=SearchSpace(lr=(1e-3, 5.0)),
+        n_trials=4,
+        epochs=2,
+        store=tmp_path / "f.sqlite",
+        workers=0,
+    )
     sv.start()
     assert sv.running and sv.start() is None  # one search at a time
     sv.wait(60)

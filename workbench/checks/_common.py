@@ -22,9 +22,18 @@ def default_loss(targets: torch.Tensor) -> Callable:
 
 
 def check_batch(batch, where: str) -> Batch:
-    if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and all(isinstance(t, torch.Tensor) for t in batch)):
-        raise TypeError(f"The 'batch' parameter of {where} must be an (inputs, targets) pair of tensors. Got {type(batch).__name__} instead.")
+    if not (
+        isinstance(batch, (tuple, list))
+        and len(batch) == 2
+        and all(isinstance(t, torch.Tensor) for t in batch)
+    ):
+        raise TypeError(
+            f"The 'batch' parameter of {where} must be an (inputs, targets) pair of tensors. Got "
+            f"{type(batch).__name__} instead."
+        )
     x, y = batch
     if len(x) == 0 or len(x) != len(y):
-        raise ValueError(f"{where}: inputs and targets must have the same, non-zero length; got {len(x)} and {len(y)}.")
+        raise ValueError(
+            f"{where}: inputs and targets must have the same, non-zero length; got {len(x)} and {len(y)}."
+        )
     return x, y

@@ -22,8 +22,19 @@ from .runner import first_batch
 __all__ = ["CapturedBatch", "PipelineStep", "capture_batch", "describe_pipeline"]
 
 _AUGMENT = {
-    "ColorJitter", "AutoAugment", "RandAugment", "TrivialAugmentWide", "AugMix", "GaussianBlur", "ElasticTransform",
-    "RandomChoice", "RandomApply", "RandomOrder", "CutMix", "MixUp", "GaussianNoise",
+    "ColorJitter",
+    "AutoAugment",
+    "RandAugment",
+    "TrivialAugmentWide",
+    "AugMix",
+    "GaussianBlur",
+    "ElasticTransform",
+    "RandomChoice",
+    "RandomApply",
+    "RandomOrder",
+    "CutMix",
+    "MixUp",
+    "GaussianNoise",
 }
 
 
@@ -90,15 +101,20 @@ def describe_pipeline(data) -> tuple[list[PipelineStep], tuple | None]:
         ]
         if data.transform is not None:
             return steps + _transform_steps(data.transform), _find_normalize(data.transform)
-        return steps + [PipelineStep("resize", f"to {data.size[0]}x{data.size[1]} (only images of another size)"),
-                        PipelineStep("to tensor", "uint8 / 255 -> float32 in [0, 1]")], None
+        return [
+            *steps,
+            PipelineStep("resize", f"to {data.size[0]}x{data.size[1]} (only images of another size)"),
+            PipelineStep("to tensor", "uint8 / 255 -> float32 in [0, 1]"),
+        ], None
     if isinstance(data, TorchImageDataset):
         t = getattr(data.base, "transform", None)
         return [PipelineStep("dataset", type(data.base).__name__), *_transform_steps(t)], _find_normalize(t)
     return [PipelineStep("dataset", type(data).__name__)], None
 
 
-def capture_batch(model: nn.Module, data: ImageDataset, *, batch_size: int = 32, seed: int = 0) -> CapturedBatch:
+def capture_batch(
+    model: nn.Module, data: ImageDataset, *, batch_size: int = 32, seed: int = 0
+) -> CapturedBatch:
     """Draw the batch the training loop would draw first (same seed) and capture it at ``model(x)``."""
     x, y = first_batch(data, batch_size, seed)
     got: dict[str, torch.Tensor] = {}
@@ -111,16 +127,28 @@ def capture_batch(model: nn.Module, data: ImageDataset, *, batch_size: int = 32,
         handle = model.register_forward_pre_hook(grab)
         try:
             with torch.no_grad():
-                dev = next(model.parameters()).device if any(True for _ in model.parameters()) else resolve_device("auto")
+                dev = (
+                    next(model.parameters()).device
+                    if any(True for _ in model.parameters())
+                    else resolve_device("auto")
+                )
                 model(x.to(dev))
         finally:
             handle.remove()
     inputs = got["x"]
-    per_channel = inputs.transpose(0, 1).reshape(inputs.shape[1], -1).float() if inputs.ndim == 4 else inputs.reshape(1, -1).float()
+    per_channel = (
+        inputs.transpose(0, 1).reshape(inputs.shape[1], -1).float()
+        if inputs.ndim == 4
+        else inputs.reshape(1, -1).float()
+    )
     stats = {
-        "mean": per_channel.mean(1).tolist(), "std": per_channel.std(1).tolist(),
-        "min": per_channel.min(1).values.tolist(), "max": per_channel.max(1).values.tolist(),
+        "mean": per_channel.mean(1).tolist(),
+        "std": per_channel.std(1).tolist(),
+        "min": per_channel.min(1).values.tolist(),
+        "max": per_channel.max(1).values.tolist(),
     }
     steps, norm = describe_pipeline(data)
-    classes = data.classes if isinstance(data, ImageDataset) else tuple(str(i) for i in range(int(y.max()) + 1))
+    classes = (
+        data.classes if isinstance(data, ImageDataset) else tuple(str(i) for i in range(int(y.max()) + 1))
+    )
     return CapturedBatch(inputs, y.cpu(), classes, steps, norm, stats)

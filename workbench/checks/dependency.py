@@ -26,10 +26,13 @@ def _input_grad(model: nn.Module, x: torch.Tensor, select) -> torch.Tensor:
         out = out[0]
     model.zero_grad(set_to_none=True)
     select(out).sum().backward()
-    return x.grad
+    # no gradient reached x: the selected output does not depend on the input at all
+    return x.grad if x.grad is not None else torch.zeros_like(x)
 
 
-def batch_dependency(model: nn.Module, inputs: torch.Tensor, *, samples: int = 8, train_mode: bool = False) -> CheckResult:
+def batch_dependency(
+    model: nn.Module, inputs: torch.Tensor, *, samples: int = 8, train_mode: bool = False
+) -> CheckResult:
     """For each of the first ``samples`` samples i: set the loss to outputs[i] and require zero gradient
     on every other sample's input. Names the samples that leak.
 
@@ -38,7 +41,9 @@ def batch_dependency(model: nn.Module, inputs: torch.Tensor, *, samples: int = 8
     coupling left is a bug. ``train_mode=True`` runs it as in training, to see that coupling.
     """
     if not isinstance(inputs, torch.Tensor) or inputs.ndim < 1 or len(inputs) < 2:
-        raise ValueError("The 'inputs' parameter of batch_dependency must be a tensor batch of at least 2 samples.")
+        raise ValueError(
+            "The 'inputs' parameter of batch_dependency must be a tensor batch of at least 2 samples."
+        )
     n = min(samples, len(inputs))
     leaks: dict[int, list[int]] = {}
     has_bn = any(isinstance(m, _BATCHNORM) for m in model.modules())
@@ -50,26 +55,41 @@ def batch_dependency(model: nn.Module, inputs: torch.Tensor, *, samples: int = 8
             others = [j for j in range(len(g)) if j != i and per_sample[j] > 0]
             if others:
                 leaks[i] = others
-    details = {"checked_samples": n, "batch_size": len(inputs), "leaks": leaks, "train_mode": train_mode,
-               "has_batchnorm": has_bn}
+    details = {
+        "checked_samples": n,
+        "batch_size": len(inputs),
+        "leaks": leaks,
+        "train_mode": train_mode,
+        "has_batchnorm": has_bn,
+    }
     if not leaks:
         note = " (eval mode: BatchNorm uses running statistics)" if has_bn and not train_mode else ""
-        return CheckResult("batch_dependency", True,
-                           f"each of {n} samples' outputs depends on its own input only{note}", details)
+        return CheckResult(
+            "batch_dependency",
+            True,
+            f"each of {n} samples' outputs depends on its own input only{note}",
+            details,
+        )
     worst = next(iter(leaks.items()))
     note = ""
     if train_mode and has_bn:
-        note = " BatchNorm in train mode couples samples by design: run with train_mode=False to look for real bugs."
+        note = (
+            " BatchNorm in train mode couples samples by design: run with train_mode=False to look for real "
+            "bugs."
+        )
     return CheckResult(
-        "batch_dependency", False,
-        f"samples mix: the output of sample {worst[0]} gets gradient from samples {worst[1][:8]}"
-        f" ({len(leaks)} of {n} checked samples leak). Look for a reshape/view/transpose that crosses the batch "
-        f"axis (e.g. x.view(-1, ...) after a permute), or an operation along dim 0.{note}",
+        "batch_dependency",
+        False,
+        f"samples mix: the output of sample {worst[0]} gets gradient from samples {worst[1][:8]} "
+        f"({len(leaks)} of {n} checked samples leak). Look for a reshape/view/transpose that crosses the "
+        f"batch axis (e.g. x.view(-1, ...) after a permute), or an operation along dim 0.{note}",
         details,
     )
 
 
-def causality(model: nn.Module, inputs: torch.Tensor, time_dim: int = 1, *, steps: int | None = None) -> CheckResult:
+def causality(
+    model: nn.Module, inputs: torch.Tensor, time_dim: int = 1, *, steps: int | None = None
+) -> CheckResult:
     """The output at time t must not depend on inputs after t (autoregressive models).
 
     ``time_dim`` is the time axis of both the inputs and the outputs (e.g. 1 for ``(B, T, C)``, 2 for
@@ -78,7 +98,11 @@ def causality(model: nn.Module, inputs: torch.Tensor, time_dim: int = 1, *, step
     if not isinstance(inputs, torch.Tensor) or inputs.ndim <= time_dim:
         raise ValueError(f"The 'inputs' parameter of causality must be a tensor with a time axis {time_dim}.")
     T = inputs.shape[time_dim]
-    ts = list(range(T)) if steps is None or steps >= T else sorted({round(k * (T - 1) / (steps - 1)) for k in range(steps)})
+    ts = (
+        list(range(T))
+        if steps is None or steps >= T
+        else sorted({round(k * (T - 1) / (steps - 1)) for k in range(steps)})
+    )
     violations: dict[int, list[int]] = {}
     with preserved(model):
         model.eval()
@@ -90,12 +114,18 @@ def causality(model: nn.Module, inputs: torch.Tensor, time_dim: int = 1, *, step
                 violations[t] = future
     details = {"time_steps": T, "checked": ts, "violations": violations, "time_dim": time_dim}
     if not violations:
-        return CheckResult("causality", True, f"outputs at each of {len(ts)} checked steps depend only on inputs up to that step", details)
+        return CheckResult(
+            "causality",
+            True,
+            f"outputs at each of {len(ts)} checked steps depend only on inputs up to that step",
+            details,
+        )
     t, future = next(iter(violations.items()))
     return CheckResult(
-        "causality", False,
-        f"not causal: the output at t={t} depends on inputs at t={future[:6]} (in the future); {len(violations)} of "
-        f"{len(ts)} checked steps see ahead. Pad convolutions on the left only (causal padding), and mask attention "
-        "to positions <= t.",
+        "causality",
+        False,
+        f"not causal: the output at t={t} depends on inputs at t={future[:6]} (in the future); "
+        f"{len(violations)} of {len(ts)} checked steps see ahead. Pad convolutions on the left only (causal "
+        "padding), and mask attention to positions <= t.",
         details,
     )

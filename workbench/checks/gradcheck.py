@@ -27,6 +27,7 @@ nothing of kinks, dropout or depth.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 
@@ -44,10 +45,23 @@ __all__ = ["TINY_GRADIENT", "gradient_check", "gradient_threshold"]
 #: Entries whose analytic and numerical gradients are both at most this are not judged (the notes: ~1e-10).
 TINY_GRADIENT = 1e-10
 
-_RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.SELU, nn.CELU)
+_RELU_LIKE = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.Hardtanh,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SELU,
+    nn.CELU,
+)
 _MAXPOOL = {nn.MaxPool1d: F.max_pool1d, nn.MaxPool2d: F.max_pool2d, nn.MaxPool3d: F.max_pool3d}
-_ADAPTIVE = {nn.AdaptiveMaxPool1d: F.adaptive_max_pool1d, nn.AdaptiveMaxPool2d: F.adaptive_max_pool2d,
-             nn.AdaptiveMaxPool3d: F.adaptive_max_pool3d}
+_ADAPTIVE = {
+    nn.AdaptiveMaxPool1d: F.adaptive_max_pool1d,
+    nn.AdaptiveMaxPool2d: F.adaptive_max_pool2d,
+    nn.AdaptiveMaxPool3d: F.adaptive_max_pool3d,
+}
 
 
 def gradient_threshold(depth: int, kinks: bool) -> float:
@@ -80,7 +94,9 @@ class _KinkWatch:
         self.kinky = False
         for m in model.modules():
             if isinstance(m, _RELU_LIKE):
-                self.handles.append(m.register_forward_hook(lambda mod, inp, out: self.record.append(inp[0].detach() > 0)))
+                self.handles.append(
+                    m.register_forward_hook(lambda mod, inp, out: self.record.append(inp[0].detach() > 0))
+                )
                 self.kinky = True
             elif type(m) in _MAXPOOL or type(m) in _ADAPTIVE:
                 self.handles.append(m.register_forward_hook(self._pool))
@@ -89,8 +105,15 @@ class _KinkWatch:
     def _pool(self, mod, inp, out) -> None:
         x = inp[0].detach()
         if type(mod) in _MAXPOOL:
-            _, idx = _MAXPOOL[type(mod)](x, mod.kernel_size, mod.stride, mod.padding, mod.dilation,
-                                         ceil_mode=mod.ceil_mode, return_indices=True)
+            _, idx = _MAXPOOL[type(mod)](
+                x,
+                mod.kernel_size,
+                mod.stride,
+                mod.padding,
+                mod.dilation,
+                ceil_mode=mod.ceil_mode,
+                return_indices=True,
+            )
         else:
             _, idx = _ADAPTIVE[type(mod)](x, mod.output_size, return_indices=True)
         self.record.append(idx)  # which input each output took: a change is a crossed kink
@@ -109,7 +132,11 @@ def _crossed(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 
 
 def _depth(model: nn.Module) -> int:
-    return sum(1 for m in model.modules() if not list(m.children()) and any(True for _ in m.parameters(recurse=False)))
+    return sum(
+        1
+        for m in model.modules()
+        if not list(m.children()) and any(True for _ in m.parameters(recurse=False))
+    )
 
 
 def gradient_check(
@@ -163,10 +190,15 @@ def gradient_check(
     """
     x, y = check_batch(batch, "gradient_check")
     if not (isinstance(h, (int, float)) and 1e-7 <= h <= 1e-2):
-        raise ValueError(f"The 'h' parameter of gradient_check must be in [1e-7, 1e-2]. Got {h!r} instead. A smaller "
-                         "step is swamped by rounding and hides errors rather than finding them (the recipe notes).")
+        raise ValueError(
+            f"The 'h' parameter of gradient_check must be in [1e-7, 1e-2]. Got {h!r} instead. A smaller "
+            "step is swamped by rounding and hides errors rather than finding them (the recipe notes)."
+        )
     if not (isinstance(dims_per_param, int) and dims_per_param >= 1):
-        raise ValueError(f"The 'dims_per_param' parameter of gradient_check must be a positive int. Got {dims_per_param!r} instead.")
+        raise ValueError(
+            "The 'dims_per_param' parameter of gradient_check must be a positive int. Got "
+            f"{dims_per_param!r} instead."
+        )
     max_tries = max_tries or 4 * dims_per_param
     loss_fn = loss_fn or default_loss(y)
     with preserved(model):  # the copy shares nothing, but RNG use must not leak out either
@@ -189,39 +221,70 @@ def gradient_check(
         limit = threshold if threshold is not None else gradient_threshold(depth, watch.kinky)
         rng = np.random.default_rng(seed)
         passes = [0.0] + ([weight_decay] if weight_decay > 0 else [])
-        report = {n: {"tried": 0, "checked": 0, "kinks": 0, "tiny": 0, "max_rel_error": 0.0, "grad_min": math.inf,
-                      "grad_max": 0.0} for n, _ in named}
+        report = {
+            n: {
+                "tried": 0,
+                "checked": 0,
+                "kinks": 0,
+                "tiny": 0,
+                "max_rel_error": 0.0,
+                "grad_min": math.inf,
+                "grad_max": 0.0,
+            }
+            for n, _ in named
+        }
         failures: list[tuple] = []
         scale_used = 1.0
+
+        def scaled_objective(reg: float, scale: float) -> torch.Tensor:
+            torch.manual_seed(seed)  # the same dropout mask on every evaluation
+            loss = loss_fn(m64(x64), y64)
+            if reg:
+                loss = loss + 0.5 * reg * sum((p**2).sum() for _, p in named)
+            return loss * scale
+
         try:
             for reg in passes:
                 scale = 1.0
-
-                def objective() -> torch.Tensor:
-                    torch.manual_seed(seed)  # the same dropout mask on every evaluation
-                    loss = loss_fn(m64(x64), y64)
-                    if reg:
-                        loss = loss + 0.5 * reg * sum((p**2).sum() for _, p in named)
-                    return loss * scale
-
                 m64.zero_grad(set_to_none=True)
-                objective().backward()
-                grads = {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)) for n, p in named}
+                scaled_objective(reg, scale).backward()
+                grads = {
+                    n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
+                    for n, p in named
+                }
                 watch.take()
                 biggest = max(float(g.abs().max()) for g in grads.values())
                 if 0 < biggest < 1e-8:  # tiny everywhere: scale the loss (by a power of two: exact)
                     scale = 2.0 ** round(-math.log2(biggest))
                     scale_used = scale
                     grads = {n: g * scale for n, g in grads.items()}
+                objective = functools.partial(scaled_objective, reg, scale)
                 for name, p in named:
-                    _check_tensor(name, p, grads[name], objective, watch, rng, report[name], failures,
-                                  dims_per_param, max_tries, h, eps, limit, reg, scale)
+                    _check_tensor(
+                        name,
+                        p,
+                        grads[name],
+                        objective,
+                        watch,
+                        rng,
+                        report[name],
+                        failures,
+                        dims_per_param,
+                        max_tries,
+                        h,
+                        eps,
+                        limit,
+                        reg,
+                        scale,
+                    )
         finally:
             watch.remove()
     return _result(report, failures, limit, depth, h, weight_decay, scale_used, watch.kinky, len(x))
 
 
-def _check_tensor(name, p, grad, objective, watch, rng, entry, failures, k, max_tries, h, eps, limit, reg, scale):
+def _check_tensor(
+    name, p, grad, objective, watch, rng, entry, failures, k, max_tries, h, eps, limit, reg, scale
+):
     """Judge up to ``k`` entries of one tensor, trying others in place of kinks and tiny gradients."""
     flat_g = grad.reshape(-1)
     flat_p = p.data.reshape(-1)
@@ -262,8 +325,10 @@ def _why_not(e: dict) -> str:
     if e["kinks"]:
         parts.append(f"{e['kinks']} straddled a kink (ReLU / max-pool)")
     if e["tiny"]:
-        parts.append(f"{e['tiny']} had |gradient| <= {TINY_GRADIENT:g} or below rounding noise, where relative error "
-                     "means nothing (scale the loss up, or train a few steps first: train_steps=)")
+        parts.append(
+            f"{e['tiny']} had |gradient| <= {TINY_GRADIENT:g} or below rounding noise, where relative error "
+            "means nothing (scale the loss up, or train a few steps first: train_steps=)"
+        )
     return f"not checked: of {e['tried']} entries tried, " + ("; ".join(parts) or "none could be judged")
 
 
@@ -280,47 +345,79 @@ def _result(report, failures, limit, depth, h, weight_decay, scale_used, kinky, 
     g_lo = min((e["grad_min"] for e in judged), default=float("nan"))
     g_hi = max((e["grad_max"] for e in judged), default=float("nan"))
     not_checked = {n: e["status"] for n, e in report.items() if not e["checked"]}
-    details = {"per_parameter": report, "threshold": limit, "depth": depth, "has_kinks": kinky, "h": h,
-               "weight_decay": weight_decay, "loss_scale": scale_used, "max_rel_error": worst, "band": _band(worst),
-               "checked": checked, "kinks": kinks, "tiny": tiny, "samples": n_samples, "grad_range": (g_lo, g_hi),
-               "not_checked": not_checked,
-               "failures": [{"param": f[0], "index": f[1], "analytic": f[2], "numerical": f[3], "rel_error": f[4],
-                             "weight_decay": f[5]} for f in failures]}
+    details = {
+        "per_parameter": report,
+        "threshold": limit,
+        "depth": depth,
+        "has_kinks": kinky,
+        "h": h,
+        "weight_decay": weight_decay,
+        "loss_scale": scale_used,
+        "max_rel_error": worst,
+        "band": _band(worst),
+        "checked": checked,
+        "kinks": kinks,
+        "tiny": tiny,
+        "samples": n_samples,
+        "grad_range": (g_lo, g_hi),
+        "not_checked": not_checked,
+        "failures": [
+            {
+                "param": f[0],
+                "index": f[1],
+                "analytic": f[2],
+                "numerical": f[3],
+                "rel_error": f[4],
+                "weight_decay": f[5],
+            }
+            for f in failures
+        ],
+    }
     skipped = (f"; {kinks} entries straddled a kink" if kinks else "") + (
-        f"; {tiny} entries with |gradient| <= {TINY_GRADIENT:g} (or below rounding noise) not judged: relative "
-        "error means nothing there" if tiny else "")
+        f"; {tiny} entries with |gradient| <= {TINY_GRADIENT:g} (or below rounding noise) not judged: "
+        "relative error means nothing there"
+        if tiny
+        else ""
+    )
     if failures:
         bad = sorted({f[0] for f in failures})
         name, i, a, n, rel, reg = max(failures, key=lambda f: f[4])
         return CheckResult(
-            "gradient_check", False,
-            f"gradients disagree in {', '.join(repr(b) for b in bad)}: worst {name!r}[{i}] analytic {a:.6g} vs numerical "
-            f"{n:.6g} (relative error {rel:.1e} > {limit:.1e}{', with L2' if reg else ''}). Check custom autograd "
-            "Functions' backward, in-place operations on tensors autograd needs, and .detach()/.data in the forward."
+            "gradient_check",
+            False,
+            f"gradients disagree in {', '.join(repr(b) for b in bad)}: worst {name!r}[{i}] analytic {a:.6g} "
+            f"vs numerical {n:.6g} (relative error {rel:.1e} > {limit:.1e}{', with L2' if reg else ''}). "
+            "Check custom autograd Functions' backward, in-place operations on tensors autograd needs, and "
+            ".detach()/.data in the forward."
             + (f" Not checked: {', '.join(map(repr, not_checked))}." if not_checked else ""),
             details,
         )
     if not_checked:
         first = next(iter(not_checked.items()))
         return CheckResult(
-            "gradient_check", False,
+            "gradient_check",
+            False,
             f"not checked: {len(not_checked)} of {len(report)} parameters had no entry that could be judged "
-            f"({', '.join(map(repr, not_checked))}); {first[0]!r}: {first[1].removeprefix('not checked: ')}. The "
-            f"others agree (max relative error {worst:.1e}). Use fewer datapoints (2-3) so fewer units sit at a kink, "
-            "or more entries (dims_per_param=, max_tries=).",
+            f"({', '.join(map(repr, not_checked))}); {first[0]!r}: {first[1].removeprefix('not checked: ')}. "
+            f"The others agree (max relative error {worst:.1e}). Use fewer datapoints (2-3) so fewer units "
+            "sit at a kink, or more entries (dims_per_param=, max_tries=).",
             details,
         )
     reg_txt = f" without and with L2 ({weight_decay:g})" if weight_decay > 0 else ""
     return CheckResult(
-        "gradient_check", True,
-        f"analytic and numerical gradients agree{reg_txt} on {n_samples} datapoints: max relative error {worst:.1e}, "
-        f"{_band(worst)}, threshold {limit:.1e} for depth {depth}{' with kinks' if kinky else ''}; {checked} entries "
-        f"checked in all {len(report)} parameters, |gradient| {g_lo:.1e} to {g_hi:.1e}{skipped}",
+        "gradient_check",
+        True,
+        f"analytic and numerical gradients agree{reg_txt} on {n_samples} datapoints: max relative error "
+        f"{worst:.1e}, {_band(worst)}, threshold {limit:.1e} for depth "
+        f"{depth}{' with kinks' if kinky else ''}; {checked} entries checked in all {len(report)} "
+        f"parameters, |gradient| {g_lo:.1e} to {g_hi:.1e}{skipped}",
         details,
     )
 
 
-def _numeric(objective: Callable[[], torch.Tensor], flat_p: torch.Tensor, i: int, h: float, watch: _KinkWatch):
+def _numeric(
+    objective: Callable[[], torch.Tensor], flat_p: torch.Tensor, i: int, h: float, watch: _KinkWatch
+):
     """Centred difference for entry ``i``; also whether a watched kink was crossed."""
     with torch.no_grad():
         orig = flat_p[i].item()

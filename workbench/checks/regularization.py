@@ -47,7 +47,10 @@ def _dropout_problems(model: nn.Module, x: torch.Tensor, seed: int) -> tuple[lis
     if not layers:
         return [], {"dropout_layers": 0}
     calls = dict.fromkeys(layers, 0)
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: calls.__setitem__(n, calls[n] + 1)) for n, m in layers.items()]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=n: calls.__setitem__(n, calls[n] + 1))
+        for n, m in layers.items()
+    ]
     try:
         with preserved(model), torch.no_grad():
             model.train()
@@ -58,9 +61,15 @@ def _dropout_problems(model: nn.Module, x: torch.Tensor, seed: int) -> tuple[lis
     finally:
         for hk in hooks:
             hk.remove()
-    problems = [f"dropout {n!r} (p={layers[n].p:g}) never runs in the forward pass" for n, c in calls.items() if c == 0]
+    problems = [
+        f"dropout {n!r} (p={layers[n].p:g}) never runs in the forward pass"
+        for n, c in calls.items()
+        if c == 0
+    ]
     if not problems and torch.equal(a, b):
-        problems.append(f"dropout ({', '.join(map(repr, layers))}) leaves the outputs unchanged in training mode")
+        problems.append(
+            f"dropout ({', '.join(map(repr, layers))}) leaves the outputs unchanged in training mode"
+        )
     return problems, {"dropout_layers": len(layers), "dropout_calls": calls}
 
 
@@ -100,17 +109,25 @@ def regularization_raises_loss(
     x, y = check_batch(batch, "regularization_raises_loss")
     cfg = config or TrainConfig()
     if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"The 'config' parameter of regularization_raises_loss must be a TrainConfig. Got {type(cfg).__name__} instead.")
+        raise TypeError(
+            "The 'config' parameter of regularization_raises_loss must be a TrainConfig. Got "
+            f"{type(cfg).__name__} instead."
+        )
     if strengths is None:
         strengths = (0.0, 1e-4, 1e-3, 1e-2) + ((cfg.weight_decay,) if cfg.weight_decay > 0 else ())
     if any(not isinstance(s, (int, float)) or s < 0 for s in strengths) or not any(s > 0 for s in strengths):
-        raise ValueError("The 'strengths' parameter of regularization_raises_loss must be non-negative numbers with at "
-                         f"least one above 0. Got {tuple(strengths)!r} instead.")
+        raise ValueError(
+            "The 'strengths' parameter of regularization_raises_loss must be non-negative numbers with at "
+            f"least one above 0. Got {tuple(strengths)!r} instead."
+        )
     strengths = sorted({0.0, *map(float, strengths)})
     loss_fn = loss_fn or default_loss(y)
     if optimizer_fn is None:
+
         def optimizer_fn(params, wd):
-            return make_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay if reg_fn else wd, cfg.momentum)
+            return make_optimizer(
+                cfg.optimizer, params, cfg.lr, cfg.weight_decay if reg_fn else wd, cfg.momentum
+            )
 
     with preserved(model):
         start = copy.deepcopy(model).double()
@@ -136,35 +153,66 @@ def regularization_raises_loss(
             after.append([p.detach().clone() for p in m.parameters()])
         dropout_problems, dropout_details = _dropout_problems(model, x, seed)
     # pull toward zero of each strength vs. strength 0, relative to |w|^2: -<w_s - w_0, w> / |w|^2
-    pull = [-float(sum(((a - b) * w).sum() for a, b, w in zip(ws, after[0], w0))) / max(norm2, 1e-300) for ws in after]
+    pull = [
+        -float(sum(((a - b) * w).sum() for a, b, w in zip(ws, after[0], w0))) / max(norm2, 1e-300)
+        for ws in after
+    ]
     rises = all(b > a for a, b in pairwise(reported))
     positive = [s for s, p in zip(strengths, pull) if s > 0 and p <= _NOISE]
     growing = all(b > a for a, b in pairwise(pull))
-    details = {"strengths": strengths, "pull": pull, "reported_loss": reported, "optimizer_weight_decay": wd_seen,
-               "penalty_in_loss": reg_fn is not None, "config_weight_decay": cfg.weight_decay, **dropout_details,
-               "dropout_problems": dropout_problems}
+    details = {
+        "strengths": strengths,
+        "pull": pull,
+        "reported_loss": reported,
+        "optimizer_weight_decay": wd_seen,
+        "penalty_in_loss": reg_fn is not None,
+        "config_weight_decay": cfg.weight_decay,
+        **dropout_details,
+        "dropout_problems": dropout_problems,
+    }
     problems = []
     if all(abs(p) <= _NOISE for p in pull[1:]):
-        where = ("the penalty does not depend on the weights" if reg_fn is not None else
-                 f"the weight decay never reaches the optimizer (its param groups have weight_decay {wd_seen[0]} at "
-                 f"strength 0 and {wd_seen[-1]} at {strengths[-1]:g}): pass it to the optimizer's constructor")
-        problems.append(f"the regularisation knob has no effect: one optimizer step at strengths {strengths[1]:g}.."
-                        f"{strengths[-1]:g} moves the weights exactly as at 0; {where}")
+        where = (
+            "the penalty does not depend on the weights"
+            if reg_fn is not None
+            else (
+                "the weight decay never reaches the optimizer (its param groups have weight_decay "
+                f"{wd_seen[0]} at strength 0 and {wd_seen[-1]} at {strengths[-1]:g}): pass it to the "
+                "optimizer's constructor"
+            )
+        )
+        problems.append(
+            f"the regularisation knob has no effect: one optimizer step at strengths {strengths[1]:g}.."
+            f"{strengths[-1]:g} moves the weights exactly as at 0; {where}"
+        )
     elif positive or (reg_fn is not None and not rises):
-        problems.append(f"the regularisation does not pull the weights toward zero at strengths {positive or strengths[1:]}"
-                        f" (pull {', '.join(f'{p:.2e}' for p in pull[1:])}): check its sign and that it depends on the weights")
+        problems.append(
+            "the regularisation does not pull the weights toward zero at strengths "
+            f"{positive or strengths[1:]} (pull {', '.join(f'{p:.2e}' for p in pull[1:])}): check its sign "
+            "and that it depends on the weights"
+        )
     elif not growing:
-        problems.append("the pull toward zero does not grow with the strength (pull "
-                        f"{', '.join(f'{p:.2e}' for p in pull)}): the knob is not what reaches the training")
+        problems.append(
+            "the pull toward zero does not grow with the strength (pull "
+            f"{', '.join(f'{p:.2e}' for p in pull)}): the knob is not what reaches the training"
+        )
     problems += dropout_problems
     if problems:
         return CheckResult("regularization_raises_loss", False, "; ".join(problems) + ".", details)
-    how = (f"the loss rises {reported[0]:.4f} -> {reported[-1]:.4f} and " if reg_fn is not None else
-           "weight decay acts in the optimizer step (not in the reported loss): ")
-    drop = f"; {dropout_details['dropout_layers']} dropout layer(s) run and change the outputs" if dropout_details["dropout_layers"] else ""
+    how = (
+        f"the loss rises {reported[0]:.4f} -> {reported[-1]:.4f} and "
+        if reg_fn is not None
+        else "weight decay acts in the optimizer step (not in the reported loss): "
+    )
+    drop = (
+        f"; {dropout_details['dropout_layers']} dropout layer(s) run and change the outputs"
+        if dropout_details["dropout_layers"]
+        else ""
+    )
     return CheckResult(
-        "regularization_raises_loss", True,
-        f"regularisation is wired in: {how}one step pulls the weights toward zero by {pull[1]:.1e} .. {pull[-1]:.1e} "
-        f"of |w|^2 at strengths {strengths[1]:g} .. {strengths[-1]:g}, more at each{drop}",
+        "regularization_raises_loss",
+        True,
+        f"regularisation is wired in: {how}one step pulls the weights toward zero by {pull[1]:.1e} .. "
+        f"{pull[-1]:.1e} of |w|^2 at strengths {strengths[1]:g} .. {strengths[-1]:g}, more at each{drop}",
         details,
     )

@@ -53,12 +53,17 @@ class Checklist:
         return len(self.results)
 
     def summary(self) -> str:
-        head = "all checks passed" if self.passed else f"{len(self.failed)} of {len(self.results)} checks FAILED"
+        head = (
+            "all checks passed" if self.passed else f"{len(self.failed)} of {len(self.results)} checks FAILED"
+        )
         return "\n".join([head, *(str(r) for r in self.results)])
 
     def to_frame(self):
         import pandas as pd
 
         return pd.DataFrame(
-            [{"check": r.name, "status": r.status, "message": r.message, "seconds": r.seconds} for r in self.results]
+            [
+                {"check": r.name, "status": r.status, "message": r.message, "seconds": r.seconds}
+                for r in self.results
+            ]
         )

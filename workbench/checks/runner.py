@@ -47,8 +47,11 @@ def first_batch(data: ImageDataset, batch_size: int = 32, seed: int = 0) -> tupl
     return first_batches(data, batch_size, 1, seed)[0]
 
 
-def first_batches(data: ImageDataset, batch_size: int = 32, n: int = 5, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``n`` shuffled batches exactly as the training loop would draw them (fewer if the data ends)."""
+def first_batches(
+    data: ImageDataset, batch_size: int = 32, n: int = 5, seed: int = 0
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``n`` shuffled batches exactly as the training loop would draw them (fewer if the data
+    ends)."""
     with preserved(nn.Module()):
         gen = torch.Generator().manual_seed(seed)
         out = []
@@ -67,7 +70,9 @@ def _overfit(model: nn.Module, batches: list) -> CheckResult:
     few = overfit_batches(model, batches)
     one.details["few_batches"] = few.details
     one.passed = few.passed
-    one.message = f"{one.message}; {few.message}" if few.passed else f"{few.message} (one batch: {one.message})"
+    one.message = (
+        f"{one.message}; {few.message}" if few.passed else f"{few.message} (one batch: {one.message})"
+    )
     return one
 
 
@@ -107,23 +112,30 @@ def run_all(
     """
     unknown = set(only or ()) - set(CHECKS)
     if unknown:
-        raise ValueError(f"The 'only' parameter of run_all must name checks from {CHECKS}. Got {sorted(unknown)} instead.")
+        raise ValueError(
+            f"The 'only' parameter of run_all must name checks from {CHECKS}. Got {sorted(unknown)} instead."
+        )
     device = resolve_device((config or TrainConfig()).device)
     batches = [(bx.to(device), by.to(device)) for bx, by in first_batches(data, batch_size, OVERFIT_BATCHES)]
     x, y = batches[0]
     model.to(device)
     template = copy.deepcopy(model)
     family = _capacity_family(model, data)
-    plan: list[tuple[str, Callable[[], CheckResult]]] = [
+    plan: list[tuple[str, Callable[[], CheckResult] | None]] = [
         ("initial_loss", lambda: initial_loss(model, (x, y))),
-        ("input_independent_baseline", lambda: input_independent_baseline(template, data, val, config=config)),
+        (
+            "input_independent_baseline",
+            lambda: input_independent_baseline(template, data, val, config=config),
+        ),
         ("overfit_batch", lambda: _overfit(model, batches)),
         ("capacity_check", (lambda: capacity_check(family, data, (4, 16, 64))) if family else None),
         ("batch_dependency", lambda: batch_dependency(model, x)),
         ("causality", (lambda: causality(model, x, time_dim)) if time_dim is not None else None),
         ("gradient_check", lambda: gradient_check(model, (x[:GRADCHECK_SAMPLES], y[:GRADCHECK_SAMPLES]))),
-        ("regularization_raises_loss",
-         lambda: regularization_raises_loss(model, (x, y), config=config, optimizer_fn=optimizer_fn)),
+        (
+            "regularization_raises_loss",
+            lambda: regularization_raises_loss(model, (x, y), config=config, optimizer_fn=optimizer_fn),
+        ),
     ]
     skip_reason = {
         "capacity_check": "needs a family of models: use capacity_check(model_fn, data) for your own model",

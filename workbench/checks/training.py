@@ -7,6 +7,7 @@ exactly as they were.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -31,7 +32,7 @@ class _Zeroed(Dataset):
         self.base = base
 
     def __len__(self) -> int:
-        return len(self.base)
+        return len(self.base)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset stub does not
 
     def __getitem__(self, i):
         x, y = self.base[i]
@@ -50,7 +51,10 @@ def _fresh(model_fn: Callable[[], nn.Module] | nn.Module) -> Callable[[], nn.Mod
         template = copy.deepcopy(model_fn)
         return lambda: copy.deepcopy(template)
     if not callable(model_fn):
-        raise TypeError(f"model_fn must be an nn.Module or a function returning one. Got {type(model_fn).__name__} instead.")
+        raise TypeError(
+            f"model_fn must be an nn.Module or a function returning one. Got {type(model_fn).__name__} "
+            "instead."
+        )
     return model_fn
 
 
@@ -86,15 +90,25 @@ def input_independent_baseline(
     zero = _rng_kept(lambda: run(_zeroed(data), _zeroed(judge)))
     real = _rng_kept(lambda: run(data, judge))
     passed = real.loss < zero.loss * (1 - margin)
-    details = {"zeroed_loss": zero.loss, "real_loss": real.loss, "zeroed_accuracy": zero.accuracy,
-               "real_accuracy": real.accuracy, "steps": config.max_steps, "judged_on": "val" if val is not None else "train"}
+    details = {
+        "zeroed_loss": zero.loss,
+        "real_loss": real.loss,
+        "zeroed_accuracy": zero.accuracy,
+        "real_accuracy": real.accuracy,
+        "steps": config.max_steps,
+        "judged_on": "val" if val is not None else "train",
+    }
     if passed:
-        msg = (f"real inputs beat zeroed inputs: loss {real.loss:.3f} vs {zero.loss:.3f}, accuracy "
-               f"{real.accuracy:.1%} vs {zero.accuracy:.1%}: the model uses its input")
+        msg = (
+            f"real inputs beat zeroed inputs: loss {real.loss:.3f} vs {zero.loss:.3f}, accuracy "
+            f"{real.accuracy:.1%} vs {zero.accuracy:.1%}: the model uses its input"
+        )
     else:
-        msg = (f"real inputs do not clearly beat zeroed inputs (loss {real.loss:.3f} vs {zero.loss:.3f}): the model "
-               "is not using its input. Check that the inputs reach the model (a detach, a zeroing transform, a "
-               "normalisation that wipes them out) and that labels match their images.")
+        msg = (
+            f"real inputs do not clearly beat zeroed inputs (loss {real.loss:.3f} vs {zero.loss:.3f}): the "
+            "model is not using its input. Check that the inputs reach the model (a detach, a zeroing "
+            "transform, a normalisation that wipes them out) and that labels match their images."
+        )
     return CheckResult("input_independent_baseline", passed, msg, details)
 
 
@@ -115,8 +129,19 @@ def overfit_batch(
     capacity, not correctness: see ``overfit_batches`` for the notes' 5-10 mini-batches.
     """
     x, y = check_batch(batch, "overfit_batch")
-    return _memorise(model, x, y, len(y), steps, lr, optimizer, target_accuracy, target_loss, "overfit_batch",
-                     f"one batch of {len(y)}")
+    return _memorise(
+        model,
+        x,
+        y,
+        len(y),
+        steps,
+        lr,
+        optimizer,
+        target_accuracy,
+        target_loss,
+        "overfit_batch",
+        f"one batch of {len(y)}",
+    )
 
 
 def overfit_batches(
@@ -137,29 +162,50 @@ def overfit_batches(
     validation curve tell).
     """
     if not isinstance(batches, (list, tuple)) or not batches:
-        raise TypeError(f"The 'batches' parameter of overfit_batches must be a non-empty list of (inputs, targets) "
-                        f"pairs. Got {type(batches).__name__} instead.")
+        raise TypeError(
+            f"The 'batches' parameter of overfit_batches must be a non-empty list of (inputs, targets) "
+            f"pairs. Got {type(batches).__name__} instead."
+        )
     pairs = [check_batch(b, f"overfit_batches (batch {i})") for i, b in enumerate(batches)]
     x = torch.cat([p[0] for p in pairs])
     y = torch.cat([p[1] for p in pairs])
     size = len(pairs[0][1])
-    return _memorise(model, x, y, size, steps, lr, optimizer, target_accuracy, target_loss, "overfit_batches",
-                     f"{len(pairs)} batches of {size} ({len(y)} samples)")
+    return _memorise(
+        model,
+        x,
+        y,
+        size,
+        steps,
+        lr,
+        optimizer,
+        target_accuracy,
+        target_loss,
+        "overfit_batches",
+        f"{len(pairs)} batches of {size} ({len(y)} samples)",
+    )
 
 
-def _memorise(model, x, y, batch_size, steps, lr, optimizer, target_accuracy, target_loss, name, what) -> CheckResult:
+def _memorise(
+    model, x, y, batch_size, steps, lr, optimizer, target_accuracy, target_loss, name, what
+) -> CheckResult:
     classification = not y.dtype.is_floating_point
     if classification:
         with preserved(model), torch.no_grad():
             model.eval()  # one sample through BatchNorm in train mode is an error
             width = model(x[:1]).shape[-1]  # a batch need not hold every class: count them from the output
         classes = [str(i) for i in range(max(width, int(y.max()) + 1))]
-        data = TensorImageDataset(x.detach().cpu(), y.detach().cpu().numpy(), classes, name=what)
+        data: Dataset = TensorImageDataset(x.detach().cpu(), y.detach().cpu().numpy(), classes, name=what)
     else:
         data = torch.utils.data.TensorDataset(x.detach().cpu(), y.detach().cpu())
     per_epoch = -(-len(y) // batch_size)
-    cfg = TrainConfig(epochs=-(-steps // per_epoch), max_steps=steps, batch_size=batch_size, lr=lr,
-                      optimizer=optimizer, weight_decay=0.0)
+    cfg = TrainConfig(
+        epochs=-(-steps // per_epoch),
+        max_steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        weight_decay=0.0,
+    )
     with preserved(model):
         dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
         saved_p = [m.p for m in dropouts]
@@ -174,18 +220,29 @@ def _memorise(model, x, y, batch_size, steps, lr, optimizer, target_accuracy, ta
     first = float(history.snapshot().loss[0]) if history.steps else float("nan")
     ok_acc = (final.accuracy >= target_accuracy) if classification else True
     passed = ok_acc and final.loss <= target_loss and history.status == "finished"
-    details = {"steps": history.steps, "first_loss": first, "final_loss": final.loss, "final_accuracy": final.accuracy,
-               "batch_size": batch_size, "samples": len(y), "status": history.status,
-               "dropout_layers_disabled": len(dropouts)}
+    details = {
+        "steps": history.steps,
+        "first_loss": first,
+        "final_loss": final.loss,
+        "final_accuracy": final.accuracy,
+        "batch_size": batch_size,
+        "samples": len(y),
+        "status": history.status,
+        "dropout_layers_disabled": len(dropouts),
+    }
     acc = f", accuracy {final.accuracy:.0%}" if classification else ""
     if passed:
-        msg = (f"overfit {what}: loss {first:.3f} -> {final.loss:.4f}{acc} in {history.steps} steps (memorising "
-               "proves capacity, not correctness)")
+        msg = (
+            f"overfit {what}: loss {first:.3f} -> {final.loss:.4f}{acc} in {history.steps} steps (memorising "
+            "proves capacity, not correctness)"
+        )
     else:
-        msg = (f"could not overfit {what} in {history.steps} steps: loss {first:.3f} -> {final.loss:.4f}{acc}"
-               + (f" ({history.message})" if history.status != "finished" else "")
-               + ". A model that cannot memorise a few samples has a bug: check the loss, the labels, that the "
-               "optimizer updates the parameters; then try a higher LR or more steps.")
+        msg = (
+            f"could not overfit {what} in {history.steps} steps: loss {first:.3f} -> {final.loss:.4f}{acc}"
+            + (f" ({history.message})" if history.status != "finished" else "")
+            + ". A model that cannot memorise a few samples has a bug: check the loss, the labels, that the "
+            "optimizer updates the parameters; then try a higher LR or more steps."
+        )
     return CheckResult(name, passed, msg, details)
 
 
@@ -205,12 +262,18 @@ def capacity_check(
     ``slack`` (relative) from one capacity to the next.
     """
     if len(capacities) < 2:
-        raise ValueError(f"The 'capacities' parameter of capacity_check needs at least two sizes. Got {capacities!r} instead.")
+        raise ValueError(
+            f"The 'capacities' parameter of capacity_check needs at least two sizes. Got {capacities!r} "
+            "instead."
+        )
     config = config or TrainConfig(epochs=20, lr=3e-3)
     n = min(subset, len(data))
     rng = np.random.default_rng(0)
-    part = data.subset(np.sort(rng.choice(len(data), n, replace=False)), name=f"{data.name}[capacity subset]") \
-        if isinstance(data, ImageDataset) else data
+    part = (
+        data.subset(np.sort(rng.choice(len(data), n, replace=False)), name=f"{data.name}[capacity subset]")
+        if isinstance(data, ImageDataset)
+        else data
+    )
 
     def run(c):
         with torch.random.fork_rng(devices=[]):
@@ -220,13 +283,16 @@ def capacity_check(
         return evaluate(model, part).loss
 
     losses = [_rng_kept(lambda c=c: run(c)) for c in capacities]
-    monotone = all(b <= a * (1 + slack) for a, b in zip(losses, losses[1:]))
+    monotone = all(b <= a * (1 + slack) for a, b in itertools.pairwise(losses))
     passed = monotone and losses[-1] < losses[0]
     details = {"capacities": list(capacities), "train_losses": losses, "samples": n}
-    pairs = ", ".join(f"{c}: {l:.4f}" for c, l in zip(capacities, losses))
+    pairs = ", ".join(f"{c}: {loss:.4f}" for c, loss in zip(capacities, losses))
     if passed:
         msg = f"more capacity, lower training loss ({pairs})"
     else:
-        msg = (f"training loss does not fall with capacity ({pairs}): the extra capacity is not used. Check "
-               "that the capacity knob really changes the model, and the optimisation (LR, init) of the larger ones.")
+        msg = (
+            f"training loss does not fall with capacity ({pairs}): the extra capacity is not used. Check "
+            "that the capacity knob really changes the model, and the optimisation (LR, init) of the larger "
+            "ones."
+        )
     return CheckResult("capacity_check", passed, msg, details)

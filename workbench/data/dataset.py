@@ -63,7 +63,10 @@ class ImageDataset(Dataset):
 
     def __repr__(self) -> str:
         shape = "x".join(str(s) for s in self.input_shape) if len(self) else "-"
-        return f"{type(self).__name__}(name={self.name!r}, n={len(self)}, shape={shape}, classes={len(self.classes)})"
+        return (
+            f"{type(self).__name__}(name={self.name!r}, n={len(self)}, shape={shape}, "
+            f"classes={len(self.classes)})"
+        )
 
     # -- what the workbench needs to know without decoding -----------------------------------------
     @property

@@ -18,6 +18,7 @@ has the same centred picture, hence nearly the same second hash. Groups are tran
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -70,7 +71,7 @@ def exact_groups(digests: Iterable[bytes]) -> list[list[int]]:
 def _bands(max_bits: int) -> list[tuple[int, int]]:
     k = max_bits + 1
     edges = np.linspace(0, 64, k + 1).astype(int)
-    return [(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return [(int(a), int(b - a)) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _band_codes(h: np.ndarray, max_bits: int, block: int, n: int) -> list[np.ndarray]:
@@ -117,7 +118,9 @@ def centre_on_ink(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     theta[:, 0, 2] = torch.where(has_ink, (cx - centre) * 2 / side, 0.0)  # normalised coordinates
     theta[:, 1, 2] = torch.where(has_ink, (cy - centre) * 2 / side, 0.0)
     grid = F.affine_grid(theta, [n, 1, side, side], align_corners=False)
-    moved = F.grid_sample((t - med)[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    moved = F.grid_sample(
+        (t - med)[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     return (moved[:, 0] + med).numpy(), has_ink.numpy()
 
 
@@ -166,7 +169,8 @@ def near_pairs(
     codes = np.unique(np.concatenate(chunks))  # the same pair may come from several bands and both hashes
     local = np.stack([codes // n, codes % n], axis=1)
     pairs = np.stack([active[local[:, 0]], active[local[:, 1]]], axis=1).astype(np.int64)
-    # cheap prefilter: correlation of 8x8 pooled thumbnails, as they are or centred (a 1 px shift barely moves it)
+    # cheap prefilter: correlation of 8x8 pooled thumbnails, as they are or centred (a 1 px shift barely moves
+    # it)
     pooled, pooled_c = _pooled(thumb[active]), _pooled(centred)
     rough = np.maximum(
         np.einsum("ij,ij->i", pooled[local[:, 0]], pooled[local[:, 1]]),
@@ -178,11 +182,15 @@ def near_pairs(
         return pairs
     centred_all = np.empty_like(thumb, dtype=np.float32)
     centred_all[active] = centred
-    corr = np.concatenate([
-        np.maximum(shift_corr(thumb[pairs[s : s + 1024, 0]], thumb[pairs[s : s + 1024, 1]]),
-                   shift_corr(centred_all[pairs[s : s + 1024, 0]], centred_all[pairs[s : s + 1024, 1]]))
-        for s in range(0, len(pairs), 1024)
-    ])
+    corr = np.concatenate(
+        [
+            np.maximum(
+                shift_corr(thumb[pairs[s : s + 1024, 0]], thumb[pairs[s : s + 1024, 1]]),
+                shift_corr(centred_all[pairs[s : s + 1024, 0]], centred_all[pairs[s : s + 1024, 1]]),
+            )
+            for s in range(0, len(pairs), 1024)
+        ]
+    )
     return pairs[corr >= min_corr]
 
 
@@ -204,7 +212,8 @@ _W = _shift_weights()
 
 
 def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Best Pearson correlation of ``a[i]`` and ``b[i]`` (``(P, S, S)``) over shifts within one pixel, ``(P,)``.
+    """Best Pearson correlation of ``a[i]`` and ``b[i]`` (``(P, S, S)``) over shifts within one pixel,
+    ``(P,)``.
 
     Shifts are whole and half pixels in each axis (a half shift averages two neighbours). Every shifted
     inner crop of ``a`` is a weighted mix of its nine whole-pixel crops, so one batched Gram matrix of
@@ -219,7 +228,12 @@ def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     nb = inner_b.norm(dim=1)
     b_hat = inner_b / nb.clamp_min(1e-12)[:, None]
     crops = torch.stack(
-        [at[:, 1 + dy : s - 1 + dy, 1 + dx : s - 1 + dx].reshape(p, -1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dim=1
+        [
+            at[:, 1 + dy : s - 1 + dy, 1 + dx : s - 1 + dx].reshape(p, -1)
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ],
+        dim=1,
     )  # (P, 9, n)
     n = crops.shape[2]
     d = torch.bmm(crops, b_hat[:, :, None])[:, :, 0]  # (P, 9)
@@ -240,4 +254,3 @@ def shift_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         both_flat = (flat_a & (nb < 1e-6)).numpy()[fa]
         best[fa] = np.where(both_flat & same, 1.0, 0.0)
     return best
-

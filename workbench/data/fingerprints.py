@@ -125,7 +125,9 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
     ch_sum: torch.Tensor | None = None
     ch_sq: torch.Tensor | None = None
     ch_count = 0
-    pending: list[tuple[int, torch.Tensor, torch.Tensor]] = []  # (position, gray, as stored), batched by shape
+    pending: list[
+        tuple[int, torch.Tensor, torch.Tensor]
+    ] = []  # (position, gray, as stored), batched by shape
 
     def drain() -> None:
         nonlocal ch_sum, ch_sq, ch_count
@@ -144,7 +146,8 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
             stats[idx, 5] = flat.min(1).values.numpy()
             stats[idx, 6] = flat.max(1).values.numpy()
             ink[idx] = ((flat - med).abs() > 0.1).float().mean(1).numpy()
-            if ch_sum is None:  # per-channel statistics over the images with the first batch's channel count
+            # per-channel statistics over the images with the first batch's channel count
+            if ch_sum is None or ch_sq is None:
                 ch_sum = torch.zeros(raw.shape[1], dtype=torch.float64)
                 ch_sq = torch.zeros(raw.shape[1], dtype=torch.float64)
             if raw.shape[1] == len(ch_sum):
@@ -152,17 +155,27 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
                 ch_sum += per.sum(1)
                 ch_sq += (per**2).sum(1)
                 ch_count += per.shape[1]
-            big = F.interpolate(gray[:, None], size=(PHASH_SIDE, PHASH_SIDE), mode="bilinear", antialias=True, align_corners=False)[:, 0]
+            big = F.interpolate(
+                gray[:, None],
+                size=(PHASH_SIDE, PHASH_SIDE),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )[:, 0]
             thumb[idx] = big.clamp(-60000, 60000).numpy().astype(np.float16)  # THUMB == PHASH_SIDE
             phash[idx] = perceptual_hash(big)
         pending.clear()
 
     item_labels: list = []
-    for i, (x, mode, label) in enumerate(_raw_samples(data)):
+    for i, (raw, mode, label) in enumerate(_raw_samples(data)):
         item_labels.append(label)
-        x = x.float()
+        x = raw.float()
         c = canonical(x)
-        exact.append(hashlib.blake2b(str(tuple(c.shape)).encode() + c.contiguous().numpy().tobytes(), digest_size=16).digest())
+        exact.append(
+            hashlib.blake2b(
+                str(tuple(c.shape)).encode() + c.contiguous().numpy().tobytes(), digest_size=16
+            ).digest()
+        )
         stats[i, 2] = c.shape[0]
         modes.append(mode)
         pending.append((i, _gray(c), x))

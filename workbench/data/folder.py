@@ -30,7 +30,9 @@ class FolderImageDataset(ImageDataset):
     fit its memory budget, so a file is decoded once: inspection and training reuse them.
     """
 
-    def __init__(self, files, targets, classes, size, mode, transform=None, name="folder", decoded=None) -> None:
+    def __init__(
+        self, files, targets, classes, size, mode, transform=None, name="folder", decoded=None
+    ) -> None:
         super().__init__(classes, targets, files, name)
         self.size = size  # (H, W)
         self.mode = mode
@@ -62,8 +64,6 @@ class FolderImageDataset(ImageDataset):
         if (img.height, img.width) != tuple(self.size):
             img = img.resize((self.size[1], self.size[0]), Image.BILINEAR)
         return _pil_to_tensor(img)
-
-
 
 
 def _decode_check(path: Path, keep: bool) -> tuple[tuple[int, int], str, np.ndarray | None] | str:
@@ -124,7 +124,9 @@ def from_folder(
     for label, cdir in enumerate(class_dirs):
         for f in sorted(p for p in cdir.rglob("*") if p.is_file() and not p.name.startswith(".")):
             if f.suffix.lower() not in exts:
-                unreadable.append(UnreadableFile(str(f), f"extension {f.suffix or '(none)'} is not an image type"))
+                unreadable.append(
+                    UnreadableFile(str(f), f"extension {f.suffix or '(none)'} is not an image type")
+                )
                 continue
             got = _decode_check(f, keep=budget > 0)
             if isinstance(got, str):
@@ -151,9 +153,18 @@ def from_folder(
     if size is None:
         size = shapes.most_common(1)[0][0]
     else:
-        size = (check_int(size[0], "size[0]", "from_folder", low=1), check_int(size[1], "size[1]", "from_folder", low=1))
+        size = (
+            check_int(size[0], "size[0]", "from_folder", low=1),
+            check_int(size[1], "size[1]", "from_folder", low=1),
+        )
     ds = FolderImageDataset(
-        files, np.array(targets), [d.name for d in class_dirs], size, mode, transform, name=name or root.name,
+        files,
+        np.array(targets),
+        [d.name for d in class_dirs],
+        size,
+        mode,
+        transform,
+        name=name or root.name,
         decoded=decoded,
     )
     ds.unreadable = unreadable

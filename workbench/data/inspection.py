@@ -47,13 +47,22 @@ def _robust_outliers(values: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarr
     return score < -z, score > z
 
 
-def _split_statistics(report: DataReport, prints: dict[str, Fingerprints], classes: tuple[str, ...], add) -> None:
+def _split_statistics(
+    report: DataReport, prints: dict[str, Fingerprints], classes: tuple[str, ...], add
+) -> None:
     """Per-channel statistics, split-vs-split shift and labels outside the class list (``stats``)."""
     names = list(prints)
     fps = [prints[n] for n in names]
-    report.channel_stats = channel_stats(names, [f.channel_mean for f in fps], [f.channel_std for f in fps],
-                                         [f.mean for f in fps], [f.std for f in fps])
-    report.split_shifts = split_shifts({n: image_statistics(f.mean, f.std, f.height, f.width) for n, f in zip(names, fps)})
+    report.channel_stats = channel_stats(
+        names,
+        [f.channel_mean for f in fps],
+        [f.channel_std for f in fps],
+        [f.mean for f in fps],
+        [f.std for f in fps],
+    )
+    report.split_shifts = split_shifts(
+        {n: image_statistics(f.mean, f.std, f.height, f.width) for n, f in zip(names, fps)}
+    )
     for name, fp in zip(names, fps):
         for i, label in enumerate(fp.item_labels or []):
             if isinstance(label, str):
@@ -64,12 +73,21 @@ def _split_statistics(report: DataReport, prints: dict[str, Fingerprints], class
                 except (TypeError, ValueError, RuntimeError):
                     value = None
             if value is None or not 0 <= value < len(classes):
-                add(name, i, "label_out_of_range",
-                    f"the dataset returns label {label!r} for this sample; labels must be 0..{len(classes) - 1} ({len(classes)} classes)")
+                add(
+                    name,
+                    i,
+                    "label_out_of_range",
+                    f"the dataset returns label {label!r} for this sample; labels must be 0..{len(classes) - 1} ({len(classes)} classes)",
+                )
 
 
-def _oddities(report: DataReport, splits: dict[str, ImageDataset], prints: dict[str, Fingerprints],
-              brightness_z: float, add: _Add) -> None:
+def _oddities(
+    report: DataReport,
+    splits: dict[str, ImageDataset],
+    prints: dict[str, Fingerprints],
+    brightness_z: float,
+    add: _Add,
+) -> None:
     """Stage 2: per-split oddities (size, mode, low information, too dark / bright) and the split summaries."""
     for name, ds in splits.items():
         fp = prints[name]
@@ -89,7 +107,12 @@ def _oddities(report: DataReport, splits: dict[str, ImageDataset], prints: dict[
         low = fp.ink < 0.005
         for i in np.flatnonzero(low):
             what = "constant image" if fp.vmax[i] - fp.vmin[i] < 1e-6 else "almost no detail"
-            add(name, int(i), "low_information", f"{what}: {fp.ink[i]:.1%} of pixels differ from the background (std {fp.std[i]:.3f})")
+            add(
+                name,
+                int(i),
+                "low_information",
+                f"{what}: {fp.ink[i]:.1%} of pixels differ from the background (std {fp.std[i]:.3f})",
+            )
         dark, bright = _robust_outliers(fp.mean, brightness_z)
         for i in np.flatnonzero(dark & ~low):
             add(name, int(i), "too_dark", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
@@ -110,8 +133,16 @@ def _oddities(report: DataReport, splits: dict[str, ImageDataset], prints: dict[
         )
 
 
-def _duplicates(report: DataReport, splits: dict[str, ImageDataset], prints: dict[str, Fingerprints],
-                near_bits: int, near_corr: float, classes: tuple[str, ...], progress, add: _Add) -> None:
+def _duplicates(
+    report: DataReport,
+    splits: dict[str, ImageDataset],
+    prints: dict[str, Fingerprints],
+    near_bits: int,
+    near_corr: float,
+    classes: tuple[str, ...],
+    progress,
+    add: _Add,
+) -> None:
     """Stage 3: exact and near duplicates across all splits at once; label conflicts and leakage from the groups."""
     owners = [(name, i) for name in splits for i in range(len(splits[name]))]
     digests = [d for name in splits for d in prints[name].exact]
@@ -156,15 +187,32 @@ def _duplicates(report: DataReport, splits: dict[str, ImageDataset], prints: dic
                 add(*owners[m], "leakage", f"the same image is in {' and '.join(member_splits)}", key)
 
 
-def _labels(report: DataReport, splits: dict[str, ImageDataset], prints: dict[str, Fingerprints],
-            classes: tuple[str, ...], label_model: str, pred_probs, seed: int, progress) -> None:
+def _labels(
+    report: DataReport,
+    splits: dict[str, ImageDataset],
+    prints: dict[str, Fingerprints],
+    classes: tuple[str, ...],
+    label_model: str,
+    pred_probs,
+    seed: int,
+    progress,
+) -> None:
     """Stage 4: every label scored by an out-of-fold model; rows for the ones it doubts."""
     for name, ds in splits.items():
         given = (pred_probs or {}).get(name)
         if progress:
             progress(f"label check {name}", 0, 1)
-        scores = score_labels(ds.targets, len(classes), thumb=prints[name].thumb, data=ds, label_model=label_model,
-                              pred_probs=given, seed=seed, progress=progress, stage=f"label model ({label_model}) {name}")
+        scores = score_labels(
+            ds.targets,
+            len(classes),
+            thumb=prints[name].thumb,
+            data=ds,
+            label_model=label_model,
+            pred_probs=given,
+            seed=seed,
+            progress=progress,
+            stage=f"label model ({label_model}) {name}",
+        )
         report.label_scores[name] = scores
         report.rows.extend(label_rows(name, report.paths[name], ds.targets, classes, scores))
         if progress:
@@ -234,9 +282,13 @@ def inspect(
         )
     splits = named_splits(where="inspect", train=train, test=test, **more_splits)
     if progress == "auto":
-        progress = StageProgress("inspect") if sum(len(d) for d in splits.values()) >= AUTO_PROGRESS_MIN else None
+        progress = (
+            StageProgress("inspect") if sum(len(d) for d in splits.values()) >= AUTO_PROGRESS_MIN else None
+        )
     elif progress is not None and not callable(progress):
-        raise TypeError(f"The 'progress' parameter of inspect must be 'auto', a callable or None. Got {progress!r} instead.")
+        raise TypeError(
+            f"The 'progress' parameter of inspect must be 'auto', a callable or None. Got {progress!r} instead."
+        )
     first = next(iter(splits))
     classes = splits[first].classes
     for name, ds in splits.items():
@@ -246,23 +298,33 @@ def inspect(
                 "all splits must share one class list (build them from the same source)."
             )
     report = DataReport(
-        classes=classes, splits={}, settings={"near_bits": near_bits, "near_corr": near_corr},
+        classes=classes,
+        splits={},
+        settings={"near_bits": near_bits, "near_corr": near_corr},
         targets={name: ds.targets for name, ds in splits.items()},
     )
     if suspicious:
         report.settings["label_model"] = label_model
     rows = report.rows
 
-    paths = {name: ds.paths for name, ds in splits.items()}  # built once: a view builds the list on every access
+    paths = {
+        name: ds.paths for name, ds in splits.items()
+    }  # built once: a view builds the list on every access
     report.paths = paths
     targets = {name: ds.targets for name, ds in splits.items()}
 
     def add(split: str, index: int, issue: str, detail: str, group: str = "") -> None:
-        rows.append({
-            "split": split, "index": int(index), "path": paths[split][index] if index >= 0 else None,
-            "label": classes[int(targets[split][index])] if index >= 0 else "", "issue": issue, "group": group,
-            "detail": detail,
-        })
+        rows.append(
+            {
+                "split": split,
+                "index": int(index),
+                "path": paths[split][index] if index >= 0 else None,
+                "label": classes[int(targets[split][index])] if index >= 0 else "",
+                "issue": issue,
+                "group": group,
+                "detail": detail,
+            }
+        )
 
     # 1. one pass per split
     prints: dict[str, Fingerprints] = {}
@@ -270,7 +332,17 @@ def inspect(
         cb = (lambda d, t, name=name: progress(f"decoding {name}", d, t)) if progress else None
         prints[name] = fingerprint(ds, cb)
         for u in ds.unreadable:
-            rows.append({"split": name, "index": -1, "path": u.path, "label": "", "issue": "unreadable", "group": "", "detail": u.reason})
+            rows.append(
+                {
+                    "split": name,
+                    "index": -1,
+                    "path": u.path,
+                    "label": "",
+                    "issue": "unreadable",
+                    "group": "",
+                    "detail": u.reason,
+                }
+            )
 
     # 2. per-split oddities and summaries
     _oddities(report, splits, prints, brightness_z, add)

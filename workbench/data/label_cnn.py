@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
     from .dataset import ImageDataset
 
-__all__ = ["CNN_CHANNELS", "CNN_EPOCHS", "CNN_FOLDS", "CNN_MIN_STEPS", "LabelModelStopped", "cnn_out_of_fold_probs"]
+__all__ = [
+    "CNN_CHANNELS",
+    "CNN_EPOCHS",
+    "CNN_FOLDS",
+    "CNN_MIN_STEPS",
+    "LabelModelStopped",
+    "cnn_out_of_fold_probs",
+]
 
 #: Out-of-fold CNN settings, picked by measurement on the MNIST test set (benchmarks/label_errors.py).
 CNN_FOLDS, CNN_EPOCHS, CNN_CHANNELS, CNN_MAX_SIDE = 5, 4, 16, 32
@@ -45,7 +52,9 @@ def _folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     offset = 0
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
-        fold[members] = (np.arange(len(members)) + offset) % folds  # offset: small classes do not all start at fold 0
+        fold[members] = (
+            np.arange(len(members)) + offset
+        ) % folds  # offset: small classes do not all start at fold 0
         offset += len(members)
     return fold
 
@@ -72,8 +81,13 @@ def _images(data: ImageDataset) -> torch.Tensor:
     side = max(x.shape[-2:])
     if side > CNN_MAX_SIDE:  # a small model on small images: the label check needs shapes, not fine texture
         scale = CNN_MAX_SIDE / side
-        x = F.interpolate(x, size=(max(1, round(x.shape[-2] * scale)), max(1, round(x.shape[-1] * scale))),
-                          mode="bilinear", antialias=True, align_corners=False)
+        x = F.interpolate(
+            x,
+            size=(max(1, round(x.shape[-2] * scale)), max(1, round(x.shape[-1] * scale))),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )
     return (x - x.mean()) / x.std().clamp_min(1e-6)  # one scale for all: no labels involved
 
 
@@ -95,7 +109,8 @@ def cnn_out_of_fold_probs(
     ``folds`` stratified folds (fewer when the largest class has fewer samples); for each, a
     ``TinyCNN`` (``channels``, depth 2) seeded with ``seed + fold`` trains ``epochs`` epochs (more when
     that is under ``CNN_MIN_STEPS`` steps) through ``fit`` on the other folds and predicts the held-out
-    one. ``progress(stage, done, total)`` is called after every epoch (``total = folds * epochs``). Setting ``stop_event`` stops after the current step
+    one. ``progress(stage, done, total)`` is called after every epoch (``total = folds * epochs``). Setting
+    ``stop_event`` stops after the current step
     and raises ``LabelModelStopped``.
     """
     import torch
@@ -125,16 +140,24 @@ def cnn_out_of_fold_probs(
     classes = [str(c) for c in range(num_classes)]
     for f in range(folds):
         train_idx, held = np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)
-        model = build_model("cnn", (tuple(images.shape[1:]), num_classes), seed=seed + f, channels=channels, depth=2)
-        part = TensorImageDataset(images[torch.from_numpy(train_idx)], labels[train_idx], classes, name=f"fold {f}")
+        model = build_model(
+            "cnn", (tuple(images.shape[1:]), num_classes), seed=seed + f, channels=channels, depth=2
+        )
+        part = TensorImageDataset(
+            images[torch.from_numpy(train_idx)], labels[train_idx], classes, name=f"fold {f}"
+        )
         config = TrainConfig(epochs=epochs, batch_size=CNN_BATCH, lr=3e-3, seed=seed + f)
         history = fit(model, part, config=config, callbacks=[_Progress()], stop_event=stop_event)
         if history.status == "stopped":
-            raise LabelModelStopped(f"the label model was stopped in fold {f + 1} of {folds}; the ranking is unchanged.")
+            raise LabelModelStopped(
+                f"the label model was stopped in fold {f + 1} of {folds}; the ranking is unchanged."
+            )
         model.eval()
         device = next(model.parameters()).device
         with torch.no_grad():
             for s in range(0, len(held), 1024):
                 idx = torch.from_numpy(held[s : s + 1024])
-                probs[held[s : s + 1024]] = torch.softmax(model(images[idx].to(device)).double(), 1).cpu().numpy()
+                probs[held[s : s + 1024]] = (
+                    torch.softmax(model(images[idx].to(device)).double(), 1).cpu().numpy()
+                )
     return probs

@@ -79,7 +79,9 @@ def _features(thumb: np.ndarray) -> np.ndarray:
     return x / np.maximum(x.std(axis=0), 1e-3)
 
 
-def out_of_fold_probs(labels: np.ndarray, thumb: np.ndarray, k: int = 10, dims: int = 40, block: int = 1024) -> np.ndarray:
+def out_of_fold_probs(
+    labels: np.ndarray, thumb: np.ndarray, k: int = 10, dims: int = 40, block: int = 1024
+) -> np.ndarray:
     """``(N, K)`` class probabilities of each sample from its ``k`` nearest *other* samples (leave-one-out).
 
     K is ``labels.max() + 1``. Votes are weighted by closeness and smoothed so no class gets exactly 0.
@@ -89,7 +91,9 @@ def out_of_fold_probs(labels: np.ndarray, thumb: np.ndarray, k: int = 10, dims: 
     x = torch.from_numpy(_features(thumb))
     n = len(x)
     num_classes = int(labels.max()) + 1
-    if x.shape[1] > dims and n > dims:  # PCA by eigendecomposition of the (256, 256) covariance: deterministic
+    if (
+        x.shape[1] > dims and n > dims
+    ):  # PCA by eigendecomposition of the (256, 256) covariance: deterministic
         _, vecs = torch.linalg.eigh((x.T @ x).double())
         x = x @ vecs[:, -dims:].float()  # (N, dims), the top components
     sq = (x * x).sum(1)
@@ -129,7 +133,9 @@ def score_labels(
     import cleanlab
 
     if label_model not in LABEL_MODELS:
-        raise ValueError(f"The 'label_model' parameter must be one of {LABEL_MODELS}. Got {label_model!r} instead.")
+        raise ValueError(
+            f"The 'label_model' parameter must be one of {LABEL_MODELS}. Got {label_model!r} instead."
+        )
     started = time.perf_counter()
     targets = np.asarray(targets, dtype=np.int64)
     n = len(targets)
@@ -145,7 +151,13 @@ def score_labels(
         counts = np.bincount(targets, minlength=num_classes)
         present = np.flatnonzero(counts >= 2)
         if n < 20 or len(present) < 2:
-            return LabelScores(model, np.full(n, np.nan), targets.copy(), np.zeros(0, np.int64), time.perf_counter() - started)
+            return LabelScores(
+                model,
+                np.full(n, np.nan),
+                targets.copy(),
+                np.zeros(0, np.int64),
+                time.perf_counter() - started,
+            )
         keep = np.isin(targets, present)
         remap = np.full(num_classes, -1)
         remap[present] = np.arange(len(present))
@@ -157,8 +169,15 @@ def score_labels(
             import torch
 
             images = _images(data)[torch.from_numpy(np.flatnonzero(keep))]
-            probs[keep] = cnn_out_of_fold_probs(images, local_all[keep], len(present), seed=seed,
-                                                progress=progress, stop_event=stop_event, stage=stage)
+            probs[keep] = cnn_out_of_fold_probs(
+                images,
+                local_all[keep],
+                len(present),
+                seed=seed,
+                progress=progress,
+                stop_event=stop_event,
+                stage=stage,
+            )
         else:
             if thumb is None:
                 raise ValueError("label_model='knn' needs the split's thumbnails (thumb=...).")
@@ -167,19 +186,27 @@ def score_labels(
         local = np.where(keep, local_all, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        issues = cleanlab.filter.find_label_issues(local, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
+        issues = cleanlab.filter.find_label_issues(
+            local, probs, return_indices_ranked_by="self_confidence", n_jobs=1
+        )
         quality = cleanlab.rank.get_label_quality_scores(local, probs)
     if pred_probs is None:
         quality = np.where(keep, quality, np.nan)  # classes with one sample: no model can judge them
     suggested = present[probs.argmax(axis=1)]
-    return LabelScores(model, np.asarray(quality, float), suggested.astype(np.int64),
-                       np.asarray(issues, np.int64), time.perf_counter() - started)
+    return LabelScores(
+        model,
+        np.asarray(quality, float),
+        suggested.astype(np.int64),
+        np.asarray(issues, np.int64),
+        time.perf_counter() - started,
+    )
 
 
 def suspicious_labels(
     targets: np.ndarray, num_classes: int, thumb: np.ndarray, *, pred_probs: np.ndarray | None = None
 ) -> list[tuple[int, int, float]]:
-    """``(index, suggested class, label quality)`` for each sample the k-NN (or ``pred_probs``) doubts, worst first.
+    """``(index, suggested class, label quality)`` for each sample the k-NN (or ``pred_probs``) doubts, worst
+    first.
 
     Needs at least two classes with two samples each (and 20 samples in all); returns ``[]`` otherwise.
     """
@@ -187,16 +214,25 @@ def suspicious_labels(
     return [(int(i), int(s.suggested[i]), float(s.quality[i])) for i in s.flagged]
 
 
-def label_rows(split: str, paths: list, targets: np.ndarray, classes: tuple[str, ...], scores: LabelScores) -> list[dict]:
+def label_rows(
+    split: str, paths: list, targets: np.ndarray, classes: tuple[str, ...], scores: LabelScores
+) -> list[dict]:
     """The report rows (issue ``suspicious_label``) of one split's flagged samples, worst first."""
     rows = []
     for i in scores.flagged.tolist():
         q, given, sug = float(scores.quality[i]), classes[int(targets[i])], classes[int(scores.suggested[i])]
-        rows.append({
-            "split": split, "index": int(i), "path": paths[i], "label": given, "issue": "suspicious_label",
-            "group": "", "detail": f"labelled {given!r}, looks like {sug!r} (label quality {q:.2f}, {scores.model})",
-            "quality": q,
-        })
+        rows.append(
+            {
+                "split": split,
+                "index": int(i),
+                "path": paths[i],
+                "label": given,
+                "issue": "suspicious_label",
+                "group": "",
+                "detail": f"labelled {given!r}, looks like {sug!r} (label quality {q:.2f}, {scores.model})",
+                "quality": q,
+            }
+        )
     return rows
 
 
@@ -229,19 +265,37 @@ def rank_labels(
     from .fingerprints import fingerprint
 
     if label_model not in LABEL_MODELS:
-        raise ValueError(f"The 'label_model' parameter of rank_labels must be one of {LABEL_MODELS}. Got {label_model!r} instead.")
+        raise ValueError(
+            f"The 'label_model' parameter of rank_labels must be one of {LABEL_MODELS}. Got {label_model!r} "
+            "instead."
+        )
     missing = [s for s in report.splits if s not in data]
     if missing:
-        raise ValueError(f"rank_labels: the report covers splits {missing} that are not in data ({sorted(data)}); pass the inspected splits.")
+        raise ValueError(
+            f"rank_labels: the report covers splits {missing} that are not in data ({sorted(data)}); pass "
+            "the inspected splits."
+        )
     for name in report.splits:
         if len(data[name]) != report.splits[name].n:
-            raise ValueError(f"rank_labels: split {name!r} has {len(data[name])} samples but the report has {report.splits[name].n}; pass the inspected splits.")
+            raise ValueError(
+                f"rank_labels: split {name!r} has {len(data[name])} samples but the report has "
+                f"{report.splits[name].n}; pass the inspected splits."
+            )
     scores, rows = {}, [r for r in report.rows if r["issue"] != "suspicious_label"]
     for name in report.splits:
         ds = data[name]
         thumb = fingerprint(ds).thumb if label_model == "knn" else None
-        scores[name] = score_labels(ds.targets, len(report.classes), thumb=thumb, data=ds, label_model=label_model,
-                                    seed=seed, progress=progress, stop_event=stop_event, stage=f"label model ({label_model}) {name}")
+        scores[name] = score_labels(
+            ds.targets,
+            len(report.classes),
+            thumb=thumb,
+            data=ds,
+            label_model=label_model,
+            seed=seed,
+            progress=progress,
+            stop_event=stop_event,
+            stage=f"label model ({label_model}) {name}",
+        )
     for name, s in scores.items():
         rows += label_rows(name, data[name].paths, data[name].targets, report.classes, s)
     settings = {**report.settings, "label_model": label_model}

@@ -38,7 +38,7 @@ def png_bytes(x: torch.Tensor, display: int = 64) -> bytes:
     arr = to_uint8(x)
     img = Image.fromarray(arr)
     scale = display / img.height
-    img = img.resize((max(1, round(img.width * scale)), display), Image.NEAREST)
+    img = img.resize((max(1, round(img.width * scale)), display), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
@@ -48,7 +48,9 @@ def downsample_preview(x: torch.Tensor, side: int) -> torch.Tensor:
     """The image at ``side`` pixels (area average, as a resize for training would do), blown back up
     to its original size with nearest neighbour, so one can judge what is still readable."""
     if side < 1:
-        raise ValueError(f"The 'side' parameter of downsample_preview must be an int >= 1. Got {side!r} instead.")
+        raise ValueError(
+            f"The 'side' parameter of downsample_preview must be an int >= 1. Got {side!r} instead."
+        )
     x = x.float()[None]
     h, w = x.shape[-2:]
     small = F.interpolate(x, size=(min(side, h), min(side, w)), mode="area")

@@ -29,7 +29,16 @@ ISSUES = (
     "suspicious_label",
     "label_out_of_range",
 )
-COLUMNS = ("split", "index", "path", "label", "issue", "group", "detail", "quality")  # quality: suspicious_label rows
+COLUMNS = (
+    "split",
+    "index",
+    "path",
+    "label",
+    "issue",
+    "group",
+    "detail",
+    "quality",
+)  # quality: suspicious_label rows
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,18 @@ class DataReport:
     classes: tuple[str, ...]
     splits: dict[str, SplitSummary]
     rows: list[dict] = field(default_factory=list)
-    groups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # group id -> (split, index) members
+    groups: dict[str, list[tuple[str, int]]] = field(
+        default_factory=dict
+    )  # group id -> (split, index) members
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
     targets: dict[str, np.ndarray] = field(default_factory=dict)  # split -> labels, for selections
     label_scores: dict[str, LabelScores] = field(default_factory=dict)  # split -> every label's quality
     paths: dict[str, list] = field(default_factory=dict)  # split -> file paths (None in memory)
     channel_stats: ChannelStats | None = None  # per-channel mean/std per split (workbench.data.stats)
-    split_shifts: list[SplitShift] = field(default_factory=list)  # image statistics that differ between splits
+    split_shifts: list[SplitShift] = field(
+        default_factory=list
+    )  # image statistics that differ between splits
     _index: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _index_rows: int = field(default=-1, init=False, repr=False, compare=False)
 
@@ -74,7 +87,9 @@ class DataReport:
             self._index, self._index_rows = index_, len(self.rows)
         return list(self._index.get((split, int(index)), ()))
 
-    def select(self, split: str = "all", class_name: str = "all", issue: str = "all") -> list[tuple[str, int]]:
+    def select(
+        self, split: str = "all", class_name: str = "all", issue: str = "all"
+    ) -> list[tuple[str, int]]:
         """``(split, index)`` of the samples that pass the filters, in browsing order.
 
         ``issue`` is "all" (every sample), "any" (samples with at least one issue) or an issue name;
@@ -82,9 +97,13 @@ class DataReport:
         and are never selected (see ``to_frame()``).
         """
         if split != "all" and split not in self.splits:
-            raise ValueError(f"select: split must be 'all' or one of {list(self.splits)}. Got {split!r} instead.")
+            raise ValueError(
+                f"select: split must be 'all' or one of {list(self.splits)}. Got {split!r} instead."
+            )
         if class_name != "all" and class_name not in self.classes:
-            raise ValueError(f"select: class_name must be 'all' or one of the classes. Got {class_name!r} instead.")
+            raise ValueError(
+                f"select: class_name must be 'all' or one of the classes. Got {class_name!r} instead."
+            )
         if issue not in ("all", "any", *ISSUES):
             raise ValueError(f"select: issue must be 'all', 'any' or one of {ISSUES}. Got {issue!r} instead.")
         names = list(self.splits) if split == "all" else [split]
@@ -95,7 +114,11 @@ class DataReport:
 
         if issue == "all":
             return [(n, i) for n in names for i in range(self.splits[n].n) if keep(n, i)]
-        rows = [r for r in self.rows if r["index"] >= 0 and r["split"] in names and (issue == "any" or r["issue"] == issue)]
+        rows = [
+            r
+            for r in self.rows
+            if r["index"] >= 0 and r["split"] in names and (issue == "any" or r["issue"] == issue)
+        ]
         # group members together; other rows keep the engine's order (suspicious labels: worst first)
         rows.sort(key=lambda r: _group_key(r["group"]) if r["group"] else ("~", 0))
         seen, out = set(), []
@@ -123,7 +146,9 @@ class DataReport:
         import pandas as pd
 
         if split not in self.splits:
-            raise ValueError(f"label_ranking: split must be one of {list(self.splits)}. Got {split!r} instead.")
+            raise ValueError(
+                f"label_ranking: split must be one of {list(self.splits)}. Got {split!r} instead."
+            )
         if split not in self.label_scores:
             raise ValueError(
                 f"label_ranking: split {split!r} has no label scores: inspect ran with suspicious=False. "
@@ -132,10 +157,15 @@ class DataReport:
         s, order = self.label_scores[split], self.label_scores[split].order()
         names = np.asarray(self.classes, dtype=object)
         paths = self.paths.get(split) or [None] * len(order)
-        return pd.DataFrame({
-            "index": order, "label": names[self.targets[split][order]], "suggested": names[s.suggested[order]],
-            "quality": s.quality[order], "path": [paths[i] for i in order],
-        })
+        return pd.DataFrame(
+            {
+                "index": order,
+                "label": names[self.targets[split][order]],
+                "suggested": names[s.suggested[order]],
+                "quality": s.quality[order],
+                "path": [paths[i] for i in order],
+            }
+        )
 
     def count(self, issue: str) -> int:
         """Number of samples flagged with ``issue``."""
@@ -143,7 +173,9 @@ class DataReport:
 
     def flagged(self, issue: str, split: str | None = None) -> list[int]:
         """Indices (in ``split``) flagged with ``issue``."""
-        return sorted({r["index"] for r in self.rows if r["issue"] == issue and (split is None or r["split"] == split)})
+        return sorted(
+            {r["index"] for r in self.rows if r["issue"] == issue and (split is None or r["split"] == split)}
+        )
 
     def groups_with(self, issue: str) -> list[str]:
         """Group ids that carry ``issue`` (exact/near duplicates, label conflicts, leakage)."""
@@ -187,7 +219,9 @@ class DataReport:
         lines += [f"split shift: {s.message}" for s in self.split_shifts]
         for s in self.splits.values():
             if s.imbalance_ratio >= 3:
-                lines.append(f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the class priors, weigh the loss, or resample")
+                lines.append(
+                    f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the class priors, weigh the loss, or resample"
+                )
         lines.append(f"(inspected in {self.seconds:.1f} s)")
         return "\n".join(lines)
 

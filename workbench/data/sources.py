@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 
-
 # -- conversions ------------------------------------------------------------------------------------
 def _pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image (mode L or RGB) -> float32 ``(C, H, W)`` in [0, 1]."""
@@ -48,7 +47,9 @@ def _first_bad(mask: np.ndarray, limit: int = 5) -> str:
     return f"{shown}{more}"
 
 
-def _labels_to_ints(labels: Any, classes: Sequence[str] | None, n: int, where: str) -> tuple[np.ndarray, list[str]]:
+def _labels_to_ints(
+    labels: Any, classes: Sequence[str] | None, n: int, where: str
+) -> tuple[np.ndarray, list[str]]:
     """Integer labels in 0..C-1 and class names, from int or string labels."""
     lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if lab.ndim != 1:
@@ -116,7 +117,9 @@ def _images_to_nchw(images: Any, channels_last: bool | None, where: str) -> torc
         if arr.ndim == 2 and arr.shape[1] > 0:
             side = int(round(arr.shape[1] ** 0.5))
             if side * side == arr.shape[1]:
-                hint = f" If these are flattened {side}x{side} images, pass images.reshape(-1, {side}, {side})."
+                hint = (
+                    f" If these are flattened {side}x{side} images, pass images.reshape(-1, {side}, {side})."
+                )
         raise ValueError(
             f"{where}: images must have 3 dims (N, H, W) or 4 dims (N, C, H, W) / (N, H, W, C); "
             f"got shape {tuple(arr.shape)}.{hint}"
@@ -218,12 +221,21 @@ def from_arrays(
     tensor = _images_to_nchw(images, channels_last, where)
     targets, class_list = _labels_to_ints(labels, classes, len(tensor), where)
     if paths is not None and len(paths) != len(tensor):
-        raise ValueError(f"{where}: {len(paths)} paths for {len(tensor)} images; give one path per image or none.")
+        raise ValueError(
+            f"{where}: {len(paths)} paths for {len(tensor)} images; give one path per image or none."
+        )
     return TensorImageDataset(tensor, targets, class_list, paths=paths, name=name)
 
 
 # -- IDX files (MNIST and friends) ----------------------------------------------------------------------------
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def _read_idx(path: Path, ndim: int) -> np.ndarray:
@@ -247,7 +259,9 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     need = int(np.prod(dims)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) < need:
-        raise ValueError(f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has {len(body)}.")
+        raise ValueError(
+            f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has {len(body)}."
+        )
     return np.frombuffer(body, dtype=dtype, count=int(np.prod(dims))).reshape(dims)
 
 
@@ -265,4 +279,6 @@ def from_idx(
     """
     arr = _read_idx(Path(images), 3)
     lab = _read_idx(Path(labels), 1)
-    return from_arrays(arr.copy(), lab.astype(np.int64), classes, name=name or Path(images).name.split("-")[0])
+    return from_arrays(
+        arr.copy(), lab.astype(np.int64), classes, name=name or Path(images).name.split("-")[0]
+    )

@@ -9,7 +9,9 @@ from .dataset import DataSplits, ImageDataset
 __all__ = ["named_splits"]
 
 
-def named_splits(data: Any = None, where: str = "named_splits", **more: ImageDataset | None) -> dict[str, ImageDataset]:
+def named_splits(
+    data: Any = None, where: str = "named_splits", **more: ImageDataset | None
+) -> dict[str, ImageDataset]:
     """``{name: ImageDataset}`` in the order given, from a ``DataSplits`` (train, val, test), one
     ``ImageDataset`` (called "train"), a dict of them, and/or splits by keyword (``None`` ones dropped).
 

@@ -52,13 +52,17 @@ class ChannelStats:
     @property
     def channels(self) -> tuple[str, ...]:
         c = self.mean.shape[1]
-        return ("gray",) if c == 1 else ("R", "G", "B", "A")[:c] if c <= 4 else tuple(f"c{i}" for i in range(c))
+        return (
+            ("gray",) if c == 1 else ("R", "G", "B", "A")[:c] if c <= 4 else tuple(f"c{i}" for i in range(c))
+        )
 
     def normalize_args(self, split: str | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """``(mean, std)`` of ``split`` (default: the first, train) for ``transforms.Normalize``."""
         name = self.splits[0] if split is None else split
         if name not in self.splits:
-            raise ValueError(f"normalize_args: split must be one of {list(self.splits)}. Got {name!r} instead.")
+            raise ValueError(
+                f"normalize_args: split must be one of {list(self.splits)}. Got {name!r} instead."
+            )
         k = self.splits.index(name)
         return tuple(float(v) for v in self.mean[k]), tuple(float(v) for v in self.std[k])
 
@@ -82,14 +86,19 @@ class ChannelStats:
         for k, s in enumerate(self.splits):
             if self.between_image[k] >= BETWEEN_IMAGE_ADVICE:
                 out.append(
-                    f"{s}: {self.between_image[k]:.0%} of the pixel variance is brightness that differs between images: "
-                    "subtracting each image's mean removes it"
+                    f"{s}: {self.between_image[k]:.0%} of the pixel variance is brightness that differs "
+                    "between images: subtracting each image's mean removes it"
                 )
         return out
 
 
-def channel_stats(names: list[str], channel_mean: list[np.ndarray], channel_std: list[np.ndarray],
-                  image_mean: list[np.ndarray], image_std: list[np.ndarray]) -> ChannelStats:
+def channel_stats(
+    names: list[str],
+    channel_mean: list[np.ndarray],
+    channel_std: list[np.ndarray],
+    image_mean: list[np.ndarray],
+    image_std: list[np.ndarray],
+) -> ChannelStats:
     """Assemble :class:`ChannelStats` from per-split fingerprint statistics (lists aligned with ``names``)."""
     width = max((len(m) for m in channel_mean), default=0)
 
@@ -124,18 +133,30 @@ class SplitShift:
     message: str
 
 
-_UNITS = {"brightness": "mean gray level", "contrast": "gray std", "size": "px (sqrt of height x width)", "aspect": "width/height"}
+_UNITS = {
+    "brightness": "mean gray level",
+    "contrast": "gray std",
+    "size": "px (sqrt of height x width)",
+    "aspect": "width/height",
+}
 
 
-def image_statistics(mean: np.ndarray, std: np.ndarray, height: np.ndarray, width: np.ndarray) -> dict[str, np.ndarray]:
+def image_statistics(
+    mean: np.ndarray, std: np.ndarray, height: np.ndarray, width: np.ndarray
+) -> dict[str, np.ndarray]:
     """The four per-image statistics compared between splits."""
     h, w = np.asarray(height, dtype=np.float64), np.asarray(width, dtype=np.float64)
-    return {"brightness": np.asarray(mean, float), "contrast": np.asarray(std, float), "size": np.sqrt(h * w),
-            "aspect": w / np.maximum(h, 1)}
+    return {
+        "brightness": np.asarray(mean, float),
+        "contrast": np.asarray(std, float),
+        "size": np.sqrt(h * w),
+        "aspect": w / np.maximum(h, 1),
+    }
 
 
-def split_shifts(stats: dict[str, dict[str, np.ndarray]], min_d: float = SHIFT_MIN_D,
-                 alpha: float = SHIFT_ALPHA) -> list[SplitShift]:
+def split_shifts(
+    stats: dict[str, dict[str, np.ndarray]], min_d: float = SHIFT_MIN_D, alpha: float = SHIFT_ALPHA
+) -> list[SplitShift]:
     """Statistics that differ between each split and the first one (see the module docstring).
 
     ``stats`` maps split name -> :func:`image_statistics`; the first split is the reference.
@@ -156,9 +177,20 @@ def split_shifts(stats: dict[str, dict[str, np.ndarray]], min_d: float = SHIFT_M
             if d >= min_d and p < alpha / tests:
                 ma, mb = float(np.median(a)), float(np.median(b))
                 direction = "higher" if mb > ma else "lower" if mb < ma else "distributed differently"
-                found.append(SplitShift(
-                    statistic=key, split=name, reference=ref, d=d, p_value=p, median=mb, reference_median=ma,
-                    message=(f"{name} differs from {ref} in {key} ({_UNITS[key]}): median {mb:.3g} vs {ma:.3g} "
-                             f"({direction}); KS D = {d:.2f}, p = {p:.1e} over {len(b)} and {len(a)} images"),
-                ))
+                found.append(
+                    SplitShift(
+                        statistic=key,
+                        split=name,
+                        reference=ref,
+                        d=d,
+                        p_value=p,
+                        median=mb,
+                        reference_median=ma,
+                        message=(
+                            f"{name} differs from {ref} in {key} ({_UNITS[key]}): median {mb:.3g} vs "
+                            f"{ma:.3g} ({direction}); KS D = {d:.2f}, p = {p:.1e} over {len(b)} and {len(a)} "
+                            "images"
+                        ),
+                    )
+                )
     return found

@@ -60,7 +60,9 @@ def from_torch(
     file paths from ``dataset.samples`` / ``dataset.imgs`` (ImageFolder) when present.
     """
     where = f"from_torch({type(dataset).__name__})"
-    if isinstance(dataset, IterableDataset) or not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+    if isinstance(dataset, IterableDataset) or not (
+        hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")
+    ):
         raise TypeError(
             f"{where}: needs a map-style dataset (with __len__ and __getitem__); got {type(dataset).__name__}. "
             "Wrap an iterable in a list, or use from_arrays()."
@@ -79,7 +81,10 @@ def from_torch(
         raw = dataset.targets
     else:
         raw = [dataset[i][1] for i in range(n)]
-    raw = [int(t) if isinstance(t, torch.Tensor) else t for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)]
+    raw = [
+        int(t) if isinstance(t, torch.Tensor) else t
+        for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)
+    ]
     if classes is None and getattr(dataset, "classes", None) is not None:
         classes = list(dataset.classes)
     targets, class_list = _labels_to_ints(np.asarray(raw), classes, n, where)

@@ -27,9 +27,22 @@ __all__ = ["KINDS", "Diagnosis", "Finding", "diagnose"]
 
 #: The public names of what ``diagnose`` can find.
 KINDS = (
-    "healthy", "diverged", "not_learning", "lr_too_low", "lr_too_high", "plateau", "decayed_too_early",
-    "overfitting", "underfitting", "noisy", "dead_units", "saturated_units", "vanishing_gradients",
-    "exploding_gradients", "update_ratio_high", "update_ratio_low",
+    "healthy",
+    "diverged",
+    "not_learning",
+    "lr_too_low",
+    "lr_too_high",
+    "plateau",
+    "decayed_too_early",
+    "overfitting",
+    "underfitting",
+    "noisy",
+    "dead_units",
+    "saturated_units",
+    "vanishing_gradients",
+    "exploding_gradients",
+    "update_ratio_high",
+    "update_ratio_low",
 )
 
 #: The training curve is read in this many consecutive segments (medians): 10 gives a shape (early
@@ -74,6 +87,8 @@ LARGE_GAP = 0.10
 #: Underfitting: train and val within 2 points, and this far below the human baseline.
 CLOSE = 0.02
 BELOW_HUMAN = 0.05
+
+
 # -- reading the curve -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Curve:
@@ -112,18 +127,30 @@ def _diverged(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     if snap.status != "diverged" and not len(bad):
         return None
     at = int(bad[0]) if len(bad) else (int(snap.step[-1]) if len(snap.step) else 0)
-    return Finding("diverged", "error", f"The loss became NaN/Inf at step {at}. {snap.message}".strip(),
-                   {"step": at}, "Lower the LR (the range test finds one), clip gradients, and run the checks: "
-                   "a corrupted sample or exploding gradients give the same symptom.")
+    return Finding(
+        "diverged",
+        "error",
+        f"The loss became NaN/Inf at step {at}. {snap.message}".strip(),
+        {"step": at},
+        "Lower the LR (the range test finds one), clip gradients, and run the checks: "
+        "a corrupted sample or exploding gradients give the same symptom.",
+    )
 
 
 def _not_learning(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     if c is None or c.seg[-1] < NOT_LEARNING * c.seg[0]:
         return None
-    return Finding("not_learning", "error",
-                   f"The loss is not going down ({c.seg[0]:.3f} → {c.seg[-1]:.3f} over {int(c.steps[-1])} steps).",
-                   {"steps": [int(c.seg_steps[0]), int(c.seg_steps[-1])], "first": float(c.seg[0]), "last": float(c.seg[-1])},
-                   "Run the sanity checks (initial loss, overfit one batch), then find an LR with the range test.")
+    return Finding(
+        "not_learning",
+        "error",
+        f"The loss is not going down ({c.seg[0]:.3f} → {c.seg[-1]:.3f} over {int(c.steps[-1])} steps).",
+        {
+            "steps": [int(c.seg_steps[0]), int(c.seg_steps[-1])],
+            "first": float(c.seg[0]),
+            "last": float(c.seg[-1]),
+        },
+        "Run the sanity checks (initial loss, overfit one batch), then find an LR with the range test.",
+    )
 
 
 def _lr_too_low(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
@@ -133,11 +160,14 @@ def _lr_too_low(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     first, second = c.seg[0] - c.seg[half - 1], c.seg[half] - c.seg[-1]
     if first <= 0 or second < LINEAR_DECLINE * first:
         return None
-    return Finding("lr_too_low", "warning",
-                   f"The loss falls slowly and almost in a straight line ({c.seg[0]:.3f} → {c.seg[-1]:.3f}; the second "
-                   f"half dropped {second / first:.0%} of what the first half did): the LR is likely too low.",
-                   {"steps": [int(c.seg_steps[0]), int(c.seg_steps[-1])], "second_vs_first_half": float(second / first)},
-                   "Raise the LR (try 3-10x; the range test shows where the loss falls fastest).")
+    return Finding(
+        "lr_too_low",
+        "warning",
+        f"The loss falls slowly and almost in a straight line ({c.seg[0]:.3f} → {c.seg[-1]:.3f}; the second "
+        f"half dropped {second / first:.0%} of what the first half did): the LR is likely too low.",
+        {"steps": [int(c.seg_steps[0]), int(c.seg_steps[-1])], "second_vs_first_half": float(second / first)},
+        "Raise the LR (try 3-10x; the range test shows where the loss falls fastest).",
+    )
 
 
 def _lr_too_high(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
@@ -145,8 +175,12 @@ def _lr_too_high(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
         return None  # flat near zero is a finished job, not a too-high LR
     drops = -np.diff(c.seg)
     total = c.seg[0] - c.seg.min()
-    fast_then_flat = (total > 0 and drops[0] > FAST_FIRST_DROP * total and _flat_tail(c)
-                      and c.seg[-1] > FLAT_LEVEL * c.seg[0])
+    fast_then_flat = (
+        total > 0
+        and drops[0] > FAST_FIRST_DROP * total
+        and _flat_tail(c)
+        and c.seg[-1] > FLAT_LEVEL * c.seg[0]
+    )
     wild = c.spread > WILD and _flat_tail(c)
     running_min = np.minimum.accumulate(c.seg)
     rises = np.flatnonzero(c.seg[1:] > (1 + RISE) * running_min[:-1]) + 1
@@ -158,9 +192,13 @@ def _lr_too_high(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
         why = f"a fast drop in the first {int(c.seg_steps[1])} steps, then flat or rising at {c.seg[-1]:.3f}"
     else:
         why = f"the steps scatter {c.spread:.0%} around a flat trend"
-    return Finding("lr_too_high", "warning", f"The loss shows {why}: the LR is likely too high.",
-                   {"steps": [int(c.seg_steps[0]), int(c.seg_steps[-1])], "spread": c.spread},
-                   "Lower the LR (3-10x), or decay it (a schedule); the range test shows where the loss turns up.")
+    return Finding(
+        "lr_too_high",
+        "warning",
+        f"The loss shows {why}: the LR is likely too high.",
+        {"steps": [int(c.seg_steps[0]), int(c.seg_steps[-1])], "spread": c.spread},
+        "Lower the LR (3-10x), or decay it (a schedule); the range test shows where the loss turns up.",
+    )
 
 
 def _plateau(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
@@ -169,9 +207,13 @@ def _plateau(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     acc = snap.metrics.get("train_acc", np.zeros(0))
     if len(acc) and np.isfinite(acc[-1]) and acc[-1] >= 0.99:
         return None
-    return Finding("plateau", "warning", f"The loss has flattened at {c.seg[-1]:.3f} while still high.",
-                   {"steps": [int(c.seg_steps[-3]), int(c.seg_steps[-1])], "level": float(c.seg[-1])},
-                   "Decay the LR if it was high, raise it if it was low, or add capacity.")
+    return Finding(
+        "plateau",
+        "warning",
+        f"The loss has flattened at {c.seg[-1]:.3f} while still high.",
+        {"steps": [int(c.seg_steps[-3]), int(c.seg_steps[-1])], "level": float(c.seg[-1])},
+        "Decay the LR if it was high, raise it if it was low, or add capacity.",
+    )
 
 
 def _decayed_too_early(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
@@ -188,10 +230,13 @@ def _decayed_too_early(snap: HistorySnapshot, c: _Curve | None) -> Finding | Non
     half = len(after) // 2
     if (np.median(after[:half]) - np.median(after[half:])) / max(np.median(after[:half]), 1e-12) >= FLAT:
         return None
-    return Finding("decayed_too_early", "warning",
-                   f"The LR dropped at step {at} and the loss flattened right after, still at {np.median(after):.3f}.",
-                   {"step": at, "lr_before": float(lr[falls[0] - 1]), "lr_after": float(lr[falls[0]])},
-                   "Decay later (or less): train at the higher LR until the loss stops improving.")
+    return Finding(
+        "decayed_too_early",
+        "warning",
+        f"The LR dropped at step {at} and the loss flattened right after, still at {np.median(after):.3f}.",
+        {"step": at, "lr_before": float(lr[falls[0] - 1]), "lr_after": float(lr[falls[0]])},
+        "Decay later (or less): train at the higher LR until the loss stops improving.",
+    )
 
 
 def _overfitting(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
@@ -209,24 +254,39 @@ def _overfitting(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     if not (turned or growing):
         return None
     epochs = snap.epoch
-    msg = (f"The validation loss was best at epoch {int(epochs[best])} ({vl[best]:.3f}) and has risen to {vl[-1]:.3f}"
-           if turned else f"The train-val accuracy gap keeps growing ({gap[-1]:.1%} now)")
-    return Finding("overfitting", "warning", msg + ": the model is memorising the training set.",
-                   {"epochs": [int(epochs[best]), int(epochs[-1])], "best_val_loss": float(vl[best])},
-                   "Regularise: more data or augmentation, weight decay, dropout, early stopping at the best epoch.")
+    msg = (
+        f"The validation loss was best at epoch {int(epochs[best])} ({vl[best]:.3f}) and has risen to {vl[-1]:.3f}"
+        if turned
+        else f"The train-val accuracy gap keeps growing ({gap[-1]:.1%} now)"
+    )
+    return Finding(
+        "overfitting",
+        "warning",
+        msg + ": the model is memorising the training set.",
+        {"epochs": [int(epochs[best]), int(epochs[-1])], "best_val_loss": float(vl[best])},
+        "Regularise: more data or augmentation, weight decay, dropout, early stopping at the best epoch.",
+    )
 
 
 def _underfitting(snap: HistorySnapshot, c: _Curve | None, human: float | None) -> Finding | None:
     ta, va = snap.metrics.get("train_acc", np.zeros(0)), snap.metrics.get("val_acc", np.zeros(0))
-    if human is None or len(ta) < 2 or len(va) != len(ta) or not (np.isfinite(ta[-1]) and np.isfinite(va[-1])):
+    if (
+        human is None
+        or len(ta) < 2
+        or len(va) != len(ta)
+        or not (np.isfinite(ta[-1]) and np.isfinite(va[-1]))
+    ):
         return None
     if abs(ta[-1] - va[-1]) > CLOSE or ta[-1] > human - BELOW_HUMAN:
         return None
-    return Finding("underfitting", "warning",
-                   f"Train and validation accuracy are close ({ta[-1]:.1%} / {va[-1]:.1%}) and far below the human "
-                   f"baseline ({human:.1%}): the model cannot fit the data.",
-                   {"epochs": [int(snap.epoch[-1])], "train_acc": float(ta[-1]), "val_acc": float(va[-1])},
-                   "Add capacity (wider, deeper), train longer, or lower the regularisation.")
+    return Finding(
+        "underfitting",
+        "warning",
+        f"Train and validation accuracy are close ({ta[-1]:.1%} / {va[-1]:.1%}) and far below the human "
+        f"baseline ({human:.1%}): the model cannot fit the data.",
+        {"epochs": [int(snap.epoch[-1])], "train_acc": float(ta[-1]), "val_acc": float(va[-1])},
+        "Add capacity (wider, deeper), train longer, or lower the regularisation.",
+    )
 
 
 def _noisy(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
@@ -234,14 +294,18 @@ def _noisy(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
         return None  # very noisy and flat is the LR's doing (lr_too_high)
     if np.median(c.seg[SEGMENTS // 2 :]) < LOW_LEVEL * c.seg[0]:
         return None  # near zero loss, any batch scatters by a large share of almost nothing
-    return Finding("noisy", "info",
-                   f"Single steps scatter {c.spread:.0%} around the trend: the batch is small for this LR.",
-                   {"steps": [int(c.seg_steps[SEGMENTS // 2]), int(c.seg_steps[-1])], "spread": c.spread},
-                   "Use a larger batch, or a lower LR; judge the curve by its smoothed line.")
+    return Finding(
+        "noisy",
+        "info",
+        f"Single steps scatter {c.spread:.0%} around the trend: the batch is small for this LR.",
+        {"steps": [int(c.seg_steps[SEGMENTS // 2]), int(c.seg_steps[-1])], "spread": c.spread},
+        "Use a larger batch, or a lower LR; judge the curve by its smoothed line.",
+    )
 
 
-def diagnose(history: History | HistorySnapshot, probes: Probes | None = None,
-             human_accuracy: float | None = None) -> Diagnosis:
+def diagnose(
+    history: History | HistorySnapshot, probes: Probes | None = None, human_accuracy: float | None = None
+) -> Diagnosis:
     """Every finding the curves (and probes) support, worst first; ``healthy`` only when there is none.
 
     Parameters
@@ -259,13 +323,24 @@ def diagnose(history: History | HistorySnapshot, probes: Probes | None = None,
     elif isinstance(history, HistorySnapshot):
         snap = history
     else:
-        raise TypeError(f"The 'history' parameter of diagnose must be a History or HistorySnapshot. "
-                        f"Got {type(history).__name__} instead.")
+        raise TypeError(
+            f"The 'history' parameter of diagnose must be a History or HistorySnapshot. "
+            f"Got {type(history).__name__} instead."
+        )
     if human_accuracy is not None and not (0.0 <= float(human_accuracy) <= 1.0):
-        raise ValueError(f"The 'human_accuracy' parameter of diagnose must be in [0, 1]. Got {human_accuracy!r} instead.")
+        raise ValueError(
+            f"The 'human_accuracy' parameter of diagnose must be in [0, 1]. Got {human_accuracy!r} instead."
+        )
     c = _curve(snap)
     rules: list[Callable[[HistorySnapshot, _Curve | None], Finding | None]] = [
-        _diverged, _not_learning, _lr_too_high, _lr_too_low, _decayed_too_early, _plateau, _overfitting, _noisy,
+        _diverged,
+        _not_learning,
+        _lr_too_high,
+        _lr_too_low,
+        _decayed_too_early,
+        _plateau,
+        _overfitting,
+        _noisy,
     ]
     findings = [f for rule in rules if (f := rule(snap, c)) is not None]
     if "diverged" in {f.kind for f in findings}:
@@ -275,7 +350,9 @@ def diagnose(history: History | HistorySnapshot, probes: Probes | None = None,
         findings.append(under)
     kinds = {f.kind for f in findings}
     if kinds & {"decayed_too_early", "lr_too_high", "lr_too_low", "not_learning"}:
-        findings = [f for f in findings if f.kind != "plateau"]  # the more specific reading of the same flat tail
+        findings = [
+            f for f in findings if f.kind != "plateau"
+        ]  # the more specific reading of the same flat tail
     if "lr_too_high" in kinds:
         findings = [f for f in findings if f.kind != "noisy"]  # the scatter is the LR's doing
     if probes is not None:
@@ -283,6 +360,8 @@ def diagnose(history: History | HistorySnapshot, probes: Probes | None = None,
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: order[f.severity])
     if not findings:
-        msg = "Nothing wrong found" + (" in the curves" if c is not None else " (the run is short: the curves say little yet)")
+        msg = "Nothing wrong found" + (
+            " in the curves" if c is not None else " (the run is short: the curves say little yet)"
+        )
         findings = [Finding("healthy", "info", msg + ".", {}, "")]
     return Diagnosis(tuple(findings))

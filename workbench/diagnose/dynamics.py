@@ -39,10 +39,14 @@ class PredictionTracker(Callback):
 
     MAX_WAIT_S = 10.0
 
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, hz: float = 4.0, budget: float | None = None) -> None:
+    def __init__(
+        self, inputs: torch.Tensor, targets: torch.Tensor, hz: float = 4.0, budget: float | None = None
+    ) -> None:
         if budget is not None and not 0 < budget <= 1:
-            raise ValueError(f"The 'budget' parameter of PredictionTracker must be a fraction in (0, 1] or None. "
-                             f"Got {budget!r} instead.")
+            raise ValueError(
+                f"The 'budget' parameter of PredictionTracker must be a fraction in (0, 1] or None. "
+                f"Got {budget!r} instead."
+            )
         self.inputs, self.targets = inputs, targets
         self.period = 1.0 / hz
         self.budget = budget
@@ -91,5 +95,9 @@ class PredictionTracker(Callback):
     def latest(self) -> tuple[int, np.ndarray | None, np.ndarray, np.ndarray]:
         """(version, latest probabilities, steps, wiggle) — copies, safe to read from another thread."""
         with self._lock:
-            return (self.version, self.probs[-1].copy() if self.probs else None,
-                    np.array(self.steps), np.array(self.wiggle))
+            return (
+                self.version,
+                self.probs[-1].copy() if self.probs else None,
+                np.array(self.steps),
+                np.array(self.wiggle),
+            )

@@ -29,7 +29,7 @@ from torch import nn
 from .._validation import check_int, check_real
 from ..train.callbacks import Callback, FitState
 
-__all__ = ["ACT_BINS", "GRAD_BINS", "Probes", "ProbeSample"]
+__all__ = ["ACT_BINS", "GRAD_BINS", "ProbeSample", "Probes"]
 
 #: Activation histograms: values clamped into [-4, 4] (tails land in the edge bins), 40 bins. Post-ReLU
 #: and tanh activations of a healthy net live well inside this range; the edge bins show when they don't.
@@ -205,9 +205,14 @@ class Probes(Callback):
         if isinstance(first, nn.Conv2d) and w.shape[1] in (1, 3):
             return w.float().cpu().numpy()  # (out, C, kh, kw)
         shape = self._input_shape
-        if isinstance(first, nn.Linear) and shape is not None and len(shape) == 3 and shape[0] in (1, 3):
-            if int(np.prod(shape)) == w.shape[1]:
-                return w.float().cpu().numpy().reshape(w.shape[0], *shape)  # one image per unit
+        if (
+            isinstance(first, nn.Linear)
+            and shape is not None
+            and len(shape) == 3
+            and shape[0] in (1, 3)
+            and int(np.prod(shape)) == w.shape[1]
+        ):
+            return w.float().cpu().numpy().reshape(w.shape[0], *shape)  # one image per unit
         return None
 
     # -- reading ------------------------------------------------------------------------------------------
@@ -216,7 +221,9 @@ class Probes(Callback):
         import pandas as pd
 
         with self._lock:
-            rows = [(s.step, s.epoch, layer, q, v) for s in self.samples for (layer, q), v in s.scalars.items()]
+            rows = [
+                (s.step, s.epoch, layer, q, v) for s in self.samples for (layer, q), v in s.scalars.items()
+            ]
         return pd.DataFrame(rows, columns=["step", "epoch", "layer", "quantity", "value"])
 
     def layers(self, quantity: str) -> list[str]:
@@ -232,7 +239,9 @@ class Probes(Callback):
     def series(self, layer: str, quantity: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of one scalar over the run."""
         with self._lock:
-            pts = [(s.step, s.scalars[(layer, quantity)]) for s in self.samples if (layer, quantity) in s.scalars]
+            pts = [
+                (s.step, s.scalars[(layer, quantity)]) for s in self.samples if (layer, quantity) in s.scalars
+            ]
         if not pts:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         steps, values = zip(*pts, strict=True)
@@ -241,17 +250,22 @@ class Probes(Callback):
     def histogram(self, layer: str, kind: str = "activation") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(steps, bin_edges, counts)``: counts is ``(samples, bins)``, one row per sampled step."""
         if kind not in ("activation", "gradient"):
-            raise ValueError(f"The 'kind' parameter of Probes.histogram must be 'activation' or 'gradient'. Got {kind!r}.")
+            raise ValueError(
+                f"The 'kind' parameter of Probes.histogram must be 'activation' or 'gradient'. Got {kind!r}."
+            )
         bins, lo, hi = ACT_BINS if kind == "activation" else GRAD_BINS
         with self._lock:
-            rows = [(s.step, s.histograms[(layer, kind)]) for s in self.samples if (layer, kind) in s.histograms]
+            rows = [
+                (s.step, s.histograms[(layer, kind)]) for s in self.samples if (layer, kind) in s.histograms
+            ]
         edges = np.linspace(lo, hi, bins + 1)
         if not rows:
             return np.zeros(0, dtype=np.int64), edges, np.zeros((0, bins))
         return np.asarray([r[0] for r in rows]), edges, np.stack([r[1] for r in rows])
 
     def first_layer_images(self) -> np.ndarray | None:
-        """The first layer's weights as images ``(units, C, H, W)``, each scaled to [0, 1]; None if it has none.
+        """The first layer's weights as images ``(units, C, H, W)``, each scaled to [0, 1]; None if it has
+        none.
 
         A conv layer on 1- or 3-channel input gives its kernels; a linear layer on images gives one
         image per unit (its weights reshaped to the input's shape).

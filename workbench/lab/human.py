@@ -18,11 +18,15 @@ class HumanBaselineResult:
     hard: list[int] = field(default_factory=list)  # dataset indices answered wrongly
 
     def __str__(self) -> str:
-        return (f"human accuracy {self.accuracy:.1%} (95 % interval {self.low:.1%}-{self.high:.1%}) on {self.answered} "
-                f"samples, {self.skipped} skipped, {len(self.hard)} wrong")
+        return (
+            f"human accuracy {self.accuracy:.1%} (95 % interval {self.low:.1%}-{self.high:.1%}) on {self.answered} "
+            f"samples, {self.skipped} skipped, {len(self.hard)} wrong"
+        )
 
 
-def human_accuracy(answers: dict[int, int | None], truth: dict[int, int], z: float = 1.96) -> HumanBaselineResult:
+def human_accuracy(
+    answers: dict[int, int | None], truth: dict[int, int], z: float = 1.96
+) -> HumanBaselineResult:
     """Accuracy of ``answers`` (dataset index -> class, or None for skip) against ``truth``.
 
     The interval is Wilson's score interval, which stays inside [0, 1] and is honest for small n and
@@ -30,7 +34,9 @@ def human_accuracy(answers: dict[int, int | None], truth: dict[int, int], z: flo
     """
     unknown = set(answers) - set(truth)
     if unknown:
-        raise ValueError(f"human_accuracy: answers for samples {sorted(unknown)[:5]} that have no true label.")
+        raise ValueError(
+            f"human_accuracy: answers for samples {sorted(unknown)[:5]} that have no true label."
+        )
     given = {i: a for i, a in answers.items() if a is not None}
     n = len(given)
     wrong = sorted(i for i, a in given.items() if a != truth[i])

@@ -54,12 +54,22 @@ class Lab:
         Where runs are written (default ``workbench_runs.sqlite`` in the working directory; None: nowhere).
     """
 
-    def __init__(self, train: ImageDataset, val: ImageDataset | None, settings: LabSettings | None = None, *,
-                 store: str | Path | RunStore | None = DEFAULT_STORE) -> None:
+    def __init__(
+        self,
+        train: ImageDataset,
+        val: ImageDataset | None,
+        settings: LabSettings | None = None,
+        *,
+        store: str | Path | RunStore | None = DEFAULT_STORE,
+    ) -> None:
         if not isinstance(train, ImageDataset):
-            raise TypeError(f"The 'train' parameter of Lab must be an ImageDataset. Got {type(train).__name__} instead.")
+            raise TypeError(
+                f"The 'train' parameter of Lab must be an ImageDataset. Got {type(train).__name__} instead."
+            )
         if settings is not None and not isinstance(settings, LabSettings):
-            raise TypeError(f"The 'settings' parameter of Lab must be a LabSettings. Got {type(settings).__name__} instead.")
+            raise TypeError(
+                f"The 'settings' parameter of Lab must be a LabSettings. Got {type(settings).__name__} instead."
+            )
         self.train, self.val = train, val
         self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
         self._settings = settings or LabSettings()
@@ -103,8 +113,9 @@ class Lab:
         return self.update(lr=float(lr))
 
     # -- runs -------------------------------------------------------------------------------------------
-    def prepare(self, callbacks: Sequence[Callback] = (), *, human_baseline: float | None = None
-                ) -> Callable[[threading.Event], History]:
+    def prepare(
+        self, callbacks: Sequence[Callback] = (), *, human_baseline: float | None = None
+    ) -> Callable[[threading.Event], History]:
         """Build the run from the settings and return it as ``target(stop_event)`` (a view runs it in its
         own worker); the model, history and ``LiveLR`` are in place before it starts."""
         settings = self._settings
@@ -114,23 +125,41 @@ class Lab:
         self.run_settings = settings
         cbs: list[Callback] = [_Optimizer(self), *callbacks]
         if self.store is not None:
-            cbs.append(self.store.recorder(settings.name(), settings.to_dict(), seed=settings.seed,
-                                           human_baseline=human_baseline))
+            cbs.append(
+                self.store.recorder(
+                    settings.name(), settings.to_dict(), seed=settings.seed, human_baseline=human_baseline
+                )
+            )
         history, live_lr, val = self.history, self.live_lr, self.val
         self.part = part
 
         def target(stop_event: threading.Event) -> History:
-            return fit(model, part, val, config=config, callbacks=cbs, stop_event=stop_event, history=history,
-                       live_lr=live_lr)
+            return fit(
+                model,
+                part,
+                val,
+                config=config,
+                callbacks=cbs,
+                stop_event=stop_event,
+                history=history,
+                live_lr=live_lr,
+            )
 
         return target
 
-    def start(self, callbacks: Sequence[Callback] = (), *, background: bool = True,
-              on_done: Callable[[BackgroundRun], None] | None = None) -> BackgroundRun:
+    def start(
+        self,
+        callbacks: Sequence[Callback] = (),
+        *,
+        background: bool = True,
+        on_done: Callable[[BackgroundRun], None] | None = None,
+    ) -> BackgroundRun:
         """Prepare a run and start it (in a worker thread, or inline with ``background=False``)."""
         if self.running:
             raise RuntimeError("Lab.start: a run is already training; stop it first (lab.stop(wait=True)).")
-        self.run = BackgroundRun(self.prepare(callbacks), background=background, on_done=on_done, name="overfit-lab")
+        self.run = BackgroundRun(
+            self.prepare(callbacks), background=background, on_done=on_done, name="overfit-lab"
+        )
         return self.run.start()
 
     def stop(self, wait: bool = False) -> None:

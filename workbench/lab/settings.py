@@ -74,6 +74,12 @@ def prepare_run(settings: LabSettings, train: ImageDataset) -> tuple[nn.Module, 
         knobs = {"channels": settings.width, "depth": settings.depth, "dropout": settings.dropout}
     model = build_model(settings.model, train, seed=settings.seed, **knobs)
     init_weights(model, settings.init, seed=settings.seed)
-    config = TrainConfig(epochs=settings.epochs, batch_size=min(settings.batch_size, n), lr=settings.lr,
-                         optimizer=settings.optimizer, weight_decay=settings.weight_decay, seed=settings.seed)
+    config = TrainConfig(
+        epochs=settings.epochs,
+        batch_size=min(settings.batch_size, n),
+        lr=settings.lr,
+        optimizer=settings.optimizer,
+        weight_decay=settings.weight_decay,
+        seed=settings.seed,
+    )
     return model, part, config

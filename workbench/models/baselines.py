@@ -14,7 +14,7 @@ from torch import nn
 
 from .._validation import check_choice, check_int, check_real
 
-__all__ = ["MODEL_KINDS", "MLP", "LinearClassifier", "TinyCNN", "build_model", "count_parameters"]
+__all__ = ["MLP", "MODEL_KINDS", "LinearClassifier", "TinyCNN", "build_model", "count_parameters"]
 
 MODEL_KINDS = ("linear", "mlp", "cnn")
 
@@ -43,7 +43,12 @@ class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` units with ReLU (and optional dropout), then a linear head."""
 
     def __init__(
-        self, input_shape: Sequence[int], num_classes: int, width: int = 128, depth: int = 2, dropout: float = 0.0
+        self,
+        input_shape: Sequence[int],
+        num_classes: int,
+        width: int = 128,
+        depth: int = 2,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         shape, num_classes = _check_shape(input_shape, num_classes, "MLP")
@@ -65,13 +70,19 @@ class MLP(nn.Module):
 
 
 class TinyCNN(nn.Module):
-    """``depth`` blocks of 3x3 conv + ReLU (+ 2x2 max-pool while the image is at least 4 px), then a linear head.
+    """``depth`` blocks of 3x3 conv + ReLU (+ 2x2 max-pool while the image is at least 4 px), then a linear
+    head.
 
     Channels double each block, starting from ``channels``.
     """
 
     def __init__(
-        self, input_shape: Sequence[int], num_classes: int, channels: int = 16, depth: int = 2, dropout: float = 0.0
+        self,
+        input_shape: Sequence[int],
+        num_classes: int,
+        channels: int = 16,
+        depth: int = 2,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         shape, num_classes = _check_shape(input_shape, num_classes, "TinyCNN")

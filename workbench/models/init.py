@@ -50,21 +50,30 @@ def init_last_layer_bias(model: nn.Module, data) -> str:
     Classification: the log class priors (a model that knows only the base rates starts at the entropy
     of the labels, not above it). Regression: the target mean.
     """
-    targets = np.asarray(getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data)
+    targets = np.asarray(
+        getattr(data, "targets", None) if not isinstance(data, (np.ndarray, torch.Tensor)) else data
+    )
     if targets is None or targets.ndim == 0:
-        raise TypeError("init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets.")
-    x = data[0][0][None] if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor)) else None
+        raise TypeError(
+            "init_last_layer_bias needs a dataset with .targets (an ImageDataset) or an array of targets."
+        )
+    x = (
+        data[0][0][None]
+        if hasattr(data, "__getitem__") and not isinstance(data, (np.ndarray, torch.Tensor))
+        else None
+    )
     if x is None:
         raise TypeError("init_last_layer_bias needs a dataset (it runs one sample to find the output layer).")
     last = output_layer(model, x.to(model_device(model)))
-    if last is None or getattr(last[1], "bias", None) is None:
+    bias = getattr(last[1], "bias", None) if last is not None else None
+    if last is None or not isinstance(bias, torch.Tensor):
         raise ValueError("init_last_layer_bias: the model's last layer has no bias to set.")
-    name, layer, _, _ = last
+    name = last[0]
     with torch.no_grad():
         if np.issubdtype(targets.dtype, np.floating):
-            layer.bias.fill_(float(targets.mean()))
+            bias.fill_(float(targets.mean()))
         else:
-            counts = np.bincount(targets.astype(np.int64), minlength=layer.bias.numel()).astype(np.float64)
+            counts = np.bincount(targets.astype(np.int64), minlength=bias.numel()).astype(np.float64)
             priors = (counts + 1e-3) / (counts + 1e-3).sum()
-            layer.bias.copy_(torch.from_numpy(np.log(priors)).to(layer.bias))
+            bias.copy_(torch.from_numpy(np.log(priors)).to(bias))
     return name

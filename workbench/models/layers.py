@@ -13,15 +13,19 @@ def model_device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def output_layer(model: nn.Module, x: torch.Tensor) -> tuple[str, nn.Module, torch.Tensor, torch.Tensor] | None:
+def output_layer(
+    model: nn.Module, x: torch.Tensor
+) -> tuple[str, nn.Module, torch.Tensor, torch.Tensor] | None:
     """The last leaf module that ran and has a weight, with its input and output on ``x``."""
     seen: list[tuple[str, nn.Module, torch.Tensor, torch.Tensor]] = []
     hooks = []
     for name, m in model.named_modules():
         if not list(m.children()) and getattr(m, "weight", None) is not None:
-            hooks.append(m.register_forward_hook(
-                lambda mod, inp, out, name=name: seen.append((name, mod, inp[0].detach(), out.detach()))
-            ))
+            hooks.append(
+                m.register_forward_hook(
+                    lambda mod, inp, out, name=name: seen.append((name, mod, inp[0].detach(), out.detach()))
+                )
+            )
     try:
         with torch.no_grad():
             model(x)

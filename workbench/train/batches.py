@@ -22,8 +22,12 @@ class Epochs:
     """Calling it yields one epoch of device batches; it also remembers the epoch's sample order, so a
     diverged run can name the samples of its failing batch (``batch_indices``) at no per-step cost."""
 
-    def __init__(self, run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]], order: Callable[[], object],
-                 batch_size: int) -> None:
+    def __init__(
+        self,
+        run: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]],
+        order: Callable[[], torch.Tensor | range | list[int] | None],
+        batch_size: int,
+    ) -> None:
         self._run, self._order, self.batch_size = run, order, batch_size
 
     def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -42,8 +46,9 @@ class _RecordingSampler(Sampler):
     """Yields what ``inner`` yields and keeps this epoch's order (a list append per sample, in the main
     process: nothing next to a DataLoader's per-sample work)."""
 
-    def __init__(self, inner: Sampler) -> None:
-        self.inner, self.order = inner, []
+    def __init__(self, inner: RandomSampler | SequentialSampler) -> None:
+        self.inner = inner
+        self.order: list[int] = []
 
     def __iter__(self):
         self.order = []
@@ -56,7 +61,11 @@ class _RecordingSampler(Sampler):
 
 
 def epoch_batches(
-    dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None, num_workers: int = 0
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    generator: torch.Generator | None,
+    num_workers: int = 0,
 ) -> Epochs:
     """A callable that yields one epoch of device batches (shuffled by ``generator`` when given).
 
@@ -71,7 +80,7 @@ def epoch_batches(
         n = len(y_all)
         seen: dict[str, torch.Tensor | range] = {}
 
-        def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        def in_memory_epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             order = torch.randperm(n, generator=generator).to(device) if generator is not None else None
             seen["order"] = order if order is not None else range(n)
             for start in range(0, n, batch_size):
@@ -81,10 +90,14 @@ def epoch_batches(
                     idx = order[start : start + batch_size]
                     yield x_all[idx], y_all[idx]
 
-        return Epochs(epoch, lambda: seen.get("order"), batch_size)
+        return Epochs(in_memory_epoch, lambda: seen.get("order"), batch_size)
 
     # the same sampler DataLoader(shuffle=...) would build, same generator: the same order as before
-    inner = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
+    inner = (
+        RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]  # map-style: has __len__
+        if generator is not None
+        else SequentialSampler(dataset)  # type: ignore[arg-type]
+    )
     sampler = _RecordingSampler(inner)
     loader = DataLoader(
         dataset,

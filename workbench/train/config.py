@@ -66,7 +66,9 @@ class TrainConfig:
         check_real(self.weight_decay, "weight_decay", where, low=0.0, high=1.0)
         check_real(self.momentum, "momentum", where, low=0.0, high=0.999999)
         check_int(self.seed, "seed", where, low=0)
-        if not isinstance(self.device, str) or not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu") or self.device.startswith("cuda")
+        ):
             raise ValueError(
                 f"The 'device' parameter of {where} must be 'auto', 'cpu' or 'cuda[:N]'. Got {self.device!r} instead."
             )

@@ -23,9 +23,11 @@ NAMED = 8  # samples named in a message, at most
 ROSE = 2.0  # "the loss rose" when its last finite value is this many times its lowest of the window
 WINDOW = 50  # finite losses looked at before the failure
 
-CHECKS = ("If a lower LR still diverges, look at the model: run workbench.checks.run_all(model, train) "
-          "(its gradient check, workbench.checks.gradient_check, compares backprop with finite differences) "
-          "for vanishing or exploding gradients.")
+CHECKS = (
+    "If a lower LR still diverges, look at the model: run workbench.checks.run_all(model, train) "
+    "(its gradient check, workbench.checks.gradient_check, compares backprop with finite differences) "
+    "for vanishing or exploding gradients."
+)
 
 
 def explain_divergence(
@@ -66,20 +68,33 @@ def explain_divergence(
             return _corrupted(data, bad, len(xs))
     trend = _trend(losses)
     norm = _grad_norm(model, xs, ys, loss_fn, device, good_state) if batch is not None else None
-    parts = [f"The {len(xs)} inputs of that batch are finite, so the data is not to blame."] if batch is not None else []
+    parts = (
+        [f"The {len(xs)} inputs of that batch are finite, so the data is not to blame."]
+        if batch is not None
+        else []
+    )
     grads = ""
     if norm is not None:
-        grads = (f"the gradient norm at the restored weights on that batch is {norm:.3g} (grad_clip={_round(norm)} "
-                 "would cap the steps near it)") if math.isfinite(norm) else \
-            "the gradients at the restored weights on that batch are already NaN/Inf (an overflow)"
+        grads = (
+            (
+                f"the gradient norm at the restored weights on that batch is {norm:.3g} "
+                f"(grad_clip={_round(norm)} would cap the steps near it)"
+            )
+            if math.isfinite(norm)
+            else "the gradients at the restored weights on that batch are already NaN/Inf (an overflow)"
+        )
     if trend:
         parts.append(f"Gradients exploded: {trend}" + (f"; {grads}." if grads else "."))
     elif norm is not None and not math.isfinite(norm):
-        parts.append(f"The loss was not climbing before, yet {grads}: the model or the loss computes something "
-                     "non-finite (a log of 0, a division by 0); the LR alone does not explain it.")
+        parts.append(
+            f"The loss was not climbing before, yet {grads}: the model or the loss computes something "
+            "non-finite (a log of 0, a division by 0); the LR alone does not explain it."
+        )
     elif grads:
-        parts.append(f"No sign of gradients exploding step by step: the loss was not climbing before (a sudden "
-                     f"jump); {grads}.")
+        parts.append(
+            f"No sign of gradients exploding step by step: the loss was not climbing before (a sudden "
+            f"jump); {grads}."
+        )
     parts += ["Lower the learning rate (try 3-10x lower), or clip gradients (grad_clip).", CHECKS]
     return " ".join(parts)
 
@@ -92,7 +107,13 @@ def _load(data: Dataset, indices: Sequence[int] | None):
         items = [data[int(i)] for i in indices]
         xs = torch.stack([torch.as_tensor(x) for x, _ in items])
         ys = torch.as_tensor(np.asarray([y for _, y in items]))
-    except (OSError, RuntimeError, TypeError, ValueError, IndexError):  # an unusual dataset: the generic advice
+    except (
+        OSError,
+        RuntimeError,
+        TypeError,
+        ValueError,
+        IndexError,
+    ):  # an unusual dataset: the generic advice
         return None
     finite = torch.isfinite(xs.reshape(len(xs), -1)).all(dim=1).tolist()
     return xs, ys, [int(i) for i, ok in zip(indices, finite) if not ok]
@@ -106,9 +127,11 @@ def _corrupted(data: Dataset, bad: list[int], size: int) -> str:
         named.append(f"{i} ({path})" if path else str(i))
     more = f" and {len(bad) - NAMED} more" if len(bad) > NAMED else ""
     which = "sample" if len(bad) == 1 else "samples"
-    return (f"The failing batch ({size} samples) has NaN/Inf inputs: {which} {', '.join(named)}{more} of the training "
-            "data (dataset indices). A corrupted sample, not the learning rate: look at it (workbench.data.inspect, "
-            "DataBrowser), fix or drop it (train.subset(...)), and train again.")
+    return (
+        f"The failing batch ({size} samples) has NaN/Inf inputs: {which} {', '.join(named)}{more} of the "
+        "training data (dataset indices). A corrupted sample, not the learning rate: look at it "
+        "(workbench.data.inspect, DataBrowser), fix or drop it (train.subset(...)), and train again."
+    )
 
 
 def _trend(losses: np.ndarray) -> str:
@@ -119,7 +142,10 @@ def _trend(losses: np.ndarray) -> str:
     low, last = float(window.min()), float(window[-1])
     if last < ROSE * low:
         return ""
-    return f"the loss rose from {low:.3g} to {last:.3g} in the last {len(window)} steps before it became non-finite"
+    return (
+        f"the loss rose from {low:.3g} to {last:.3g} in the last {len(window)} steps before it became "
+        "non-finite"
+    )
 
 
 def _grad_norm(model: nn.Module, xs, ys, loss_fn, device, good_state) -> float | None:

@@ -113,7 +113,9 @@ class History:
         import pandas as pd
 
         snap = self.snapshot()
-        frame = pd.DataFrame({"step": snap.epoch_step, **snap.metrics}, index=pd.Index(snap.epoch, name="epoch"))
+        frame = pd.DataFrame(
+            {"step": snap.epoch_step, **snap.metrics}, index=pd.Index(snap.epoch, name="epoch")
+        )
         return frame
 
     def __repr__(self) -> str:

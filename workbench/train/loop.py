@@ -56,7 +56,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {str(device)!r} was asked for, but this machine has no CUDA device. Use 'auto' or 'cpu'.")
+        raise RuntimeError(
+            f"device {str(device)!r} was asked for, but this machine has no CUDA device. Use 'auto' or 'cpu'."
+        )
     return dev
 
 
@@ -162,9 +164,13 @@ def fit(
     """
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"The 'config' parameter of fit must be a TrainConfig. Got {type(config).__name__} instead.")
+        raise TypeError(
+            f"The 'config' parameter of fit must be a TrainConfig. Got {type(config).__name__} instead."
+        )
     if not isinstance(model, nn.Module):
-        raise TypeError(f"The 'model' parameter of fit must be a torch.nn.Module. Got {type(model).__name__} instead.")
+        raise TypeError(
+            f"The 'model' parameter of fit must be a torch.nn.Module. Got {type(model).__name__} instead."
+        )
     _check_dataset(train, "train")
     if val is not None:
         _check_dataset(val, "val")
@@ -185,8 +191,15 @@ def fit(
     epoch_start = [0]  # step count when the current epoch began: step s is batch s - start - 1 of it
 
     def explain(step: int) -> str:  # the finite losses before the failure are in the history already
-        return explain_divergence(model, train, batches.batch_indices(step - epoch_start[0] - 1), loss_fn,
-                                  device, history.snapshot().loss, log.good_state)
+        return explain_divergence(
+            model,
+            train,
+            batches.batch_indices(step - epoch_start[0] - 1),
+            loss_fn,
+            device,
+            history.snapshot().loss,
+            log.good_state,
+        )
 
     log = StepLog(model, history, config.flush_every_s, explain)
     history.steps_per_epoch = math.ceil(len(train) / config.batch_size)  # for curves drawn per epoch
@@ -236,7 +249,9 @@ def fit(
             if corrects:
                 metrics["train_acc"] = torch.stack(corrects).sum().item() / seen
             if val is not None:
-                ev = evaluate(model, val, loss_fn=loss_fn, batch_size=config.eval_batch_size, stop_event=stop_event)
+                ev = evaluate(
+                    model, val, loss_fn=loss_fn, batch_size=config.eval_batch_size, stop_event=stop_event
+                )
                 metrics["val_loss"], metrics["val_acc"] = ev.loss, ev.accuracy
             history.append_epoch(epoch, state.step, metrics)
             for cb in callbacks:
@@ -247,7 +262,9 @@ def fit(
     except (_Stopped, StopTraining) as stop:
         _flush_quietly(log)
         status = "stopped"
-        message = f"stopped at step {state.step} (epoch {state.epoch})" + (f": {stop}" if str(stop) else " by request")
+        message = f"stopped at step {state.step} (epoch {state.epoch})" + (
+            f": {stop}" if str(stop) else " by request"
+        )
     except Diverged as div:
         status, message = "diverged", str(div)
     except BaseException as err:
@@ -257,16 +274,22 @@ def fit(
     seconds = time.perf_counter() - started
     if status == "finished":
         summary = _summary(history)
-        message = f"finished {state.epoch} epochs ({state.step} steps) in {seconds:.1f} s" + (
-            f", {message}" if message else ""
-        ) + (f": {summary}" if summary else "")
+        message = (
+            f"finished {state.epoch} epochs ({state.step} steps) in {seconds:.1f} s"
+            + (f", {message}" if message else "")
+            + (f": {summary}" if summary else "")
+        )
     history.set_status(status, message)
     _end(callbacks, state)
     return history
 
 
 def _check_outputs(out: torch.Tensor, y: torch.Tensor, num_classes: int | None) -> None:
-    if num_classes is not None and not y.dtype.is_floating_point and (out.ndim != 2 or out.shape[1] != num_classes):
+    if (
+        num_classes is not None
+        and not y.dtype.is_floating_point
+        and (out.ndim != 2 or out.shape[1] != num_classes)
+    ):
         raise ValueError(
             f"the model outputs shape {tuple(out.shape)} but the data has {num_classes} classes: "
             f"the last layer must give (batch, {num_classes}) logits"
@@ -287,7 +310,11 @@ def _end(callbacks: Sequence[Callback], state: FitState) -> None:
 
 def _summary(history: History) -> str:
     parts = []
-    for name, label, pct in (("train_loss", "train loss", False), ("val_loss", "val loss", False), ("val_acc", "val acc", True)):
+    for name, label, pct in (
+        ("train_loss", "train loss", False),
+        ("val_loss", "val loss", False),
+        ("val_acc", "val acc", True),
+    ):
         v = history.last(name)
         if math.isfinite(v):
             parts.append(f"{label} {v * 100:.1f} %" if pct else f"{label} {v:.4f}")

@@ -12,6 +12,7 @@ study (issue: tune), next to these tables.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS wb_epochs (
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
         return None
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -96,7 +97,9 @@ class RunStore:
     def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
-            raise FileNotFoundError(f"RunStore: the folder {self.path.parent} does not exist; create it or pick another path.")
+            raise FileNotFoundError(
+                f"RunStore: the folder {self.path.parent} does not exist; create it or pick another path."
+            )
         with self._session() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
@@ -115,15 +118,25 @@ class RunStore:
             con.close()
 
     def connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)  # autocommit; explicit BEGIN below
+        con = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None
+        )  # autocommit; explicit BEGIN below
         con.execute("PRAGMA busy_timeout=30000")
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("PRAGMA synchronous=NORMAL")  # WAL: no fsync per commit; still consistent after any crash
         return con
 
     # -- writing ---------------------------------------------------------------------------------------
-    def create(self, name: str, config: dict, *, kind: str = "train", seed: int | None = None,
-               human_baseline: float | None = None, con: sqlite3.Connection | None = None) -> int:
+    def create(
+        self,
+        name: str,
+        config: dict,
+        *,
+        kind: str = "train",
+        seed: int | None = None,
+        human_baseline: float | None = None,
+        con: sqlite3.Connection | None = None,
+    ) -> int:
         own = con is None
         con = con or self.connect()
         try:
@@ -133,13 +146,26 @@ class RunStore:
                 "VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
                 (name, kind, now, now, json.dumps(_jsonable(config)), seed, human_baseline),
             )
+            assert cur.lastrowid is not None  # set by the INSERT
             return int(cur.lastrowid)
         finally:
             if own:
                 con.close()
 
-    def save(self, name: str, config: dict, steps, losses, lrs, epochs: list[dict], *, status: str, message: str = "",
-             kind: str = "train", seed: int | None = None) -> int:
+    def save(
+        self,
+        name: str,
+        config: dict,
+        steps,
+        losses,
+        lrs,
+        epochs: list[dict],
+        *,
+        status: str,
+        message: str = "",
+        kind: str = "train",
+        seed: int | None = None,
+    ) -> int:
         """Write a finished run in one transaction (a trial trained elsewhere); returns its id.
 
         ``epochs`` holds one dict per epoch with "epoch", "step" and the metrics.
@@ -148,14 +174,29 @@ class RunStore:
             con.execute("BEGIN IMMEDIATE")
             try:
                 run_id = self.create(name, config, kind=kind, seed=seed, con=con)
-                con.executemany("INSERT INTO wb_steps VALUES (?, ?, ?, ?)",
-                                [(run_id, int(s), float(l), float(r)) for s, l, r in zip(steps, losses, lrs)])
-                con.executemany("INSERT INTO wb_epochs VALUES (?, ?, ?, ?)", [
-                    (run_id, int(e["epoch"]), int(e["step"]),
-                     json.dumps(_jsonable({k: v for k, v in e.items() if k not in ("epoch", "step")}))) for e in epochs])
-                final = {k: v for k, v in (epochs[-1].items() if epochs else []) if k not in ("epoch", "step")}
-                con.execute("UPDATE wb_runs SET status = ?, message = ?, final = ? WHERE id = ?",
-                            (status, message, json.dumps(_jsonable(final)), run_id))
+                con.executemany(
+                    "INSERT INTO wb_steps VALUES (?, ?, ?, ?)",
+                    [(run_id, int(s), float(loss), float(r)) for s, loss, r in zip(steps, losses, lrs)],
+                )
+                con.executemany(
+                    "INSERT INTO wb_epochs VALUES (?, ?, ?, ?)",
+                    [
+                        (
+                            run_id,
+                            int(e["epoch"]),
+                            int(e["step"]),
+                            json.dumps(_jsonable({k: v for k, v in e.items() if k not in ("epoch", "step")})),
+                        )
+                        for e in epochs
+                    ],
+                )
+                final = {
+                    k: v for k, v in (epochs[-1].items() if epochs else []) if k not in ("epoch", "step")
+                }
+                con.execute(
+                    "UPDATE wb_runs SET status = ?, message = ?, final = ? WHERE id = ?",
+                    (status, message, json.dumps(_jsonable(final)), run_id),
+                )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -172,27 +213,52 @@ class RunStore:
         if n == 0:
             raise KeyError(f"RunStore: no run with id {run_id} in {self.path}.")
 
-    def recorder(self, name: str, config: dict, *, seed: int | None = None, human_baseline: float | None = None,
-                 flush_every_s: float = 1.0) -> RunRecorder:
+    def recorder(
+        self,
+        name: str,
+        config: dict,
+        *,
+        seed: int | None = None,
+        human_baseline: float | None = None,
+        flush_every_s: float = 1.0,
+    ) -> RunRecorder:
         """A training callback that writes this run as it trains."""
-        return RunRecorder(self, name, config, seed=seed, human_baseline=human_baseline, flush_every_s=flush_every_s)
+        return RunRecorder(
+            self, name, config, seed=seed, human_baseline=human_baseline, flush_every_s=flush_every_s
+        )
 
     # -- reading ---------------------------------------------------------------------------------------
     def list(self):
-        """All runs, newest first, as a pandas DataFrame (one row per run; config and final metrics flattened)."""
+        """All runs, newest first, as a pandas DataFrame (one row per run; config and final metrics
+        flattened)."""
         import pandas as pd
 
         with self._session() as con:
             rows = con.execute(
-                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, final "
-                "FROM wb_runs ORDER BY id DESC").fetchall()
+                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, "
+                "final FROM wb_runs ORDER BY id DESC"
+            ).fetchall()
         records = []
         for r in rows:
-            rec = {"id": r[0], "name": r[1], "kind": r[2], "created": pd.to_datetime(r[3], unit="s"),
-                   "status": r[5], "seed": r[8], "human_baseline": r[9], "message": r[6]}
+            rec = {
+                "id": r[0],
+                "name": r[1],
+                "kind": r[2],
+                "created": pd.to_datetime(r[3], unit="s"),
+                "status": r[5],
+                "seed": r[8],
+                "human_baseline": r[9],
+                "message": r[6],
+            }
             rec.update({f"final_{k}": v for k, v in json.loads(r[10]).items()})
             cfg = json.loads(r[7])
-            rec.update({k: cfg[k] for k in ("lr", "optimizer", "init", "model", "width", "depth", "subset") if k in cfg})
+            rec.update(
+                {
+                    k: cfg[k]
+                    for k in ("lr", "optimizer", "init", "model", "width", "depth", "subset")
+                    if k in cfg
+                }
+            )
             records.append(rec)
         return pd.DataFrame(records)
 
@@ -200,28 +266,47 @@ class RunStore:
         """One run with its curves."""
         with self._session() as con:
             r = con.execute(
-                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, final "
-                "FROM wb_runs WHERE id = ?", (run_id,)).fetchone()
+                "SELECT id, name, kind, created, updated, status, message, config, seed, human_baseline, "
+                "final FROM wb_runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
             if r is None:
                 raise KeyError(f"RunStore: no run with id {run_id} in {self.path}.")
-            steps = con.execute("SELECT step, loss, lr FROM wb_steps WHERE run_id = ? ORDER BY step", (run_id,)).fetchall()
-            epochs = con.execute("SELECT epoch, step, metrics FROM wb_epochs WHERE run_id = ? ORDER BY epoch",
-                                 (run_id,)).fetchall()
+            steps = con.execute(
+                "SELECT step, loss, lr FROM wb_steps WHERE run_id = ? ORDER BY step", (run_id,)
+            ).fetchall()
+            epochs = con.execute(
+                "SELECT epoch, step, metrics FROM wb_epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+            ).fetchall()
         history = History()
         if steps:
-            s, l, lr = zip(*steps)
-            history.append_steps(list(s), list(l), list(lr))
+            s, loss, lr = zip(*steps)
+            history.append_steps(list(s), list(loss), list(lr))
         for epoch, step, metrics in epochs:
-            history.append_epoch(epoch, step, {k: (float("nan") if v is None else v) for k, v in json.loads(metrics).items()})
-        history.set_status(r[5] if r[5] in ("running", "finished", "stopped", "diverged", "failed") else "finished", r[6])
-        return StoredRun(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9], json.loads(r[10]), history)
+            history.append_epoch(
+                epoch, step, {k: (float("nan") if v is None else v) for k, v in json.loads(metrics).items()}
+            )
+        history.set_status(
+            r[5] if r[5] in ("running", "finished", "stopped", "diverged", "failed") else "finished", r[6]
+        )
+        return StoredRun(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9], json.loads(r[10]), history
+        )
 
 
 class RunRecorder(Callback):
     """Writes a run to a ``RunStore`` while it trains: batched, from the training thread's own connection."""
 
-    def __init__(self, store: RunStore, name: str, config: dict, *, seed: int | None = None,
-                 human_baseline: float | None = None, flush_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        name: str,
+        config: dict,
+        *,
+        seed: int | None = None,
+        human_baseline: float | None = None,
+        flush_every_s: float = 1.0,
+    ) -> None:
         self.store, self.name, self.config = store, name, config
         self.seed, self.human_baseline, self.flush_every_s = seed, human_baseline, flush_every_s
         self.run_id: int | None = None
@@ -234,8 +319,9 @@ class RunRecorder(Callback):
 
     def on_fit_start(self, state: FitState) -> None:
         self._con = self.store.connect()
-        self.run_id = self.store.create(self.name, self.config, seed=self.seed, human_baseline=self.human_baseline,
-                                        con=self._con)
+        self.run_id = self.store.create(
+            self.name, self.config, seed=self.seed, human_baseline=self.human_baseline, con=self._con
+        )
         self._last = time.monotonic()
 
     def on_step_end(self, state: FitState) -> None:
@@ -261,11 +347,23 @@ class RunRecorder(Callback):
             return
         with self._lock:
             snap = history.snapshot()
-            steps = [(self.run_id, int(s), float(l), float(r)) for s, l, r in
-                     zip(snap.step[self._written_steps :], snap.loss[self._written_steps :], snap.lr[self._written_steps :])]
+            steps = [
+                (self.run_id, int(s), float(loss), float(r))
+                for s, loss, r in zip(
+                    snap.step[self._written_steps :],
+                    snap.loss[self._written_steps :],
+                    snap.lr[self._written_steps :],
+                )
+            ]
             epochs = [
-                (self.run_id, int(e), int(st), json.dumps(_jsonable({k: float(v[i]) for k, v in snap.metrics.items()})))
-                for i, (e, st) in enumerate(zip(snap.epoch, snap.epoch_step)) if i >= self._written_epochs
+                (
+                    self.run_id,
+                    int(e),
+                    int(st),
+                    json.dumps(_jsonable({k: float(v[i]) for k, v in snap.metrics.items()})),
+                )
+                for i, (e, st) in enumerate(zip(snap.epoch, snap.epoch_step))
+                if i >= self._written_epochs
             ]
             con = self._con
             con.execute("BEGIN IMMEDIATE")
@@ -273,8 +371,10 @@ class RunRecorder(Callback):
                 con.executemany("INSERT OR REPLACE INTO wb_steps VALUES (?, ?, ?, ?)", steps)
                 con.executemany("INSERT OR REPLACE INTO wb_epochs VALUES (?, ?, ?, ?)", epochs)
                 if status is not None:
-                    con.execute("UPDATE wb_runs SET updated = ?, status = ?, message = ?, final = ? WHERE id = ?",
-                                (time.time(), status, message or "", json.dumps(_jsonable(self.final)), self.run_id))
+                    con.execute(
+                        "UPDATE wb_runs SET updated = ?, status = ?, message = ?, final = ? WHERE id = ?",
+                        (time.time(), status, message or "", json.dumps(_jsonable(self.final)), self.run_id),
+                    )
                 else:
                     con.execute("UPDATE wb_runs SET updated = ? WHERE id = ?", (time.time(), self.run_id))
                 con.execute("COMMIT")

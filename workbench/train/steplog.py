@@ -19,12 +19,16 @@ class Diverged(Exception):
     pass
 
 
-
 class StepLog:
     """Device-side step losses, copied to the history in chunks; keeps the last known-good weights."""
 
-    def __init__(self, model: nn.Module, history: History, interval_s: float,
-                 explain: Callable[[int], str] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        history: History,
+        interval_s: float,
+        explain: Callable[[int], str] | None = None,
+    ) -> None:
         self.model = model
         self.explain = explain  # failing step -> why, after the weights are back
         self.history = history

@@ -2,7 +2,16 @@
 
 from .lr_range import LRRangeResult, lr_range_test, suggest_lrs
 from .probe import ProbeResult, quick_probe
-from .searching import ModelSpec, SearchResult, SearchSpace, TrialOutcome, TrialTask, refine, run_trial, search
+from .searching import (
+    ModelSpec,
+    SearchResult,
+    SearchSpace,
+    TrialOutcome,
+    TrialTask,
+    refine,
+    run_trial,
+    search,
+)
 
 __all__ = [
     "LRRangeResult",

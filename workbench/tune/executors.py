@@ -9,6 +9,7 @@ says ``submit`` runs the trial itself, in this thread. ``search`` picks one; the
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import threading
@@ -44,7 +45,7 @@ class _InProcess:
         pass
 
 
-# -- local worker processes -----------------------------------------------------------------------------------
+# -- local worker processes ----------------------------------------------------------------------------------
 _WORKER_DATA: dict = {}
 
 
@@ -60,7 +61,8 @@ def _init_worker(barrier, environ: dict[str, str]) -> None:
 
 
 def _warm_up(train, val, threads: int, model: ModelSpec, batch_size: int) -> int:
-    """Receive the data, then pay torch's first-call costs (thread pools, the model's kernels) before the first trial.
+    """Receive the data, then pay torch's first-call costs (thread pools, the model's kernels) before the
+    first trial.
 
     Every worker takes exactly one of these tasks: each waits at a barrier for the others, so none can
     take a second one. Runs a few steps of the search's model on the worker's real data, in every
@@ -73,10 +75,8 @@ def _warm_up(train, val, threads: int, model: ModelSpec, batch_size: int) -> int
     from ..train.state import preserved
 
     _WORKER_DATA["train"], _WORKER_DATA["val"] = train, val
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):  # another worker died starting; the pool says so
         _WORKER_DATA["barrier"].wait(timeout=300)
-    except threading.BrokenBarrierError:  # another worker died starting; the pool reports that
-        pass
     torch.set_num_threads(max(1, threads))
     net = model.build(train)
     with preserved(net):
@@ -114,7 +114,9 @@ def _worker_context():
     ctx = multiprocessing.get_context("forkserver")
     # keep what someone else asked the server to preload (Python offers no public getter for it)
     preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-    ctx.set_forkserver_preload(preload + [m for m in _PRELOAD if m not in preload])  # takes effect if not yet running
+    ctx.set_forkserver_preload(
+        preload + [m for m in _PRELOAD if m not in preload]
+    )  # takes effect if not yet running
     return ctx
 
 
@@ -127,19 +129,33 @@ class _LocalProcesses:
 
     inline = False
 
-    def __init__(self, workers: int, train, val, threads: int = 1, model: ModelSpec = ModelSpec(), batch_size: int = 64,
-                 wait: bool = True) -> None:
+    def __init__(
+        self,
+        workers: int,
+        train,
+        val,
+        threads: int = 1,
+        model: ModelSpec = ModelSpec(),
+        batch_size: int = 64,
+        wait: bool = True,
+    ) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
         # The data travels with the warm-up task, not as initargs: a spawned process reads its start-up
         # arguments while importing torch, and the parent waits for that before starting the next one
         # (measured: two workers started one after the other, 3.2 s instead of 2.0 s).
         ctx = _worker_context()
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                        initargs=(ctx.Barrier(workers), dict(os.environ)))
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(ctx.Barrier(workers), dict(os.environ)),
+        )
         self.slots = workers
         # start every worker now, side by side, and warm it up (else they start one by one, lazily)
-        self.warm_ups = [self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)]
+        self.warm_ups = [
+            self.pool.submit(_warm_up, train, val, threads, model, batch_size) for _ in range(workers)
+        ]
         if wait:
             self.ready()
 
@@ -154,14 +170,15 @@ class _LocalProcesses:
         self.pool.shutdown(wait=False, cancel_futures=True)  # idle workers exit on their own
 
 
-# -- Dask ---------------------------------------------------------------------------------------------------------
+# -- Dask ----------------------------------------------------------------------------------------------------
 class _Shipment:
     """The (train, val) pair as it travels to Dask workers, in one piece.
 
     Dask pickles what it scatters, and a torch tensor pickles through ``torch.save`` into in-band bytes
     (copied on each side; measured 0.65-1.0 s for MNIST's 31 MB to two workers), with train and val each
     carrying the images they share. Here in-memory images travel once, as NumPy arrays, which Dask sends
-    as zero-copy frames (0.05-0.1 s). The local pool does not need this: it passes tensors through shared memory.
+    as zero-copy frames (0.05-0.1 s). The local pool does not need this: it passes tensors through shared
+    memory.
     """
 
     def __init__(self, train, val) -> None:
@@ -176,8 +193,12 @@ class _Shipment:
         parts = []
         for ds in (self.train, self.val):
             images = getattr(ds, "_images", None)
-            if isinstance(ds, TensorImageDataset) and isinstance(images, torch.Tensor) and images.device.type == "cpu" \
-                    and not images.requires_grad:
+            if (
+                isinstance(ds, TensorImageDataset)
+                and isinstance(images, torch.Tensor)
+                and images.device.type == "cpu"
+                and not images.requires_grad
+            ):
                 shell = copy.copy(ds)
                 shell._images = None
                 if id(images) not in arrays:

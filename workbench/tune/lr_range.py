@@ -91,15 +91,19 @@ def suggest_lrs(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[dict[str, float]
     keep = np.isfinite(smoothed) & np.isfinite(lrs) & (lrs > 0)
     x, y = np.log10(lrs[keep]), smoothed[keep]
     if len(y) < 5:
-        raise ValueError(f"lr_range_test: only {len(y)} finite points; sweep more steps or start from a lower LR.")
+        raise ValueError(
+            f"lr_range_test: only {len(y)} finite points; sweep more steps or start from a lower LR."
+        )
     i_min = int(np.argmin(y))
     drop = (y[0] - y[i_min]) / max(abs(y[0]), 1e-12)
     if drop < MIN_DROP:
-        reason = (f"no good LR found: the smoothed loss never fell more than {max(drop, 0.0):.0%} below its start "
-                  f"anywhere in LR {10 ** x[0]:.1e} .. {10 ** x[-1]:.1e}, so no LR in this range trains the model. "
-                  "Check the initialisation (the first loss should be about ln(number of classes)), the data "
-                  "(inputs and labels must line up: look at a batch), and run the sanity checks "
-                  "(workbench.checks.run_all(model, data)); if they pass, sweep from a lower start_lr.")
+        reason = (
+            f"no good LR found: the smoothed loss never fell more than {max(drop, 0.0):.0%} below its start "
+            f"anywhere in LR {10 ** x[0]:.1e} .. {10 ** x[-1]:.1e}, so no LR in this range trains the model. "
+            "Check the initialisation (the first loss should be about ln(number of classes)), the data "
+            "(inputs and labels must line up: look at a batch), and run the sanity checks "
+            "(workbench.checks.run_all(model, data)); if they pass, sweep from a lower start_lr."
+        )
         return {}, None, reason
     upto = max(i_min, 2)
     grad = np.gradient(y[: upto + 1], x[: upto + 1])
@@ -107,14 +111,24 @@ def suggest_lrs(lrs: np.ndarray, smoothed: np.ndarray) -> tuple[dict[str, float]
     minimum = float(10 ** x[i_min] / 10)
     valley = float(10 ** x[min(_valley(y), len(x) - 1)])
     suggestions = {"min/10": minimum, "valley": valley, "steepest": steepest}
-    reason = (f"min/10: a tenth of the LR at the lowest smoothed loss ({drop:.0%} below the start), the LR that made "
-              "the loss fall fastest over ~100 steps in our measurements; the valley is a safer, slower choice.")
+    reason = (
+        f"min/10: a tenth of the LR at the lowest smoothed loss ({drop:.0%} below the start), the LR that "
+        "made the loss fall fastest over ~100 steps in our measurements; the valley is a safer, slower "
+        "choice."
+    )
     return suggestions, "min/10", reason
 
 
 class _Sweep(Callback):
-    def __init__(self, optimizer, start_lr: float, factor: float, beta: float, diverge_factor: float,
-                 on_point: Callable[[float, float, float], None] | None) -> None:
+    def __init__(
+        self,
+        optimizer,
+        start_lr: float,
+        factor: float,
+        beta: float,
+        diverge_factor: float,
+        on_point: Callable[[float, float, float], None] | None,
+    ) -> None:
         self.optimizer, self.lr, self.factor = optimizer, start_lr, factor
         self.beta, self.diverge_factor, self.on_point = beta, diverge_factor, on_point
         self.avg, self.best = 0.0, math.inf
@@ -124,6 +138,7 @@ class _Sweep(Callback):
         self.stopped = "reached the end of the range"
 
     def on_step_end(self, state: FitState) -> None:
+        assert state.loss is not None  # set on every step
         loss = float(state.loss)  # one sync per step: the stop rule needs every loss (a 100-step probe)
         k = len(self.losses)
         self.avg = self.beta * self.avg + (1 - self.beta) * loss
@@ -138,7 +153,9 @@ class _Sweep(Callback):
             raise StopTraining(self.stopped)
         self.best = min(self.best, smooth)
         if k > 5 and smooth > self.diverge_factor * self.best:
-            self.stopped = f"stopped at LR {self.lr:.1e}: the smoothed loss passed {self.diverge_factor:g}x its best"
+            self.stopped = (
+                f"stopped at LR {self.lr:.1e}: the smoothed loss passed {self.diverge_factor:g}x its best"
+            )
             raise StopTraining(self.stopped)
         self.lr *= self.factor
         set_lr(self.optimizer, self.lr)
@@ -176,16 +193,32 @@ def lr_range_test(
     check_real(beta, "beta", "lr_range_test", low=0.0, high=0.999)
     user_opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
     factor = (end_lr / start_lr) ** (1 / (num_iter - 1))
-    epochs = max(1, math.ceil(num_iter / max(1, math.ceil(len(data) / batch_size))))
-    config = TrainConfig(epochs=epochs, max_steps=num_iter, batch_size=batch_size, lr=start_lr, seed=seed,
-                         flush_every_s=60.0)
+    n = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset stub does not
+    epochs = max(1, math.ceil(num_iter / max(1, math.ceil(n / batch_size))))
+    config = TrainConfig(
+        epochs=epochs, max_steps=num_iter, batch_size=batch_size, lr=start_lr, seed=seed, flush_every_s=60.0
+    )
     with preserved(model, user_opt):
-        opt = user_opt or make_optimizer(optimizer, model.parameters(), start_lr, weight_decay)
+        opt = (
+            optimizer
+            if isinstance(optimizer, torch.optim.Optimizer)
+            else make_optimizer(optimizer, model.parameters(), start_lr, weight_decay)
+        )
         set_lr(opt, start_lr)
         sweep = _Sweep(opt, start_lr, factor, beta, diverge_factor, on_point)
-        history = fit(model, data, config=config, optimizer=opt, loss_fn=loss_fn, callbacks=[sweep], stop_event=stop_event)
+        history = fit(
+            model,
+            data,
+            config=config,
+            optimizer=opt,
+            loss_fn=loss_fn,
+            callbacks=[sweep],
+            stop_event=stop_event,
+        )
     lrs, losses, smoothed = np.array(sweep.lrs), np.array(sweep.losses), np.array(sweep.smoothed)
-    stopped = sweep.stopped if history.status != "stopped" or "by request" not in history.message else "cancelled"
+    stopped = (
+        sweep.stopped if history.status != "stopped" or "by request" not in history.message else "cancelled"
+    )
     if history.status == "diverged":
         stopped = "the loss became NaN/Inf"
     result = LRRangeResult(lrs, losses, smoothed, stopped=stopped)

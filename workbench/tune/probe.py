@@ -30,12 +30,21 @@ class ProbeResult:
     recommended: float | None = None
 
     def summary(self) -> str:
-        rows = [f"  lr {lr:.0e}: {f:.3f} -> {l:.3f}  " + ("diverged" if d else ("drops" if ok else "no real drop"))
-                + (" (unstable: the loss first rose)" if u else "")
-                for lr, f, l, ok, d, u in zip(self.lrs, self.first, self.last, self.dropped, self.diverged, self.unstable)]
-        best = (f"recommended: {self.recommended:.0e} (the lowest loss after {len(next(iter(self.curves.values())))} steps)"
-                if self.recommended else "no LR made the loss drop: check the pipeline")
-        return "\n".join(rows + [best])
+        rows = [
+            f"  lr {lr:.0e}: {f:.3f} -> {last:.3f}  "
+            + ("diverged" if d else ("drops" if ok else "no real drop"))
+            + (" (unstable: the loss first rose)" if u else "")
+            for lr, f, last, ok, d, u in zip(
+                self.lrs, self.first, self.last, self.dropped, self.diverged, self.unstable
+            )
+        ]
+        best = (
+            f"recommended: {self.recommended:.0e} (the lowest loss after "
+            f"{len(next(iter(self.curves.values())))} steps)"
+            if self.recommended
+            else "no LR made the loss drop: check the pipeline"
+        )
+        return "\n".join([*rows, best])
 
 
 def quick_probe(
@@ -57,10 +66,18 @@ def quick_probe(
     that drops is often one that blew up first and is still recovering: such runs are flagged unstable).
     """
     out = ProbeResult(list(lrs), [], [], [], [])
-    epochs = max(1, math.ceil(steps / max(1, math.ceil(len(data) / batch_size))))
+    n = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; torch's Dataset stub does not
+    epochs = max(1, math.ceil(steps / max(1, math.ceil(n / batch_size))))
     for lr in lrs:
-        cfg = TrainConfig(epochs=epochs, max_steps=steps, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
-                          batch_size=batch_size, seed=seed)
+        cfg = TrainConfig(
+            epochs=epochs,
+            max_steps=steps,
+            lr=lr,
+            weight_decay=weight_decay,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            seed=seed,
+        )
         with preserved(model):
             h = fit(model, data, config=cfg)
         loss = h.snapshot().loss
@@ -74,6 +91,6 @@ def quick_probe(
         out.dropped.append(not diverged and last <= (1 - drop) * first)
         out.unstable.append(bool(len(loss)) and float(loss[: max(k, 1)].max()) > 1.2 * float(loss[0]))
         out.curves[lr] = loss
-    ok = [(l, -lr, lr) for lr, l, d in zip(lrs, out.last, out.dropped) if d]
+    ok = [(last, -lr, lr) for lr, last, d in zip(lrs, out.last, out.dropped) if d]
     out.recommended = min(ok)[2] if ok else None
     return out

@@ -40,12 +40,16 @@ from .trial import (
     run_trial,
 )
 
-__all__ = ["ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask", "ranked", "refine", "run_trial", "search"]
+__all__ = [
+    "ModelSpec", "SearchResult", "SearchSpace", "TrialOutcome", "TrialTask",
+    "ranked", "refine", "run_trial", "search",
+]
 
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """LR log-uniform in ``lr``; weight decay from ``weight_decay`` choices, or log-uniform in ``weight_decay_range``."""
+    """LR log-uniform in ``lr``; weight decay from ``weight_decay`` choices, or log-uniform in
+    ``weight_decay_range``."""
 
     lr: tuple[float, float] = (1e-4, 1e-1)
     weight_decay: tuple[float, ...] = (1e-4, 1e-5, 0.0)
@@ -54,17 +58,25 @@ class SearchSpace:
     def __post_init__(self) -> None:
         lo, hi = self.lr
         if not 0 < lo < hi <= 10:
-            raise ValueError(f"SearchSpace: lr must be (low, high) with 0 < low < high <= 10. Got {self.lr} instead.")
-        if self.weight_decay_range is not None and not 0 < self.weight_decay_range[0] < self.weight_decay_range[1]:
-            raise ValueError(f"SearchSpace: weight_decay_range must be (low, high) with 0 < low < high. Got {self.weight_decay_range}.")
+            raise ValueError(
+                f"SearchSpace: lr must be (low, high) with 0 < low < high <= 10. Got {self.lr} instead."
+            )
+        wdr = self.weight_decay_range
+        if wdr is not None and not 0 < wdr[0] < wdr[1]:
+            raise ValueError(
+                f"SearchSpace: weight_decay_range must be (low, high) with 0 < low < high. Got {wdr}."
+            )
         if self.weight_decay_range is None and (not self.weight_decay or min(self.weight_decay) < 0):
-            raise ValueError(f"SearchSpace: weight_decay needs non-negative choices. Got {self.weight_decay}.")
+            raise ValueError(
+                f"SearchSpace: weight_decay needs non-negative choices. Got {self.weight_decay}."
+            )
 
     def distributions(self) -> dict:
         import optuna
 
-        wd = (optuna.distributions.FloatDistribution(*self.weight_decay_range, log=True) if self.weight_decay_range
-              else optuna.distributions.CategoricalDistribution(list(self.weight_decay)))
+        dist = optuna.distributions
+        wd = (dist.FloatDistribution(*self.weight_decay_range, log=True) if self.weight_decay_range
+              else dist.CategoricalDistribution(list(self.weight_decay)))
         return {"lr": optuna.distributions.FloatDistribution(*self.lr, log=True), "weight_decay": wd}
 
     def grid(self, n_trials: int) -> dict[str, list[float]]:
@@ -77,7 +89,8 @@ class SearchSpace:
 # -- results -------------------------------------------------------------------------------------------------
 @dataclass
 class SearchResult:
-    """Every trial of a study (this call's and earlier ones) as ``TrialOutcome`` objects, and where it is stored."""
+    """Every trial of a study (this call's and earlier ones) as ``TrialOutcome`` objects, and where it is
+    stored."""
 
     study_name: str
     storage_url: str
@@ -90,8 +103,9 @@ class SearchResult:
         import pandas as pd
 
         rows = [{"trial": o.number, "lr": o.params.get("lr"), "weight_decay": o.params.get("weight_decay"),
-                 "val_acc": o.value, "val_loss": o.val_loss, "status": o.status, "seconds": round(o.seconds, 2),
-                 "run_id": o.run_id, "reason": o.reason.splitlines()[0] if o.reason else ""} for o in self.outcomes]
+                 "val_acc": o.value, "val_loss": o.val_loss, "status": o.status,
+                 "seconds": round(o.seconds, 2), "run_id": o.run_id,
+                 "reason": o.reason.splitlines()[0] if o.reason else ""} for o in self.outcomes]
         frame = pd.DataFrame(rows)
         if not frame.empty:
             frame = frame.sort_values("val_acc", ascending=False, na_position="last").reset_index(drop=True)
@@ -108,7 +122,8 @@ class SearchResult:
 
 def ranked(outcomes: list[TrialOutcome]) -> list[TrialOutcome]:
     """The completed trials, best validation accuracy first."""
-    return sorted((o for o in outcomes if o.status == "complete" and o.value is not None), key=lambda o: -o.value)
+    done = [(o.value, o) for o in outcomes if o.status == "complete" and o.value is not None]
+    return [o for _, o in sorted(done, key=lambda p: -p[0])]
 
 
 def _splits(data) -> tuple[ImageDataset, ImageDataset]:
@@ -116,7 +131,10 @@ def _splits(data) -> tuple[ImageDataset, ImageDataset]:
         return data.train, data.val
     if isinstance(data, tuple) and len(data) == 2:
         return data
-    raise TypeError(f"The 'data' parameter of search must be DataSplits or a (train, val) pair. Got {type(data).__name__} instead.")
+    raise TypeError(
+        "The 'data' parameter of search must be DataSplits or a (train, val) pair. Got "
+        f"{type(data).__name__} instead."
+    )
 
 
 def search(
@@ -195,30 +213,36 @@ def search(
     t_start = time.perf_counter()
     local_threads = threads_per_worker or max(1, (os.cpu_count() or 1) // max(1, workers))
     # workers start (and warm up) while this process opens the study
-    runner = (_Dask(client, train, val) if client is not None else
-              _LocalProcesses(workers, train, val, local_threads, model, batch_size, wait=False) if workers > 0
-              else _InProcess(train, val, run_trial))
+    runner = (_Dask(client, train, val) if client is not None
+              else _LocalProcesses(workers, train, val, local_threads, model, batch_size, wait=False)
+              if workers > 0 else _InProcess(train, val, run_trial))
     threads = local_threads if client is None else (threads_per_worker or 1)
     try:
         with _quiet_optuna():
-            study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler, direction="maximize",
-                                        pruner=_pruner(pruning), load_if_exists=True)
+            study = optuna.create_study(study_name=study_name, storage=url, sampler=sampler,
+                                        direction="maximize", pruner=_pruner(pruning), load_if_exists=True)
             for lr, wd in itertools.product(grid["lr"], grid["weight_decay"]) if grid is not None else ():
                 study.enqueue_trial({"lr": lr, "weight_decay": wd}, skip_if_exists=True)
             _fail_interrupted(study)
-            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))  # complete, pruned, failed
+            # complete, pruned, failed
+            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
             runner.ready()
-            _run_trials(study, runner, max(0, n_trials - finished), space, stop_event, on_trial, store,
-                        TrialTask(-1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning, threads))
+            template = TrialTask(-1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning,
+                                 threads)
+            todo = max(0, n_trials - finished)
+            _run_trials(study, runner, todo, space, stop_event, on_trial, store, template)
             interrupted = set(study.user_attrs.get(_INTERRUPTED, ()))
-            outcomes = [_outcome_from_trial(t, t.number in interrupted) for t in study.get_trials(deepcopy=False)]
+            outcomes = [_outcome_from_trial(t, t.number in interrupted)
+                        for t in study.get_trials(deepcopy=False)]
     finally:
         runner.close()
     return SearchResult(study_name, url or "", outcomes, mode, time.perf_counter() - t_start)
 
 
-def _run_trials(study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store, template: TrialTask) -> None:
-    """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it ends."""
+def _run_trials(study, runner, todo: int, space: SearchSpace, stop_event, on_trial, store,
+                template: TrialTask) -> None:
+    """Ask Optuna for ``todo`` trials, run them ``runner.slots`` at a time, record and tell each as it
+    ends."""
     wake = threading.Event()  # set as any trial ends
     running: dict = {}
 
@@ -247,7 +271,7 @@ def _run_trials(study, runner, todo: int, space: SearchSpace, stop_event, on_tri
         for trial, f in ended:
             try:
                 outcome = f.result()
-            except Exception as err:  # the worker itself died
+            except Exception as err:  # noqa: BLE001 (the worker itself died: recorded, the search goes on)
                 outcome = TrialOutcome(trial.number, dict(trial.params), "fail", None, None,
                                        f"worker failed: {type(err).__name__}: {err}")
             _record(study, trial, outcome, store, template.study_name, template.pruning)
@@ -273,9 +297,11 @@ def refine(
     """
     top = coarse.top(top_k)
     if not top:
-        raise ValueError(f"refine: the coarse study {coarse.study_name!r} has no completed trial to refine around.")
+        raise ValueError(
+            f"refine: the coarse study {coarse.study_name!r} has no completed trial to refine around."
+        )
     lrs = [o.params["lr"] for o in top]
     space = SearchSpace(lr=(min(lrs) / factor, min(10.0, max(lrs) * factor)),
                         weight_decay=tuple(sorted({float(o.params["weight_decay"]) for o in top})))
-    return search(data, space=space, n_trials=n_trials, epochs=epochs, study_name=study_name or f"{coarse.study_name}-refine",
-                  **kwargs)
+    return search(data, space=space, n_trials=n_trials, epochs=epochs,
+                  study_name=study_name or f"{coarse.study_name}-refine", **kwargs)

@@ -1,6 +1,7 @@
 """One trial of a search: what it trains (``ModelSpec``, ``TrialTask``), how (``run_trial``), what it gives
 back (``TrialOutcome``) and how that outcome is kept in the Optuna study and read back. Tasks and outcomes
-are picklable: tasks travel to worker processes and Dask workers, outcomes come back. The search itself (asking Optuna for parameters, telling it the results) is in
+are picklable: tasks travel to worker processes and Dask workers, outcomes come back. The search itself
+(asking Optuna for parameters, telling it the results) is in
 ``searching``; where a trial runs is in ``executors``.
 """
 
@@ -35,8 +36,15 @@ class ModelSpec:
     def build(self, data: ImageDataset):
         from ..models import build_model
 
-        knobs = {} if self.kind == "linear" else ({"width": self.width, "depth": self.depth} if self.kind == "mlp"
-                                                    else {"channels": self.width, "depth": self.depth})
+        knobs = (
+            {}
+            if self.kind == "linear"
+            else (
+                {"width": self.width, "depth": self.depth}
+                if self.kind == "mlp"
+                else {"channels": self.width, "depth": self.depth}
+            )
+        )
         return build_model(self.kind, data, seed=self.seed, **knobs)
 
 
@@ -84,7 +92,11 @@ def _pruner(on: bool):
     """The search's pruner: median pruning on the validation accuracy after each epoch, or none."""
     import optuna
 
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if on else optuna.pruners.NopPruner()
+    return (
+        optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        if on
+        else optuna.pruners.NopPruner()
+    )
 
 
 @contextmanager
@@ -101,8 +113,8 @@ def _quiet_optuna():
 
 
 class _MedianPruning(Callback):
-    """Prunes the trial after an epoch whose validation accuracy falls below the median of the study's completed
-    trials at that epoch.
+    """Prunes the trial after an epoch whose validation accuracy falls below the median of the study's
+    completed trials at that epoch.
 
     The trial itself belongs to the process that asked for it (Optuna's ask/tell); a worker cannot open it
     through Optuna's public API. So the worker asks Optuna's own ``Trial.should_prune`` on a stand-in: a trial
@@ -111,7 +123,7 @@ class _MedianPruning(Callback):
     the epochs' accuracies to it when the trial ends, so later trials are judged against it.
     """
 
-    def __init__(self, storage_url: str, study_name: str) -> None:
+    def __init__(self, storage_url: str, study_name: str | None) -> None:
         import optuna
 
         self.study = optuna.load_study(study_name=study_name, storage=storage_url)
@@ -155,17 +167,29 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
     from ..train.loop import fit
 
     t0 = time.perf_counter()
-    outcome = TrialOutcome(task.number, dict(task.params), "fail", None, None, "", worker=f"pid {os.getpid()}")
+    outcome = TrialOutcome(
+        task.number, dict(task.params), "fail", None, None, "", worker=f"pid {os.getpid()}"
+    )
     try:
-        callbacks = [_MedianPruning(task.storage_url, task.study_name)] if task.pruning and task.storage_url else []
+        callbacks = (
+            [_MedianPruning(task.storage_url, task.study_name)] if task.pruning and task.storage_url else []
+        )
         model = task.model.build(train)
-        config = TrainConfig(epochs=task.epochs, batch_size=task.batch_size, lr=task.params["lr"],
-                             weight_decay=task.params["weight_decay"], seed=task.seed, optimizer=task.optimizer)
+        config = TrainConfig(
+            epochs=task.epochs,
+            batch_size=task.batch_size,
+            lr=task.params["lr"],
+            weight_decay=task.params["weight_decay"],
+            seed=task.seed,
+            optimizer=task.optimizer,
+        )
         history = fit(model, train, val, config=config, callbacks=callbacks)
         snap = history.snapshot()
         outcome.steps, outcome.losses, outcome.lrs = snap.step.tolist(), snap.loss.tolist(), snap.lr.tolist()
-        outcome.epochs = [{"epoch": int(e), "step": int(s), **{k: float(v[i]) for k, v in snap.metrics.items()}}
-                          for i, (e, s) in enumerate(zip(snap.epoch, snap.epoch_step))]
+        outcome.epochs = [
+            {"epoch": int(e), "step": int(s), **{k: float(v[i]) for k, v in snap.metrics.items()}}
+            for i, (e, s) in enumerate(zip(snap.epoch, snap.epoch_step))
+        ]
         acc, vloss = history.last("val_acc"), history.last("val_loss")
         if history.status == "finished" and math.isfinite(acc):
             outcome.status, outcome.value, outcome.val_loss = "complete", float(acc), float(vloss)
@@ -175,7 +199,7 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
             outcome.value = float(acc) if math.isfinite(acc) else None
         else:
             outcome.reason = history.message or history.status
-    except Exception as err:  # recorded as a failed trial; the search goes on
+    except Exception as err:  # noqa: BLE001 (recorded as a failed trial; the search goes on)
         outcome.reason = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
     outcome.seconds = time.perf_counter() - t0
     return outcome
@@ -185,11 +209,20 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
 def _outcome_from_trial(t, interrupted: bool = False) -> TrialOutcome:
     import optuna
 
-    state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(t.state, "fail")
+    state = {optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned"}.get(
+        t.state, "fail"
+    )
     reason = "interrupted: the process running it stopped" if interrupted else t.user_attrs.get("reason", "")
-    return TrialOutcome(t.number, dict(t.params), state, t.value if state == "complete" else None,
-                        t.user_attrs.get("val_loss"), reason, seconds=t.user_attrs.get("seconds", 0.0),
-                        run_id=t.user_attrs.get("run_id"))
+    return TrialOutcome(
+        t.number,
+        dict(t.params),
+        state,
+        t.value if state == "complete" else None,
+        t.user_attrs.get("val_loss"),
+        reason,
+        seconds=t.user_attrs.get("seconds", 0.0),
+        run_id=t.user_attrs.get("run_id"),
+    )
 
 
 _INTERRUPTED = "interrupted_trials"  # study attribute: trials failed because the process running them stopped
@@ -210,17 +243,25 @@ def _fail_interrupted(study) -> None:
         study.set_user_attr(_INTERRUPTED, sorted(set(study.user_attrs.get(_INTERRUPTED, [])) | set(stale)))
 
 
-def _record(study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str, pruning: bool) -> None:
+def _record(
+    study, trial, outcome: TrialOutcome, store: RunStore | None, study_name: str | None, pruning: bool
+) -> None:
     """Save the trial's curves in the store, then tell Optuna how it ended (with its per-epoch accuracies
     when pruning, which later trials are judged against)."""
     import optuna
 
     if store is not None and outcome.steps:
         outcome.run_id = store.save(
-            f"{study_name} #{outcome.number}", {**outcome.params, "study": study_name, "trial": outcome.number},
-            outcome.steps, outcome.losses, outcome.lrs, outcome.epochs,
+            f"{study_name} #{outcome.number}",
+            {**outcome.params, "study": study_name, "trial": outcome.number},
+            outcome.steps,
+            outcome.losses,
+            outcome.lrs,
+            outcome.epochs,
             status={"complete": "finished", "pruned": "stopped"}.get(outcome.status, "failed"),
-            message=outcome.reason.splitlines()[0] if outcome.reason else "", kind="trial")
+            message=outcome.reason.splitlines()[0] if outcome.reason else "",
+            kind="trial",
+        )
     trial.set_user_attr("reason", outcome.reason.splitlines()[0] if outcome.reason else "")
     trial.set_user_attr("seconds", outcome.seconds)
     if outcome.val_loss is not None:
@@ -232,5 +273,6 @@ def _record(study, trial, outcome: TrialOutcome, store: RunStore | None, study_n
             if math.isfinite(e.get("val_acc", math.nan)):
                 trial.report(e["val_acc"], e["epoch"])
     state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
-        outcome.status, optuna.trial.TrialState.FAIL)
+        outcome.status, optuna.trial.TrialState.FAIL
+    )
     study.tell(trial, outcome.value if state == optuna.trial.TrialState.COMPLETE else None, state=state)

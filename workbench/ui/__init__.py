@@ -1,5 +1,6 @@
 """Widgets: thin views over the core's result objects (imports ipywidgets and bqplot)."""
 
+from ..background import BackgroundRun, Throttle
 from .base import RunView
 from .checks import BatchViewer, ChecksPanel
 from .curves import LiveCurves
@@ -11,7 +12,6 @@ from .lab import OverfitLab
 from .lr_range_view import LRRangeView
 from .panel import TrainingPanel
 from .predictions import PredictionView
-from ..background import BackgroundRun, Throttle
 from .runs import RunsView
 from .search_view import SearchView
 

@@ -56,7 +56,9 @@ class RunView(widgets.VBox):
         self.run: BackgroundRun | None = None
         self._run_name = name
         self.run_button = widgets.Button(description=run_label, button_style="success", icon=run_icon)
-        self.stop_button = widgets.Button(description=stop_label, button_style="danger", icon="stop", disabled=True)
+        self.stop_button = widgets.Button(
+            description=stop_label, button_style="danger", icon="stop", disabled=True
+        )
         self.status_html = widgets.HTML(status_markup("ready"))
         self.status_html.add_class("wb-status")
         self.error_html = widgets.HTML("")
@@ -89,7 +91,9 @@ class RunView(widgets.VBox):
         if target is None:
             return None
         self.error_html.value = ""
-        self.run = BackgroundRun(target, background=self.background, on_done=self._finish, name=self._run_name)
+        self.run = BackgroundRun(
+            target, background=self.background, on_done=self._finish, name=self._run_name
+        )
         self.running = True
         self.run_button.disabled, self.stop_button.disabled = True, False
         return self.run.start()

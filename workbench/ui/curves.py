@@ -18,10 +18,10 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..background import Throttle
 from ..train.callbacks import Callback, FitState
 from ..train.history import History, HistorySnapshot, in_epochs
 from .plotting import downsample, ema, log_ticks, spread_band
-from ..background import Throttle
 
 __all__ = ["LiveCurves"]
 
@@ -66,12 +66,21 @@ class LiveCurves(widgets.VBox):
     refresh_hz = traitlets.Float(4.0)
     max_points = traitlets.Int(2000)
     drawn_version = traitlets.Int(-1, help="History version last drawn (tests read it).")
-    human_accuracy = traitlets.Float(None, allow_none=True, help="Drawn as a horizontal line on the accuracy figure.")
+    human_accuracy = traitlets.Float(
+        None, allow_none=True, help="Drawn as a horizontal line on the accuracy figure."
+    )
     max_ghosts = traitlets.Int(5, help="Earlier runs kept as faded lines.")
     x_axis = traitlets.Enum(("step", "epoch"), "step", help="Draw against optimizer steps or epochs.")
 
-    def __init__(self, refresh_hz: float = 4.0, max_points: int = 2000, *, smooth: bool = False, band: bool = False,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        refresh_hz: float = 4.0,
+        max_points: int = 2000,
+        *,
+        smooth: bool = False,
+        band: bool = False,
+        **kwargs,
+    ) -> None:
         self.smooth, self.band = smooth, band
         self._snap: HistorySnapshot | None = None  # last drawn, redrawn when x_axis changes
         self._ghost_snaps: list[HistorySnapshot] = []
@@ -83,11 +92,28 @@ class LiveCurves(widgets.VBox):
         self._acc_scales = (x_acc, y_acc)
         self.step_loss = _line(x_loss, y_loss, STEP, "batch", width=1.0)
         self.smooth_loss = _line(x_loss, y_loss, "#08519c", "smoothed", width=2.5)
-        self.band_mark = bq.Lines(x=np.zeros(0), y=np.zeros((2, 0)), scales={"x": x_loss, "y": y_loss}, fill="between",
-                                  colors=["#c6dbef", "#c6dbef"], fill_colors=["#c6dbef"], fill_opacities=[0.5],
-                                  labels=["± std"], display_legend=False, stroke_width=0.5)
-        self.human_line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x_acc, "y": y_acc}, colors=[HUMAN],
-                                   line_style="dashed", labels=["human"], display_legend=True, stroke_width=2)
+        self.band_mark = bq.Lines(
+            x=np.zeros(0),
+            y=np.zeros((2, 0)),
+            scales={"x": x_loss, "y": y_loss},
+            fill="between",
+            colors=["#c6dbef", "#c6dbef"],
+            fill_colors=["#c6dbef"],
+            fill_opacities=[0.5],
+            labels=["± std"],
+            display_legend=False,
+            stroke_width=0.5,
+        )
+        self.human_line = bq.Lines(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            scales={"x": x_acc, "y": y_acc},
+            colors=[HUMAN],
+            line_style="dashed",
+            labels=["human"],
+            display_legend=True,
+            stroke_width=2,
+        )
         self.ghost_loss: list[bq.Lines] = []
         self.ghost_acc: list[bq.Lines] = []
         self.train_loss = _line(x_loss, y_loss, TRAIN, "train", markers=True)
@@ -97,7 +123,9 @@ class LiveCurves(widgets.VBox):
         layout = widgets.Layout(width="50%", min_width="320px", height="320px")
         margin = {"top": 40, "bottom": 45, "left": 60, "right": 20}
         loss_marks = [self.band_mark] if band else []
-        loss_marks += [self.step_loss] + ([self.smooth_loss] if smooth else []) + [self.train_loss, self.val_loss]
+        loss_marks += (
+            [self.step_loss] + ([self.smooth_loss] if smooth else []) + [self.train_loss, self.val_loss]
+        )
         self.loss_figure = bq.Figure(
             marks=loss_marks,
             axes=[
@@ -126,11 +154,17 @@ class LiveCurves(widgets.VBox):
         self._own_acc_marks = list(self.acc_figure.marks)
         self.ghost_legend = widgets.HTML("")
         self.ghost_legend.add_class("wb-ghost-legend")
-        self.x_toggle = widgets.ToggleButtons(options=[("steps", "step"), ("epochs", "epoch")], value=self.x_axis,
-                                              description="x-axis:", style={"button_width": "70px"})
+        self.x_toggle = widgets.ToggleButtons(
+            options=[("steps", "step"), ("epochs", "epoch")],
+            value=self.x_axis,
+            description="x-axis:",
+            style={"button_width": "70px"},
+        )
         widgets.link((self.x_toggle, "value"), (self, "x_axis"))
-        super().__init__(children=[self.x_toggle, widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend],
-                         **kwargs)
+        super().__init__(
+            children=[self.x_toggle, widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend],
+            **kwargs,
+        )
         self.refresh_hz = refresh_hz
         self.max_points = max_points
         self._drawn_epochs = -1
@@ -149,17 +183,40 @@ class LiveCurves(widgets.VBox):
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
-        return (self.step_loss, self.smooth_loss, self.train_loss, self.val_loss, self.train_acc, self.val_acc)
+        return (
+            self.step_loss,
+            self.smooth_loss,
+            self.train_loss,
+            self.val_loss,
+            self.train_acc,
+            self.val_acc,
+        )
 
     # -- earlier runs and the human baseline ---------------------------------------------------------------
     def add_ghost(self, history: History | HistorySnapshot, label: str) -> None:
         """Keep a finished run as faded lines (smoothed train loss, val accuracy), labelled with ``label``."""
         snap = history.snapshot() if isinstance(history, History) else history
         color = GHOSTS[len(self.ghost_loss) % len(GHOSTS)]
-        gl = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": self._scales[0], "y": self._scales[1]}, colors=[color],
-                      opacities=[0.45], labels=[label], display_legend=False, stroke_width=1.5)
-        ga = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": self._acc_scales[0], "y": self._acc_scales[1]},
-                      colors=[color], opacities=[0.45], labels=[label], display_legend=False, stroke_width=1.5)
+        gl = bq.Lines(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            scales={"x": self._scales[0], "y": self._scales[1]},
+            colors=[color],
+            opacities=[0.45],
+            labels=[label],
+            display_legend=False,
+            stroke_width=1.5,
+        )
+        ga = bq.Lines(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            scales={"x": self._acc_scales[0], "y": self._acc_scales[1]},
+            colors=[color],
+            opacities=[0.45],
+            labels=[label],
+            display_legend=False,
+            stroke_width=1.5,
+        )
         self._draw_ghost(gl, ga, snap)
         self.ghost_loss.append(gl)
         self.ghost_acc.append(ga)
@@ -171,7 +228,9 @@ class LiveCurves(widgets.VBox):
         self._place_ghosts()
 
     def _draw_ghost(self, gl: bq.Lines, ga: bq.Lines, snap: HistorySnapshot) -> None:
-        x, y = downsample(self._x(snap, snap.step), ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points)
+        x, y = downsample(
+            self._x(snap, snap.step), ema(snap.loss) if len(snap.loss) else snap.loss, self.max_points
+        )
         keep = np.isfinite(x) & np.isfinite(y) & (y > 0)
         with gl.hold_sync():
             gl.x, gl.y = x[keep], y[keep]
@@ -204,16 +263,25 @@ class LiveCurves(widgets.VBox):
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
         self.acc_figure.marks = [*self.ghost_acc, *self._own_acc_marks]
         items = "".join(
-            f"<li><span style='display:inline-block;width:22px;height:3px;background:{g.colors[0]};opacity:.7;"
-            f"vertical-align:middle;margin-right:6px'></span>{html.escape(g.labels[0])}</li>" for g in self.ghost_loss
+            "<li><span "
+            f"style='display:inline-block;width:22px;height:3px;background:{g.colors[0]};opacity:.7;vertical-align:middle;margin-right:6px'></span>{html.escape(g.labels[0])}</li>"
+            for g in self.ghost_loss
         )
-        self.ghost_legend.value = (f"<div style='font-size:12px'>earlier runs (faded), and what differed from them:"
-                                   f"<ul style='margin:2px 0'>{items}</ul></div>") if items else ""
+        self.ghost_legend.value = (
+            (
+                f"<div style='font-size:12px'>earlier runs (faded), and what differed from them:"
+                f"<ul style='margin:2px 0'>{items}</ul></div>"
+            )
+            if items
+            else ""
+        )
 
     @traitlets.observe("human_accuracy")
     def _draw_human(self, _=None) -> None:
-        end = max([float(self.step_loss.x[-1]) if len(self.step_loss.x) else 1.0]
-                  + [float(g.x[-1]) for g in self.ghost_acc if len(g.x)])
+        end = max(
+            [float(self.step_loss.x[-1]) if len(self.step_loss.x) else 1.0]
+            + [float(g.x[-1]) for g in self.ghost_acc if len(g.x)]
+        )
         with self.human_line.hold_sync():
             if self.human_accuracy is None:
                 self.human_line.x, self.human_line.y = np.zeros(0), np.zeros(0)
@@ -235,16 +303,24 @@ class LiveCurves(widgets.VBox):
         step_x, step_y = downsample(steps, snap.loss, self.max_points)
         series = {self.step_loss: (step_x, step_y)}
         # the per-epoch lines only when an epoch ended since the last draw (each mark sent is a redraw in the
-        # browser), averaged down to EPOCH_POINTS (or max_points, if fewer): tiny subsets run thousands of epochs
+        # browser), averaged down to EPOCH_POINTS (or max_points, if fewer): tiny subsets run thousands of
+        # epochs
         epochs_changed = force or len(snap.epoch_step) != self._drawn_epochs
         if epochs_changed:
             # a marker per epoch while they are few; beyond that each is an SVG element redrawn on every
             # rescale, which left a slow browser seconds behind (Stop seemed not to answer)
             marker = "circle" if len(snap.epoch_step) <= EPOCH_MARKERS else None
-            for mark, name in ((self.train_loss, "train_loss"), (self.val_loss, "val_loss"),
-                               (self.train_acc, "train_acc"), (self.val_acc, "val_acc")):
-                series[mark] = downsample(self._x(snap, snap.epoch_step), snap.metrics.get(name, np.full(len(snap.epoch_step), np.nan)),
-                                          min(self.max_points, EPOCH_POINTS))
+            for mark, name in (
+                (self.train_loss, "train_loss"),
+                (self.val_loss, "val_loss"),
+                (self.train_acc, "train_acc"),
+                (self.val_acc, "val_acc"),
+            ):
+                series[mark] = downsample(
+                    self._x(snap, snap.epoch_step),
+                    snap.metrics.get(name, np.full(len(snap.epoch_step), np.nan)),
+                    min(self.max_points, EPOCH_POINTS),
+                )
                 if mark.marker != marker:
                     mark.marker = marker
         if self.smooth:
@@ -254,7 +330,11 @@ class LiveCurves(widgets.VBox):
             for mark in series:
                 stack.enter_context(mark.hold_sync())
             for mark, (x, y) in series.items():
-                keep = np.isfinite(x) & np.isfinite(y) & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
+                keep = (
+                    np.isfinite(x)
+                    & np.isfinite(y)
+                    & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
+                )
                 mark.x, mark.y = x[keep], y[keep]
             if self.band and len(snap.step):
                 bx, lo, hi = spread_band(steps, snap.loss, min(60, max(1, len(snap.step) // 10)))

@@ -18,10 +18,10 @@ import numpy as np
 import traitlets
 
 from ..background import BackgroundRun
-from ..data.splits import named_splits
 from ..data.inspection import inspect
-from ..data.report import ISSUES, DataReport
 from ..data.preview import downsample_preview, png_bytes
+from ..data.report import ISSUES, DataReport
+from ..data.splits import named_splits
 from .datastats import DataStats
 from .doubtful import DoubtfulLabelsView
 
@@ -57,7 +57,15 @@ class DataBrowser(widgets.VBox):
     #: the tabs, in order
     tab_titles = ("gallery", "groups", "class counts", "downsample", "doubtful labels", "split stats")
 
-    def __init__(self, data, report: DataReport | None = None, *, page_size: int = 24, background: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        data,
+        report: DataReport | None = None,
+        *,
+        page_size: int = 24,
+        background: bool = True,
+        **kwargs,
+    ) -> None:
         self.datasets = named_splits(data, where="DataBrowser")
         self.page_size, self.background = page_size, background
         self.report: DataReport | None = None
@@ -77,8 +85,12 @@ class DataBrowser(widgets.VBox):
             self.inspect_progress.max, self.inspect_progress.value = max(total, 1), done
             self.inspect_status.value = f"<i>inspecting: {html.escape(stage)} ({done}/{total})</i>"
 
-        self.run = BackgroundRun(lambda stop: inspect(**self.datasets, progress=progress), background=background,
-                                 on_done=self._inspected, name="inspect").start()
+        self.run = BackgroundRun(
+            lambda stop: inspect(**self.datasets, progress=progress),
+            background=background,
+            on_done=self._inspected,
+            name="inspect",
+        ).start()
 
     def wait(self, timeout: float | None = None) -> DataReport | None:
         """Block until a background ``inspect`` is done (for scripts and top-to-bottom notebooks)."""
@@ -88,8 +100,10 @@ class DataBrowser(widgets.VBox):
 
     def _inspected(self, run: BackgroundRun) -> None:
         if run.error is not None:
-            self.inspect_status.value = (f"<b style='color:#b00020'>inspect failed: {html.escape(type(run.error).__name__)}: "
-                                         f"{html.escape(str(run.error))}</b>")
+            self.inspect_status.value = (
+                f"<b style='color:#b00020'>inspect failed: {html.escape(type(run.error).__name__)}: "
+                f"{html.escape(str(run.error))}</b>"
+            )
             return
         self._build(run.result)
 
@@ -113,19 +127,24 @@ class DataBrowser(widgets.VBox):
         self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="80px"))
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="80px"))
         self.page_label = widgets.HTML()
-        self.gallery = widgets.GridBox(layout=widgets.Layout(grid_template_columns="repeat(8, 124px)", grid_gap="6px"))
+        self.gallery = widgets.GridBox(
+            layout=widgets.Layout(grid_template_columns="repeat(8, 124px)", grid_gap="6px")
+        )
         self.gallery.add_class("wb-gallery")
         self.details = widgets.HTML("<i>click a sample's caption for its details</i>")
         self.details.add_class("wb-details")
         self.preview_image = widgets.Image(format="png")
-        self.side = widgets.IntSlider(description="side (px)", min=2, max=64, value=64, continuous_update=True)
+        self.side = widgets.IntSlider(
+            description="side (px)", min=2, max=64, value=64, continuous_update=True
+        )
         self.class_row = widgets.HBox()
         self.group_dd = widgets.Dropdown(description="group", layout=widgets.Layout(width="420px"))
         self.group_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.summary = widgets.HTML(f"<pre style='font-size:12px'>{html.escape(r.summary())}</pre>")
         self.counts_figure = self._class_bars()
-        self.doubtful = DoubtfulLabelsView(r, self.datasets, page_size=self.page_size, background=self.background,
-                                           on_report=self._use_report)
+        self.doubtful = DoubtfulLabelsView(
+            r, self.datasets, page_size=self.page_size, background=self.background, on_report=self._use_report
+        )
 
         self.split_dd.observe(lambda c: setattr(self, "split", c["new"]), "value")
         self.class_dd.observe(lambda c: setattr(self, "class_name", c["new"]), "value")
@@ -135,21 +154,37 @@ class DataBrowser(widgets.VBox):
         self.side.observe(lambda _: self._draw_preview(), "value")
         self.group_dd.observe(lambda _: self._draw_group(), "value")
 
-        gallery_tab = widgets.VBox([
-            widgets.HBox([self.split_dd, self.class_dd, self.issue_dd]),
-            widgets.HBox([self.prev_button, self.page_label, self.next_button]),
-            self.gallery,
-            self.details,
-        ])
+        gallery_tab = widgets.VBox(
+            [
+                widgets.HBox([self.split_dd, self.class_dd, self.issue_dd]),
+                widgets.HBox([self.prev_button, self.page_label, self.next_button]),
+                self.gallery,
+                self.details,
+            ]
+        )
         groups_tab = widgets.VBox([self.group_dd, self.group_box])
-        preview_tab = widgets.VBox([
-            widgets.HTML("How small can the input get before the class is unreadable to you? "
-                         "The selected sample, and the first of each class, at <b>side</b> pixels:"),
-            self.side, self.preview_image, self.class_row,
-        ])
+        preview_tab = widgets.VBox(
+            [
+                widgets.HTML(
+                    "How small can the input get before the class is unreadable to you? "
+                    "The selected sample, and the first of each class, at <b>side</b> pixels:"
+                ),
+                self.side,
+                self.preview_image,
+                self.class_row,
+            ]
+        )
         self.stats = DataStats(r)  # per-channel statistics and split shift
-        tabs = widgets.Tab(children=[gallery_tab, groups_tab, widgets.VBox([self.counts_figure]), preview_tab, self.doubtful,
-                                     self.stats])
+        tabs = widgets.Tab(
+            children=[
+                gallery_tab,
+                groups_tab,
+                widgets.VBox([self.counts_figure]),
+                preview_tab,
+                self.doubtful,
+                self.stats,
+            ]
+        )
         for k, title in enumerate(self.tab_titles):
             tabs.set_title(k, title)
         self.tabs = tabs
@@ -165,7 +200,9 @@ class DataBrowser(widgets.VBox):
     @traitlets.validate("tab")
     def _valid_tab(self, proposal) -> str:
         if proposal["value"] not in self.tab_titles:
-            raise traitlets.TraitError(f"DataBrowser.tab must be one of {self.tab_titles}. Got {proposal['value']!r} instead.")
+            raise traitlets.TraitError(
+                f"DataBrowser.tab must be one of {self.tab_titles}. Got {proposal['value']!r} instead."
+            )
         return proposal["value"]
 
     @traitlets.observe("tab")
@@ -196,7 +233,11 @@ class DataBrowser(widgets.VBox):
     def _on_filter(self, change) -> None:
         if self.report is None:
             return
-        for dd, value in ((self.split_dd, self.split), (self.class_dd, self.class_name), (self.issue_dd, self.issue)):
+        for dd, value in (
+            (self.split_dd, self.split),
+            (self.class_dd, self.class_name),
+            (self.issue_dd, self.issue),
+        ):
             if dd.value != value:
                 dd.value = value  # keeps code-driven changes and the dropdowns in step
         self._refilter()
@@ -229,18 +270,27 @@ class DataBrowser(widgets.VBox):
     def _tile(self, split: str, index: int, caption_path: bool = False) -> widgets.VBox:
         ds = self.datasets[split]
         x, y = ds[index]
-        img = widgets.Image(value=png_bytes(x, 96), format="png", layout=widgets.Layout(width="96px", height="96px"))
+        img = widgets.Image(
+            value=png_bytes(x, 96), format="png", layout=widgets.Layout(width="96px", height="96px")
+        )
         flags = {r["issue"] for r in self.report.issues_of(split, index)}
         text = f"{split}#{index} · {ds.classes[y]}"
-        button = widgets.Button(description=text, tooltip=", ".join(sorted(flags)) or "no issue",
-                                layout=widgets.Layout(width="120px", padding="0px 2px"))
+        button = widgets.Button(
+            description=text,
+            tooltip=", ".join(sorted(flags)) or "no issue",
+            layout=widgets.Layout(width="120px", padding="0px 2px"),
+        )
         button.style.font_size = "11px"
         if flags:
             button.style.button_color = "#fde2e1"
         button.on_click(lambda _: self.select(split, index))
         parts = [img, button]
         if caption_path and ds.paths[index]:
-            parts.append(widgets.HTML(f"<div style='font-size:10px;width:104px;word-break:break-all'>{html.escape(str(ds.paths[index]))}</div>"))
+            parts.append(
+                widgets.HTML(
+                    f"<div style='font-size:10px;width:104px;word-break:break-all'>{html.escape(str(ds.paths[index]))}</div>"
+                )
+            )
         tile = widgets.VBox(parts)
         tile.add_class("wb-tile")
         return tile
@@ -252,10 +302,15 @@ class DataBrowser(widgets.VBox):
         x, y = ds[index]
         self.selected = (split, int(index))
         rows = self.report.issues_of(split, index)
-        issues = "".join(
-            f"<li><b>{html.escape(r['issue'])}</b> {html.escape(r['detail'])}"
-            + (f" (group {html.escape(r['group'])})" if r["group"] else "") + "</li>" for r in rows
-        ) or "<li>no issue found</li>"
+        issues = (
+            "".join(
+                f"<li><b>{html.escape(r['issue'])}</b> {html.escape(r['detail'])}"
+                + (f" (group {html.escape(r['group'])})" if r["group"] else "")
+                + "</li>"
+                for r in rows
+            )
+            or "<li>no issue found</li>"
+        )
         self.details.value = (
             f"<b>{html.escape(split)} #{index}</b> &middot; label <b>{html.escape(ds.classes[y])}</b> ({y})<br>"
             f"path: {html.escape(str(ds.paths[index] or '(in memory)'))}<br>"
@@ -276,10 +331,16 @@ class DataBrowser(widgets.VBox):
         ds = self.datasets[split]
         for c, i in ds.first_of_each_class().items():
             xc, _ = ds[i]
-            firsts.append(widgets.VBox([
-                widgets.Image(value=png_bytes(downsample_preview(xc, self.side.value), 64), format="png"),
-                widgets.HTML(f"<center>{html.escape(ds.classes[c])}</center>"),
-            ]))
+            firsts.append(
+                widgets.VBox(
+                    [
+                        widgets.Image(
+                            value=png_bytes(downsample_preview(xc, self.side.value), 64), format="png"
+                        ),
+                        widgets.HTML(f"<center>{html.escape(ds.classes[c])}</center>"),
+                    ]
+                )
+            )
         self.class_row.children = firsts
 
     # -- groups ----------------------------------------------------------------------------------------
@@ -303,12 +364,19 @@ class DataBrowser(widgets.VBox):
         counts = np.array([[r.splits[n].class_counts[c] for c in r.classes] for n in names], dtype=float)
         x, y = bq.OrdinalScale(), bq.LinearScale(min=0)
         bars = bq.Bars(
-            x=list(r.classes), y=counts, scales={"x": x, "y": y}, type="grouped",
-            colors=SPLIT_COLORS[: len(names)], labels=names, display_legend=True,
+            x=list(r.classes),
+            y=counts,
+            scales={"x": x, "y": y},
+            type="grouped",
+            colors=SPLIT_COLORS[: len(names)],
+            labels=names,
+            display_legend=True,
         )
         fig = bq.Figure(
-            marks=[bars], axes=[bq.Axis(scale=x, label="class"), bq.Axis(scale=y, side="left", label="images")],
-            title="class counts per split", layout=widgets.Layout(width="720px", height="340px"),
+            marks=[bars],
+            axes=[bq.Axis(scale=x, label="class"), bq.Axis(scale=y, side="left", label="images")],
+            title="class counts per split",
+            layout=widgets.Layout(width="720px", height="340px"),
             fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 20},
         )
         self.count_bars = bars

@@ -45,19 +45,30 @@ class DataStats(widgets.VBox):
         # both ends set: a LinearScale with only min=0 draws every bar at height 0 (domain [0, 0])
         x, y = bq.OrdinalScale(), bq.LinearScale(min=0.0, max=float(max(values.max(), 1e-6)) * 1.1)
         self.bars = bq.Bars(
-            x=labels, y=values, scales={"x": x, "y": y}, type="grouped",
-            colors=SPLIT_COLORS[: len(names)], labels=names, display_legend=True,
+            x=labels,
+            y=values,
+            scales={"x": x, "y": y},
+            type="grouped",
+            colors=SPLIT_COLORS[: len(names)],
+            labels=names,
+            display_legend=True,
         )
         self.figure = bq.Figure(
-            marks=[self.bars], axes=[bq.Axis(scale=x, label="channel"), bq.Axis(scale=y, side="left", label="pixel value")],
-            title="per-channel mean and std per split", layout=widgets.Layout(width="560px", height="300px"),
+            marks=[self.bars],
+            axes=[bq.Axis(scale=x, label="channel"), bq.Axis(scale=y, side="left", label="pixel value")],
+            title="per-channel mean and std per split",
+            layout=widgets.Layout(width="560px", height="300px"),
             fig_margin={"top": 40, "bottom": 45, "left": 60, "right": 20},
         )
         self.table = widgets.HTML(self._table())
         advice = cs.advice()
-        self.advice = widgets.HTML("<ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in advice) + "</ul>" if advice else "")
+        self.advice = widgets.HTML(
+            "<ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in advice) + "</ul>" if advice else ""
+        )
         if report.split_shifts:
-            items = "".join(f"<li><b style='color:#b00020'>{html.escape(s.message)}</b></li>" for s in report.split_shifts)
+            items = "".join(
+                f"<li><b style='color:#b00020'>{html.escape(s.message)}</b></li>" for s in report.split_shifts
+            )
             shift = f"<b>Split shift</b> (two-sample KS test, D &ge; 0.1 and Bonferroni p &lt; 0.001):<ul>{items}</ul>"
         else:
             shift = "<b>Split shift</b>: brightness, contrast, size and aspect are alike in every split."

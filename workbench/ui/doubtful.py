@@ -17,16 +17,19 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..background import BackgroundRun, Throttle
 from ..data.dataset import ImageDataset
-from ..data.report import DataReport
 from ..data.labels import CNN_EPOCHS, CNN_FOLDS, LabelModelStopped, rank_labels
 from ..data.preview import png_bytes
-from ..background import BackgroundRun, Throttle
+from ..data.report import DataReport
 
 __all__ = ["DoubtfulLabelsView"]
 
-MODEL_NAMES = {"knn": "k-NN (instant, leave-one-out)", "cnn": f"CNN ({CNN_FOLDS}-fold cross-validated)",
-               "given": "your pred_probs"}
+MODEL_NAMES = {
+    "knn": "k-NN (instant, leave-one-out)",
+    "cnn": f"CNN ({CNN_FOLDS}-fold cross-validated)",
+    "given": "your pred_probs",
+}
 
 
 class DoubtfulLabelsView(widgets.VBox):
@@ -71,31 +74,48 @@ class DoubtfulLabelsView(widgets.VBox):
         self._ranking = None
         self._lock = threading.Lock()
         scored = [s for s in report.splits if s in report.label_scores]
-        self.split_dd = widgets.Dropdown(options=scored or ["(none)"], description="split", layout=widgets.Layout(width="200px"))
+        self.split_dd = widgets.Dropdown(
+            options=scored or ["(none)"], description="split", layout=widgets.Layout(width="200px")
+        )
         self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="80px"))
         self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="80px"))
         self.page_label = widgets.HTML()
         self.header = widgets.HTML()
-        self.upgrade_button = widgets.Button(description="rank with the CNN", icon="graduation-cap", button_style="primary",
-                                             tooltip=f"train a small CNN out-of-fold ({CNN_FOLDS} folds x {CNN_EPOCHS} epochs) "
-                                                     "and rank the labels by its probabilities", layout=widgets.Layout(width="190px"))
-        self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True, layout=widgets.Layout(width="90px"))
-        self.progress = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="240px", visibility="hidden"))
+        self.upgrade_button = widgets.Button(
+            description="rank with the CNN",
+            icon="graduation-cap",
+            button_style="primary",
+            tooltip=f"train a small CNN out-of-fold ({CNN_FOLDS} folds x {CNN_EPOCHS} epochs) "
+            "and rank the labels by its probabilities",
+            layout=widgets.Layout(width="190px"),
+        )
+        self.cancel_button = widgets.Button(
+            description="Cancel", icon="stop", disabled=True, layout=widgets.Layout(width="90px")
+        )
+        self.progress = widgets.IntProgress(
+            min=0, max=1, value=0, layout=widgets.Layout(width="240px", visibility="hidden")
+        )
         self.status = widgets.HTML("")
         self.status.add_class("wb-status")
-        self.gallery = widgets.GridBox(layout=widgets.Layout(grid_template_columns="repeat(8, 124px)", grid_gap="6px"))
+        self.gallery = widgets.GridBox(
+            layout=widgets.Layout(grid_template_columns="repeat(8, 124px)", grid_gap="6px")
+        )
         self.gallery.add_class("wb-doubtful-gallery")
         self.split_dd.observe(lambda c: setattr(self, "split", c["new"]), "value")
         self.prev_button.on_click(lambda _: self.go(self.page - 1))
         self.next_button.on_click(lambda _: self.go(self.page + 1))
         self.upgrade_button.on_click(lambda _: self.upgrade())
         self.cancel_button.on_click(lambda _: self.cancel())
-        super().__init__(children=[
-            self.header,
-            widgets.HBox([self.upgrade_button, self.cancel_button, self.progress]), self.status,
-            widgets.HBox([self.split_dd, self.prev_button, self.page_label, self.next_button]),
-            self.gallery,
-        ], **kwargs)
+        super().__init__(
+            children=[
+                self.header,
+                widgets.HBox([self.upgrade_button, self.cancel_button, self.progress]),
+                self.status,
+                widgets.HBox([self.split_dd, self.prev_button, self.page_label, self.next_button]),
+                self.gallery,
+            ],
+            **kwargs,
+        )
         self.add_class("wb-doubtful-labels")
         if not scored:
             self.upgrade_button.disabled = self.prev_button.disabled = self.next_button.disabled = True
@@ -117,9 +137,9 @@ class DoubtfulLabelsView(widgets.VBox):
         flagged = len(self.report.label_scores[self.split].flagged)
         self.header.value = (
             f"<b>most doubtful labels</b> of <b>{html.escape(self.split)}</b>, ranked by the "
-            f"<b>{html.escape(MODEL_NAMES.get(self.model, self.model))}</b>: {flagged} flagged of {len(self._ranking)}. "
-            "Under each image: the given class &rarr; the class the model suggests, and the label quality "
-            "(the model's probability of the given class)."
+            f"<b>{html.escape(MODEL_NAMES.get(self.model, self.model))}</b>: {flagged} flagged of "
+            f"{len(self._ranking)}. Under each image: the given class &rarr; the class the model suggests, "
+            "and the label quality (the model's probability of the given class)."
         )
         self.page = 0
         self._draw_page()
@@ -137,19 +157,23 @@ class DoubtfulLabelsView(widgets.VBox):
         part = self._ranking.iloc[self.page * self.page_size : (self.page + 1) * self.page_size]
         self.shown = [int(i) for i in part["index"]]
         self.gallery.children = [self._tile(row) for row in part.itertuples(index=False)]
-        self.page_label.value = f"&nbsp;page {self.page + 1}/{self.pages} &middot; {len(self._ranking)} samples&nbsp;"
+        self.page_label.value = (
+            f"&nbsp;page {self.page + 1}/{self.pages} &middot; {len(self._ranking)} samples&nbsp;"
+        )
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.pages - 1
 
     def _tile(self, row) -> widgets.VBox:
         x, _ = self.datasets[self.split][int(row.index)]
-        img = widgets.Image(value=png_bytes(x, 96), format="png", layout=widgets.Layout(width="96px", height="96px"))
+        img = widgets.Image(
+            value=png_bytes(x, 96), format="png", layout=widgets.Layout(width="96px", height="96px")
+        )
         differs = row.suggested != row.label
         arrow = f"&rarr; <b style='color:#b00020'>{html.escape(row.suggested)}</b>" if differs else "&check;"
         quality = "n/a" if np.isnan(row.quality) else f"{row.quality:.3f}"
         caption = widgets.HTML(
-            f"<div class='wb-doubtful-caption' style='font-size:11px;line-height:1.3'>#{int(row.index)} &middot; "
-            f"given <b>{html.escape(row.label)}</b> {arrow}<br>quality {quality}</div>"
+            f"<div class='wb-doubtful-caption' style='font-size:11px;line-height:1.3'>#{int(row.index)} "
+            f"&middot; given <b>{html.escape(row.label)}</b> {arrow}<br>quality {quality}</div>"
         )
         tile = widgets.VBox([img, caption], layout=widgets.Layout(width="120px"))
         tile.add_class("wb-tile")
@@ -169,13 +193,17 @@ class DoubtfulLabelsView(widgets.VBox):
                     self.status.value = f"{html.escape(stage)}: epoch {done} of {total}…"
 
         def target(stop_event: threading.Event) -> DataReport:
-            return rank_labels(self.report, self.datasets, "cnn", seed=self.seed, progress=on_progress, stop_event=stop_event)
+            return rank_labels(
+                self.report, self.datasets, "cnn", seed=self.seed, progress=on_progress, stop_event=stop_event
+            )
 
         self.running = True
         self.upgrade_button.disabled, self.cancel_button.disabled = True, False
         self.progress.value, self.progress.layout.visibility = 0, "visible"
         self.status.value = "training the CNN out-of-fold…"
-        self.run = BackgroundRun(target, background=self.background, on_done=self._done, name="label-ranking-cnn")
+        self.run = BackgroundRun(
+            target, background=self.background, on_done=self._done, name="label-ranking-cnn"
+        )
         return self.run.start()
 
     def cancel(self) -> None:

@@ -71,9 +71,14 @@ class HumanBaseline(widgets.VBox):
 
     def __init__(self, data: ImageDataset, n: int = 20, seed: int = 0, **kwargs) -> None:
         if not isinstance(data, ImageDataset):
-            raise TypeError(f"The 'data' parameter of HumanBaseline must be an ImageDataset. Got {type(data).__name__} instead.")
+            raise TypeError(
+                f"The 'data' parameter of HumanBaseline must be an ImageDataset. Got {type(data).__name__} "
+                "instead."
+            )
         if not 1 <= n <= len(data):
-            raise ValueError(f"The 'n' parameter of HumanBaseline must be in [1, {len(data)}]. Got {n} instead.")
+            raise ValueError(
+                f"The 'n' parameter of HumanBaseline must be in [1, {len(data)}]. Got {n} instead."
+            )
         self.data = data
         self.indices = np.random.default_rng(seed).choice(len(data), n, replace=False).tolist()
         self.truth = {i: int(data.targets[i]) for i in self.indices}
@@ -84,29 +89,50 @@ class HumanBaseline(widgets.VBox):
         buttons = []
         for c, (name, key) in enumerate(zip(data.classes, self.shortcuts)):
             label = name if key is None or key == name.lower() else f"{name} ({key})"
-            b = widgets.Button(description=label, tooltip=f"key: {key}" if key else "no key: click",
-                               layout=widgets.Layout(width="auto", min_width="40px"))
+            b = widgets.Button(
+                description=label,
+                tooltip=f"key: {key}" if key else "no key: click",
+                layout=widgets.Layout(width="auto", min_width="40px"),
+            )
             b.on_click(lambda _, c=c: self.answer(c))
             buttons.append(b)
         self.class_buttons = buttons
         self.skip_button = widgets.Button(description="skip (space)", button_style="warning")
         self.skip_button.on_click(lambda _: self.answer(None))
-        self.key_box = widgets.Text(placeholder="click here, then press a key", layout=widgets.Layout(width="240px"))
+        self.key_box = widgets.Text(
+            placeholder="click here, then press a key", layout=widgets.Layout(width="240px")
+        )
         self.key_box.add_class("wb-human-keys")
         self.key_box.observe(self._typed, "value")
         keyless = [name for name, key in zip(data.classes, self.shortcuts) if key is None]
         self.key_help = widgets.HTML(
-            "keys: a one-character class name is its own key, others show theirs as (k) on the button; space skips"
-            + (f"; no key for {len(keyless)} classes past the {len(KEY_POOL)} keys (click them): "
-               f"{html.escape(', '.join(keyless))}" if keyless else ""))
+            "keys: a one-character class name is its own key, others show theirs as (k) on the button; space "
+            "skips"
+            + (
+                f"; no key for {len(keyless)} classes past the {len(KEY_POOL)} keys (click them): "
+                f"{html.escape(', '.join(keyless))}"
+                if keyless
+                else ""
+            )
+        )
         self.keyboard = any(k is not None for k in self.shortcuts)
-        self.known = widgets.BoundedFloatText(value=0.0, min=0.0, max=1.0, step=0.01, description="or known:",
-                                              layout=widgets.Layout(width="200px"))
+        self.known = widgets.BoundedFloatText(
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="or known:",
+            layout=widgets.Layout(width="200px"),
+        )
         self.use_known = widgets.Button(description="use this number")
         self.use_known.on_click(lambda _: self.set_known(self.known.value))
         self.result_html = widgets.HTML()
         self.hard_box = widgets.HBox()
-        children = [self.progress, self.image, widgets.HBox([*buttons, self.skip_button], layout=widgets.Layout(flex_flow="row wrap"))]
+        children = [
+            self.progress,
+            self.image,
+            widgets.HBox([*buttons, self.skip_button], layout=widgets.Layout(flex_flow="row wrap")),
+        ]
         children.append(widgets.HBox([self.key_box, self.key_help]))
         children += [widgets.HBox([self.known, self.use_known]), self.result_html, self.hard_box]
         super().__init__(children=children, **kwargs)
@@ -122,7 +148,9 @@ class HumanBaseline(widgets.VBox):
         if self.done:
             return
         if cls is not None and not 0 <= cls < len(self.data.classes):
-            raise ValueError(f"answer: class must be in [0, {len(self.data.classes) - 1}] or None. Got {cls} instead.")
+            raise ValueError(
+                f"answer: class must be in [0, {len(self.data.classes) - 1}] or None. Got {cls} instead."
+            )
         self.answers[self.indices[self.position]] = cls
         self.position += 1
         self._show()
@@ -169,15 +197,23 @@ class HumanBaseline(widgets.VBox):
         self.progress.value = f"done: {n} samples"
         if r.answered:
             self.accuracy = r.accuracy
-            self.result_html.value = f"<b>{html.escape(str(r))}</b>" + ("<br>the ones you got wrong:" if r.hard else "")
+            self.result_html.value = f"<b>{html.escape(str(r))}</b>" + (
+                "<br>the ones you got wrong:" if r.hard else ""
+            )
             tiles = []
             for i in r.hard[:12]:
                 x, y = self.data[i]
-                tiles.append(widgets.VBox([
-                    widgets.Image(value=png_bytes(x, 64), format="png"),
-                    widgets.HTML(f"#{i}: is {html.escape(self.data.classes[y])}, you said "
-                                 f"{html.escape(self.data.classes[self.answers[i]])}"),
-                ]))
+                tiles.append(
+                    widgets.VBox(
+                        [
+                            widgets.Image(value=png_bytes(x, 64), format="png"),
+                            widgets.HTML(
+                                f"#{i}: is {html.escape(self.data.classes[y])}, you said "
+                                f"{html.escape(self.data.classes[self.answers[i]])}"
+                            ),
+                        ]
+                    )
+                )
             self.hard_box.children = tiles
         else:
             self.result_html.value = "every sample was skipped: no baseline"

@@ -20,11 +20,11 @@ import traitlets
 
 from ..background import Throttle
 from ..data.dataset import DataSplits, ImageDataset
+from ..diagnose.dynamics import fixed_batch
 from ..diagnose.verdict import verdict
 from ..lab import Lab, LabSettings
 from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.callbacks import Callback, FitState
-from ..diagnose.dynamics import fixed_batch
 from ..train.history import History
 from ..train.optimizers import OPTIMIZERS
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
@@ -41,8 +41,14 @@ __all__ = ["OverfitLab"]
 #: >= 0.97x a bare loop); on an idle machine they take less and keep their full rate (4 Hz).
 VIEW_BUDGET = {"curves": 0.008, "predictions": 0.006, "verdict": 0.002}
 
-_OPT_LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "nesterov": "Nesterov", "adam": "Adam", "adamw": "AdamW",
-               "rmsprop": "RMSprop"}
+_OPT_LABELS = {
+    "sgd": "SGD",
+    "momentum": "SGD + momentum",
+    "nesterov": "Nesterov",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+}
 
 
 class _Verdicts(Callback):
@@ -74,15 +80,25 @@ class OverfitLab(RunView):
 
     busy_text = "already training: press Stop first"
 
-    def __init__(self, data, settings: LabSettings | None = None, *, store: str | Path | RunStore | None = DEFAULT_STORE,
-                 human_accuracy=None, background: bool = True, **kwargs) -> None:
+    def __init__(
+        self,
+        data,
+        settings: LabSettings | None = None,
+        *,
+        store: str | Path | RunStore | None = DEFAULT_STORE,
+        human_accuracy=None,
+        background: bool = True,
+        **kwargs,
+    ) -> None:
         if isinstance(data, DataSplits):
             self.train_data, self.val_data = data.train, data.val
         elif isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, ImageDataset) for d in data):
             self.train_data, self.val_data = data
         else:
-            raise TypeError(f"The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of ImageDatasets. "
-                            f"Got {type(data).__name__} instead.")
+            raise TypeError(
+                f"The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of ImageDatasets. "
+                f"Got {type(data).__name__} instead."
+            )
         s = settings or LabSettings()
         self.core = Lab(self.train_data, self.val_data, s, store=store)
         self.store = self.core.store
@@ -92,33 +108,85 @@ class OverfitLab(RunView):
 
         # -- controls --------------------------------------------------------------------------------------
         n = len(self.train_data)
-        subset_options = [("one batch", s.batch_size)] + [(str(k), k) for k in (64, 128, 256, 512, 1024) if k < n] + [(f"all {n}", n)]
+        subset_options = (
+            [("one batch", s.batch_size)]
+            + [(str(k), k) for k in (64, 128, 256, 512, 1024) if k < n]
+            + [(f"all {n}", n)]
+        )
         if s.subset not in [v for _, v in subset_options]:
             subset_options.append((str(s.subset), s.subset))
         style = {"description_width": "90px"}
-        self.lr = widgets.FloatLogSlider(value=s.lr, base=10, min=-5, max=0, step=0.05, description="LR",
-                                         readout_format=".1e", continuous_update=True, style=style)
+        self.lr = widgets.FloatLogSlider(
+            value=s.lr,
+            base=10,
+            min=-5,
+            max=0,
+            step=0.05,
+            description="LR",
+            readout_format=".1e",
+            continuous_update=True,
+            style=style,
+        )
         self.lr.add_class("wb-lr")
-        self.optimizer = widgets.Dropdown(options=[(_OPT_LABELS[o], o) for o in OPTIMIZERS], value=s.optimizer,
-                                          description="optimizer", style=style)
-        self.init = widgets.Dropdown(options=list(INIT_SCHEMES), value=s.init, description="init", style=style)
-        self.model_kind = widgets.Dropdown(options=list(MODEL_KINDS), value=s.model, description="model", style=style)
-        self.width = widgets.IntSlider(value=s.width, min=1, max=512, description="width/chan.", continuous_update=False, style=style)
-        self.depth = widgets.IntSlider(value=s.depth, min=1, max=6, description="depth", continuous_update=False, style=style)
-        self.seed = widgets.BoundedIntText(value=s.seed, min=0, max=2**31 - 1, description="seed", style=style)
-        self.subset = widgets.SelectionSlider(options=subset_options, value=s.subset, description="subset",
-                                              continuous_update=False, style=style)
-        self.batch_size = widgets.Dropdown(options=[8, 16, 32, 64, 128, 256], value=s.batch_size, description="batch size",
-                                           style=style)
-        self.weight_decay = widgets.Dropdown(options=[0.0, 1e-5, 1e-4, 1e-3, 1e-2], value=s.weight_decay,
-                                             description="weight decay", style=style)
-        self.dropout = widgets.FloatSlider(value=s.dropout, min=0.0, max=0.8, step=0.05, description="dropout",
-                                           continuous_update=False, style=style)
-        self.epochs = widgets.BoundedIntText(value=s.epochs, min=1, max=100_000, description="epochs", style=style)
-        self._controls = {"lr": self.lr, "optimizer": self.optimizer, "init": self.init, "model": self.model_kind,
-                          "width": self.width, "depth": self.depth, "seed": self.seed, "subset": self.subset,
-                          "batch_size": self.batch_size, "weight_decay": self.weight_decay, "dropout": self.dropout,
-                          "epochs": self.epochs}
+        self.optimizer = widgets.Dropdown(
+            options=[(_OPT_LABELS[o], o) for o in OPTIMIZERS],
+            value=s.optimizer,
+            description="optimizer",
+            style=style,
+        )
+        self.init = widgets.Dropdown(
+            options=list(INIT_SCHEMES), value=s.init, description="init", style=style
+        )
+        self.model_kind = widgets.Dropdown(
+            options=list(MODEL_KINDS), value=s.model, description="model", style=style
+        )
+        self.width = widgets.IntSlider(
+            value=s.width, min=1, max=512, description="width/chan.", continuous_update=False, style=style
+        )
+        self.depth = widgets.IntSlider(
+            value=s.depth, min=1, max=6, description="depth", continuous_update=False, style=style
+        )
+        self.seed = widgets.BoundedIntText(
+            value=s.seed, min=0, max=2**31 - 1, description="seed", style=style
+        )
+        self.subset = widgets.SelectionSlider(
+            options=subset_options, value=s.subset, description="subset", continuous_update=False, style=style
+        )
+        self.batch_size = widgets.Dropdown(
+            options=[8, 16, 32, 64, 128, 256], value=s.batch_size, description="batch size", style=style
+        )
+        self.weight_decay = widgets.Dropdown(
+            options=[0.0, 1e-5, 1e-4, 1e-3, 1e-2],
+            value=s.weight_decay,
+            description="weight decay",
+            style=style,
+        )
+        self.dropout = widgets.FloatSlider(
+            value=s.dropout,
+            min=0.0,
+            max=0.8,
+            step=0.05,
+            description="dropout",
+            continuous_update=False,
+            style=style,
+        )
+        self.epochs = widgets.BoundedIntText(
+            value=s.epochs, min=1, max=100_000, description="epochs", style=style
+        )
+        self._controls = {
+            "lr": self.lr,
+            "optimizer": self.optimizer,
+            "init": self.init,
+            "model": self.model_kind,
+            "width": self.width,
+            "depth": self.depth,
+            "seed": self.seed,
+            "subset": self.subset,
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+            "dropout": self.dropout,
+            "epochs": self.epochs,
+        }
         for key, w in self._controls.items():
             w.observe(lambda change, key=key: self._on_control(key, change["new"]), "value")
 
@@ -137,10 +205,14 @@ class OverfitLab(RunView):
         self.predictions = PredictionView(x, y, self.val_data.classes, budget=VIEW_BUDGET["predictions"])
         self.runs_view = RunsView(self.store, on_reload=self.compare) if self.store is not None else None
 
-        grid = widgets.GridBox(list(self._controls.values()),
-                               layout=widgets.Layout(grid_template_columns="repeat(3, 330px)", grid_gap="2px 8px"))
+        grid = widgets.GridBox(
+            list(self._controls.values()),
+            layout=widgets.Layout(grid_template_columns="repeat(3, 330px)", grid_gap="2px 8px"),
+        )
         self.predictions.wiggle_figure.layout = widgets.Layout(width="50%", min_width="320px", height="260px")
-        curves_tab = widgets.VBox([self.curves, widgets.HBox([self.predictions.wiggle_figure]), self.verdict_html])
+        curves_tab = widgets.VBox(
+            [self.curves, widgets.HBox([self.predictions.wiggle_figure]), self.verdict_html]
+        )
         tabs = [("curves", curves_tab), ("predictions", self.predictions)]
         if self.runs_view is not None:
             tabs.append(("runs", self.runs_view))
@@ -152,8 +224,16 @@ class OverfitLab(RunView):
         bars_tab = [c for _, c in tabs].index(self.predictions)
         self.predictions.show_bars(tab.selected_index == bars_tab)
         tab.observe(lambda change: self.predictions.show_bars(change["new"] == bars_tab), "selected_index")
-        super().__init__(children=[grid, widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
-                                   self.status_html, tab, self.error_html], **kwargs)
+        super().__init__(
+            children=[
+                grid,
+                widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
+                self.status_html,
+                tab,
+                self.error_html,
+            ],
+            **kwargs,
+        )
         self.add_class("wb-overfit-lab")
 
     # -- settings ----------------------------------------------------------------------------------------
@@ -197,10 +277,16 @@ class OverfitLab(RunView):
             return None
         if self._last_history is not None and self._last_history.steps:
             shaping = tuple(k for k in self._controls if k != "epochs")  # run length does not shape the curve
-            self.curves.add_ghost(self._last_history, config_diff(self._last_settings.to_dict(), settings.to_dict(), shaping))
+            self.curves.add_ghost(
+                self._last_history, config_diff(self._last_settings.to_dict(), settings.to_dict(), shaping)
+            )
         self.curves.reset()
-        callbacks: list[Callback] = [self.curves.callback(VIEW_BUDGET["curves"]), self.predictions.new_tracker(),
-                                     self.predictions.callback(), _Verdicts(self)]
+        callbacks: list[Callback] = [
+            self.curves.callback(VIEW_BUDGET["curves"]),
+            self.predictions.new_tracker(),
+            self.predictions.callback(),
+            _Verdicts(self),
+        ]
         target = self.core.prepare(callbacks, human_baseline=self.curves.human_accuracy)
         self._last_settings, self._last_history = settings, self.core.history
         self._set_status(f"training {settings.name()} on {len(self.core.part)} samples")
@@ -259,5 +345,12 @@ class OverfitLab(RunView):
 
     def _show_verdict(self, history: History) -> None:
         v = verdict(history, self.curves.human_accuracy)
-        color = {"overfit": "#1a7f37", "diverged": "#b00020", "plateau": "#9a6700", "not_learning": "#b00020"}.get(v.kind, "inherit")
-        self.verdict_html.value = f"<b style='color:{color}'>{html.escape(v.kind)}</b>: {html.escape(v.message)}"
+        color = {
+            "overfit": "#1a7f37",
+            "diverged": "#b00020",
+            "plateau": "#9a6700",
+            "not_learning": "#b00020",
+        }.get(v.kind, "inherit")
+        self.verdict_html.value = (
+            f"<b style='color:{color}'>{html.escape(v.kind)}</b>: {html.escape(v.message)}"
+        )

@@ -12,9 +12,9 @@ import numpy as np
 import traitlets
 from torch import nn
 
+from ..background import Throttle
 from ..tune.lr_range import LRRangeResult, lr_range_test
 from .base import RunView
-from ..background import Throttle
 
 __all__ = ["LRRangeView"]
 
@@ -37,13 +37,24 @@ class LRRangeView(RunView):
 
     chosen_lr = traitlets.Float(None, allow_none=True)
 
-    def __init__(self, model: nn.Module | None = None, data=None, *, lab=None,
-                 on_choose: Callable[[float], None] | None = None, result: LRRangeResult | None = None,
-                 background: bool = True, **test_kwargs) -> None:
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        data=None,
+        *,
+        lab=None,
+        on_choose: Callable[[float], None] | None = None,
+        result: LRRangeResult | None = None,
+        background: bool = True,
+        **test_kwargs,
+    ) -> None:
         if result is None and (model is None or data is None):
             raise TypeError("LRRangeView needs a model and data to sweep, or a finished result= to show.")
         if result is not None and not isinstance(result, LRRangeResult):
-            raise TypeError(f"The 'result' parameter of LRRangeView must be an LRRangeResult. Got {type(result).__name__} instead.")
+            raise TypeError(
+                "The 'result' parameter of LRRangeView must be an LRRangeResult. Got "
+                f"{type(result).__name__} instead."
+            )
         self.model, self.data, self.test_kwargs = model, data, test_kwargs
         self.on_choose = on_choose if lab is None else lab.use_lr
         self.result: LRRangeResult | None = None
@@ -52,25 +63,61 @@ class LRRangeView(RunView):
         self._init_run_controls(background=background, run_label="Run range test", name="lr-range-test")
         self.run_button.button_style = "primary"
         x, y = bq.LogScale(), bq.LinearScale()
-        self.raw_line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=["#9ecae1"],
-                                 labels=["loss"], display_legend=True, stroke_width=1)
-        self.smooth_line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": x, "y": y}, colors=["#08519c"],
-                                    labels=["smoothed"], display_legend=True, stroke_width=2.5)
-        self.marks_line = bq.Lines(x=np.zeros((0, 2)), y=np.zeros((0, 2)), scales={"x": x, "y": y},
-                                   colors=["#2ca02c", "#ff7f0e", "#9467bd"], line_style="dashed", stroke_width=1.5)
+        self.raw_line = bq.Lines(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            scales={"x": x, "y": y},
+            colors=["#9ecae1"],
+            labels=["loss"],
+            display_legend=True,
+            stroke_width=1,
+        )
+        self.smooth_line = bq.Lines(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            scales={"x": x, "y": y},
+            colors=["#08519c"],
+            labels=["smoothed"],
+            display_legend=True,
+            stroke_width=2.5,
+        )
+        self.marks_line = bq.Lines(
+            x=np.zeros((0, 2)),
+            y=np.zeros((0, 2)),
+            scales={"x": x, "y": y},
+            colors=["#2ca02c", "#ff7f0e", "#9467bd"],
+            line_style="dashed",
+            stroke_width=1.5,
+        )
         self.figure = bq.Figure(
-            marks=[self.raw_line, self.smooth_line, self.marks_line], title="LR range test",
-            axes=[bq.Axis(scale=x, label="learning rate (log)", tick_format=".0e"),
-                  bq.Axis(scale=y, side="left", label="loss")],
-            layout=widgets.Layout(width="720px", height="360px"), animation_duration=0,
-            fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20}, legend_location="top-left")
+            marks=[self.raw_line, self.smooth_line, self.marks_line],
+            title="LR range test",
+            axes=[
+                bq.Axis(scale=x, label="learning rate (log)", tick_format=".0e"),
+                bq.Axis(scale=y, side="left", label="loss"),
+            ],
+            layout=widgets.Layout(width="720px", height="360px"),
+            animation_duration=0,
+            fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
+            legend_location="top-left",
+        )
         self.figure.add_class("wb-lr-range-figure")
-        self.choice = widgets.Dropdown(description="suggestion", options=[("run the test first", None)],
-                                       layout=widgets.Layout(width="360px"))
+        self.choice = widgets.Dropdown(
+            description="suggestion",
+            options=[("run the test first", None)],
+            layout=widgets.Layout(width="360px"),
+        )
         self.use_button = widgets.Button(description="use this LR", icon="check", disabled=True)
         self.use_button.on_click(lambda _: self.use(self.choice.value))
-        super().__init__(children=[widgets.HBox([self.run_button, self.stop_button]), self.status_html, self.figure,
-                                   widgets.HBox([self.choice, self.use_button]), self.error_html])
+        super().__init__(
+            children=[
+                widgets.HBox([self.run_button, self.stop_button]),
+                self.status_html,
+                self.figure,
+                widgets.HBox([self.choice, self.use_button]),
+                self.error_html,
+            ]
+        )
         self.add_class("wb-lr-range")
         if result is not None:
             self.run_button.disabled = model is None or data is None
@@ -89,8 +136,9 @@ class LRRangeView(RunView):
                 self._draw()
 
         self._set_status("sweeping the learning rate…")
-        return lambda stop_event: lr_range_test(self.model, self.data, on_point=on_point, stop_event=stop_event,
-                                                **self.test_kwargs)
+        return lambda stop_event: lr_range_test(
+            self.model, self.data, on_point=on_point, stop_event=stop_event, **self.test_kwargs
+        )
 
     def _result(self) -> LRRangeResult | None:
         return self.result
@@ -129,16 +177,22 @@ class LRRangeView(RunView):
             self.choice.options = [("no good LR found", None)]
             self.choice.value = None
             self.use_button.disabled = True
-            self._set_status(f"{r.stopped}. No good LR found. {r.reason}",
-                             markup=f"{html.escape(r.stopped)}. <b class='wb-no-lr' style='color:#b00020'>No good LR "
-                                    f"found.</b> {html.escape(r.reason)}")
+            self._set_status(
+                f"{r.stopped}. No good LR found. {r.reason}",
+                markup=f"{html.escape(r.stopped)}. <b class='wb-no-lr' style='color:#b00020'>No good LR "
+                f"found.</b> {html.escape(r.reason)}",
+            )
             return
-        self.choice.options = [(f"{n}: {v:.1e}" + (" (recommended)" if n == r.recommended else ""), v)
-                               for n, v in r.suggestions.items()]
+        self.choice.options = [
+            (f"{n}: {v:.1e}" + (" (recommended)" if n == r.recommended else ""), v)
+            for n, v in r.suggestions.items()
+        ]
         self.choice.value = r.lr
         self.use_button.disabled = False
-        self._set_status(f"{r.stopped}. recommended {r.lr:.1e} ({r.reason})",
-                         markup=f"{html.escape(r.stopped)}. <b>recommended {r.lr:.1e}</b> ({html.escape(r.reason)})")
+        self._set_status(
+            f"{r.stopped}. recommended {r.lr:.1e} ({r.reason})",
+            markup=f"{html.escape(r.stopped)}. <b>recommended {r.lr:.1e}</b> ({html.escape(r.reason)})",
+        )
 
     def use(self, lr: float | None) -> None:
         """Hand ``lr`` on: the ``chosen_lr`` trait and ``on_choose(lr)``."""
@@ -147,5 +201,7 @@ class LRRangeView(RunView):
         self.chosen_lr = float(lr)
         if self.on_choose is not None:
             self.on_choose(float(lr))
-        self._set_status(f"{self.status} — LR {lr:.1e} handed on",
-                         markup=f"{self.status_html.value}<br>LR {lr:.1e} handed on")
+        self._set_status(
+            f"{self.status} — LR {lr:.1e} handed on",
+            markup=f"{self.status_html.value}<br>LR {lr:.1e} handed on",
+        )

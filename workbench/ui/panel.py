@@ -61,11 +61,21 @@ class TrainingPanel(RunView):
         self._init_run_controls(background=background, name="training-panel")
 
         self.epochs = widgets.BoundedIntText(
-            value=self.config.epochs, min=1, max=100_000, description="epochs", layout=widgets.Layout(width="170px")
+            value=self.config.epochs,
+            min=1,
+            max=100_000,
+            description="epochs",
+            layout=widgets.Layout(width="170px"),
         )
         self.epochs.add_class("wb-epochs")
         self.lr = widgets.FloatLogSlider(
-            value=self.config.lr, base=10, min=-5, max=0, step=0.1, description="lr", readout_format=".1e",
+            value=self.config.lr,
+            base=10,
+            min=-5,
+            max=0,
+            step=0.1,
+            description="lr",
+            readout_format=".1e",
             continuous_update=False,
         )
         self.curves = LiveCurves()
@@ -85,8 +95,13 @@ class TrainingPanel(RunView):
 
         def target(stop_event):
             return fit(
-                model, self.train_data, self.val_data, config=config, callbacks=[curves.callback()],
-                stop_event=stop_event, history=history,
+                model,
+                self.train_data,
+                self.val_data,
+                config=config,
+                callbacks=[curves.callback()],
+                stop_event=stop_event,
+                history=history,
             )
 
         return target

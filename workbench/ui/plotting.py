@@ -9,7 +9,14 @@ import math
 import numpy as np
 
 __all__ = [
-    "LOG_PAD", "config_diff", "downsample", "ema", "epoch_ticks", "log_limits", "log_ticks", "spread_band",
+    "LOG_PAD",
+    "config_diff",
+    "downsample",
+    "ema",
+    "epoch_ticks",
+    "log_limits",
+    "log_ticks",
+    "spread_band",
 ]
 
 #: Padding of a log scale, as a fraction of the data's span in decades (half a decade for one point): a
@@ -114,6 +121,7 @@ def spread_band(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np
 
 def config_diff(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> str:
     """What differs between two run configs, as "lr 3e-3 → 1e-2, init xavier → kaiming"."""
+
     def fmt(v):  # two significant digits: 0.003 -> 3e-3, 0.00316 -> 3.2e-3
         if isinstance(v, float) and v and (abs(v) < 0.1 or abs(v) >= 1e4):
             mantissa, exp = f"{v:.1e}".split("e")
@@ -121,6 +129,9 @@ def config_diff(old: dict, new: dict, keys: tuple[str, ...] | None = None) -> st
         return f"{v:.2g}" if isinstance(v, float) else str(v)
 
     names = keys or tuple(k for k in new if k in old)
-    parts = [f"{k} {fmt(old[k])} → {fmt(new[k])}" for k in names
-             if k in old and k in new and fmt(old[k]) != fmt(new[k])]  # only differences one can see
+    parts = [
+        f"{k} {fmt(old[k])} → {fmt(new[k])}"
+        for k in names
+        if k in old and k in new and fmt(old[k]) != fmt(new[k])
+    ]  # only differences one can see
     return ", ".join(parts) or "same settings"

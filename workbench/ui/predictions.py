@@ -8,10 +8,10 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from ..data.preview import png_bytes
-from ..train.callbacks import Callback, FitState
-from ..diagnose.dynamics import PredictionTracker
 from ..background import Throttle
+from ..data.preview import png_bytes
+from ..diagnose.dynamics import PredictionTracker
+from ..train.callbacks import Callback, FitState
 
 __all__ = ["PredictionView"]
 
@@ -23,7 +23,9 @@ class PredictionView(widgets.VBox):
     batch may take, and as much again for redrawing (see ``Throttle``).
     """
 
-    def __init__(self, inputs, targets, classes, refresh_hz: float = 4.0, budget: float | None = None, **kwargs) -> None:
+    def __init__(
+        self, inputs, targets, classes, refresh_hz: float = 4.0, budget: float | None = None, **kwargs
+    ) -> None:
         self.inputs, self.targets, self.classes = inputs, targets, tuple(classes)
         self.refresh_hz = refresh_hz
         self.budget = budget
@@ -38,23 +40,44 @@ class PredictionView(widgets.VBox):
         for x, y in zip(inputs, targets):
             xs, ys = bq.OrdinalScale(), bq.LinearScale(min=0, max=1)
             colors = ["#2ca02c" if c == int(y) else "#9e9e9e" for c in range(len(self.classes))]
-            bars = bq.Bars(x=list(self.classes), y=np.zeros(len(self.classes)), scales={"x": xs, "y": ys}, colors=colors)
-            fig = bq.Figure(marks=[bars], axes=[bq.Axis(scale=xs, tick_style={"font-size": "8px"})],
-                            layout=widgets.Layout(width="150px", height="95px"),
-                            fig_margin={"top": 4, "bottom": 18, "left": 4, "right": 4}, animation_duration=0)
+            bars = bq.Bars(
+                x=list(self.classes), y=np.zeros(len(self.classes)), scales={"x": xs, "y": ys}, colors=colors
+            )
+            fig = bq.Figure(
+                marks=[bars],
+                axes=[bq.Axis(scale=xs, tick_style={"font-size": "8px"})],
+                layout=widgets.Layout(width="150px", height="95px"),
+                fig_margin={"top": 4, "bottom": 18, "left": 4, "right": 4},
+                animation_duration=0,
+            )
             self.bars.append(bars)
-            tiles.append(widgets.VBox([
-                widgets.HBox([widgets.Image(value=png_bytes(x, 40), format="png"),
-                              widgets.HTML(f"<small>true: <b>{html.escape(self.classes[int(y)])}</b></small>")]),
-                fig,
-            ]))
+            tiles.append(
+                widgets.VBox(
+                    [
+                        widgets.HBox(
+                            [
+                                widgets.Image(value=png_bytes(x, 40), format="png"),
+                                widgets.HTML(
+                                    f"<small>true: <b>{html.escape(self.classes[int(y)])}</b></small>"
+                                ),
+                            ]
+                        ),
+                        fig,
+                    ]
+                )
+            )
         wx, wy = bq.LinearScale(), bq.LinearScale(min=0)
-        self.wiggle_line = bq.Lines(x=np.zeros(0), y=np.zeros(0), scales={"x": wx, "y": wy}, colors=["#d62728"])
+        self.wiggle_line = bq.Lines(
+            x=np.zeros(0), y=np.zeros(0), scales={"x": wx, "y": wy}, colors=["#d62728"]
+        )
         self.wiggle_figure = bq.Figure(
-            marks=[self.wiggle_line], title="wiggle: how much predictions moved between updates",
+            marks=[self.wiggle_line],
+            title="wiggle: how much predictions moved between updates",
             axes=[bq.Axis(scale=wx, label="step"), bq.Axis(scale=wy, side="left", tick_format=".2f")],
-            layout=widgets.Layout(width="420px", height="240px"), fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 10},
-            animation_duration=0)
+            layout=widgets.Layout(width="420px", height="240px"),
+            fig_margin={"top": 40, "bottom": 40, "left": 50, "right": 10},
+            animation_duration=0,
+        )
         grid = widgets.GridBox(tiles, layout=widgets.Layout(grid_template_columns="repeat(4, 160px)"))
         # the wiggle figure is a separate widget: a host view places it (the lab puts it beside the loss)
         super().__init__(children=[grid], **kwargs)
@@ -67,7 +90,8 @@ class PredictionView(widgets.VBox):
         return self.tracker
 
     def update(self) -> bool:
-        """Draw the tracker's latest record (the bars only while ``live_bars``); False when nothing changed."""
+        """Draw the tracker's latest record (the bars only while ``live_bars``); False when nothing
+        changed."""
         if self.tracker is None:
             return False
         version, probs, steps, wiggle = self.tracker.latest()
