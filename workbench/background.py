@@ -40,7 +40,8 @@ class Throttle:
             raise ValueError(f"The 'hz' parameter of Throttle must be a float > 0. Got {hz!r} instead.")
         if budget is not None and not 0 < budget <= 1:
             raise ValueError(
-                f"The 'budget' parameter of Throttle must be a fraction in (0, 1] or None. Got {budget!r} instead."
+                f"The 'budget' parameter of Throttle must be a fraction in (0, 1] or None. Got {budget!r} "
+                "instead."
             )
         self.period = 1.0 / hz
         self.budget = budget

@@ -39,8 +39,8 @@ def test_human_accuracy_with_a_wilson_interval_and_the_hard_samples():
 def test_verdicts():
     def hist(losses, accs, status="finished"):
         h = History()
-        for e, (l, a) in enumerate(zip(losses, accs), 1):
-            h.append_epoch(e, e * 10, {"train_loss": l, "train_acc": a, "val_acc": a - 0.1})
+        for e, (loss, a) in enumerate(zip(losses, accs), 1):
+            h.append_epoch(e, e * 10, {"train_loss": loss, "train_acc": a, "val_acc": a - 0.1})
         h.set_status(status, "msg")
         return h
 
@@ -124,7 +124,8 @@ from workbench.train import RunStore, fit, TrainConfig
 s = wb.load_digits()
 store = RunStore({str(path)!r})
 rec = store.recorder("from another process", {{"lr": 3e-3, "model": "mlp"}}, seed=0, human_baseline=0.97)
-fit(wb.build_model("mlp", s.train, seed=0), s.train, s.val, config=TrainConfig(epochs=2, lr=3e-3), callbacks=[rec])
+model = wb.build_model("mlp", s.train, seed=0)
+fit(model, s.train, s.val, config=TrainConfig(epochs=2, lr=3e-3), callbacks=[rec])
 """
     subprocess.run([sys.executable, "-c", code], check=True)
     store = RunStore(path)
@@ -186,7 +187,7 @@ def test_run_store_writes_in_batches_not_per_step(tmp_path, digits, monkeypatch)
 
 
 def test_run_store_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"the folder .* does not exist"):
         RunStore(tmp_path / "missing" / "runs.sqlite")
     store = RunStore(tmp_path / "r.sqlite")
     with pytest.raises(KeyError, match="no run with id 5"):

@@ -78,7 +78,8 @@ def test_band_and_smoothing_do_not_loop_in_python_over_bins_or_steps():
 def test_run_store_commits_without_waiting_for_the_disk(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     con = store.connect()
-    try:  # WAL with synchronous=NORMAL: no fsync per commit (FULL, the default, cost 7 ms a flush on a busy disk)
+    # WAL with synchronous=NORMAL: no fsync per commit (FULL, the default, cost 7 ms a flush on a busy disk)
+    try:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert con.execute("PRAGMA synchronous").fetchone()[0] == 1
     finally:

@@ -102,7 +102,7 @@ def test_other_controls_restart_a_running_lab(digits, tmp_path):
     assert lab.running and lab.history is not first and first.status == "stopped"
     assert lab.curves.ghost_loss[0].labels == ["seed 0 → 3"]
     lab.stop(wait=True)
-    assert [r for r in lab.store.list().status] == ["stopped", "stopped"]
+    assert list(lab.store.list().status) == ["stopped", "stopped"]
 
 
 def test_stop_leaves_a_consistent_model_and_a_saved_run(digits, tmp_path):
@@ -166,7 +166,7 @@ def test_human_baseline_scripted_answers_keyboard_and_the_curve_line(digits, tmp
 def test_prediction_view_updates_with_the_run(lab):
     sent = []
     for b in lab.predictions.bars:
-        b.observe(lambda change: sent.append(change), "y")
+        b.observe(sent.append, "y")
     lab.run_button.click()
     assert len(lab.predictions.wiggle_line.x) >= 1
     assert not sent  # the bars' tab is hidden: they are not redrawn (half the lab's messages otherwise)

@@ -45,12 +45,17 @@ class FolderImageDataset(ImageDataset):
         if cached is not None:
             mode, arr = cached
             return Image.fromarray(arr, mode=mode), mode
-        with Image.open(self._paths[j]) as img:
+        with Image.open(self._file(j)) as img:
             img.load()
             return img.copy(), img.mode
 
+    def _file(self, j: int) -> str:
+        path = self._paths[j] if self._paths is not None else None
+        assert path is not None  # from_folder gives every sample its file
+        return path
+
     def _load(self, j: int) -> torch.Tensor:
-        path = self._paths[j]
+        path = self._file(j)
         try:
             img = self.raw(j)[0].convert(self.mode)
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
@@ -62,7 +67,7 @@ class FolderImageDataset(ImageDataset):
             out = self.transform(img)
             return out if isinstance(out, torch.Tensor) else _pil_to_tensor(out)
         if (img.height, img.width) != tuple(self.size):
-            img = img.resize((self.size[1], self.size[0]), Image.BILINEAR)
+            img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
         return _pil_to_tensor(img)
 
 

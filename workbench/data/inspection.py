@@ -77,7 +77,8 @@ def _split_statistics(
                     name,
                     i,
                     "label_out_of_range",
-                    f"the dataset returns label {label!r} for this sample; labels must be 0..{len(classes) - 1} ({len(classes)} classes)",
+                    f"the dataset returns label {label!r} for this sample; labels must be "
+                    f"0..{len(classes) - 1} ({len(classes)} classes)",
                 )
 
 
@@ -88,7 +89,7 @@ def _oddities(
     brightness_z: float,
     add: _Add,
 ) -> None:
-    """Stage 2: per-split oddities (size, mode, low information, too dark / bright) and the split summaries."""
+    """Stage 2: per-split oddities (size, mode, low information, too dark / bright) and split summaries."""
     for name, ds in splits.items():
         fp = prints[name]
         sizes = Counter(zip(fp.height.tolist(), fp.width.tolist()))
@@ -105,7 +106,7 @@ def _oddities(
             if fp.mode[i] != common_mode:
                 add(name, i, "odd_mode", f"mode {fp.mode[i]} (most are {common_mode})")
         low = fp.ink < 0.005
-        for i in np.flatnonzero(low):
+        for i in np.flatnonzero(low).tolist():
             what = "constant image" if fp.vmax[i] - fp.vmin[i] < 1e-6 else "almost no detail"
             add(
                 name,
@@ -114,9 +115,9 @@ def _oddities(
                 f"{what}: {fp.ink[i]:.1%} of pixels differ from the background (std {fp.std[i]:.3f})",
             )
         dark, bright = _robust_outliers(fp.mean, brightness_z)
-        for i in np.flatnonzero(dark & ~low):
+        for i in np.flatnonzero(dark & ~low).tolist():
             add(name, int(i), "too_dark", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
-        for i in np.flatnonzero(bright & ~low):
+        for i in np.flatnonzero(bright & ~low).tolist():
             add(name, int(i), "too_bright", f"mean {fp.mean[i]:.3f} (median {np.median(fp.mean):.3f})")
         counts = ds.class_counts()
         nonzero = [v for v in counts.values() if v]
@@ -143,7 +144,8 @@ def _duplicates(
     progress,
     add: _Add,
 ) -> None:
-    """Stage 3: exact and near duplicates across all splits at once; label conflicts and leakage from the groups."""
+    """Stage 3: exact and near duplicates across all splits at once; label conflicts and leakage from
+    the groups."""
     owners = [(name, i) for name in splits for i in range(len(splits[name]))]
     digests = [d for name in splits for d in prints[name].exact]
     phash = np.concatenate([prints[n].phash for n in splits])
@@ -259,8 +261,8 @@ def inspect(
         on PCA-reduced thumbnails, no training. ``"cnn"``: a small CNN trained out-of-fold (5 folds, 4
         epochs, through ``workbench.train.fit``), ~20 s for 10k 28x28 images on 2 CPU cores; on the real
         MNIST test set it ranks 10 of the 15 human-confirmed label errors in its first 200, the k-NN 6
-        (benchmarks/label_errors.py). The CNN reads the images again (at most 32 px a side); ``rank_labels(report,
-        data, "cnn")`` upgrades an existing report instead.
+        (benchmarks/label_errors.py). The CNN reads the images again (at most 32 px a side);
+        ``rank_labels(report, data, "cnn")`` upgrades an existing report instead.
     pred_probs : dict of split name -> (N, C) array, optional
         Out-of-fold predicted probabilities from your own model, used instead of ``label_model``.
     progress : "auto", callable(stage, done, total) or None
@@ -277,7 +279,8 @@ def inspect(
     brightness_z = check_real(brightness_z, "brightness_z", "inspect", low=0.0, low_open=True)
     if label_model not in LABEL_MODELS:
         raise ValueError(
-            f"The 'label_model' parameter of inspect must be one of {LABEL_MODELS} ('knn': instant k-NN; 'cnn': "
+            f"The 'label_model' parameter of inspect must be one of {LABEL_MODELS} ('knn': instant k-NN; "
+            "'cnn': "
             f"a small CNN trained out-of-fold, better, slower). Got {label_model!r} instead."
         )
     splits = named_splits(where="inspect", train=train, test=test, **more_splits)
@@ -287,14 +290,16 @@ def inspect(
         )
     elif progress is not None and not callable(progress):
         raise TypeError(
-            f"The 'progress' parameter of inspect must be 'auto', a callable or None. Got {progress!r} instead."
+            f"The 'progress' parameter of inspect must be 'auto', a callable or None. Got {progress!r} "
+            "instead."
         )
     first = next(iter(splits))
     classes = splits[first].classes
     for name, ds in splits.items():
         if ds.classes != classes:
             raise ValueError(
-                f"inspect: split {name!r} has classes {list(ds.classes)[:5]}... but {first} has {list(classes)[:5]}...; "
+                f"inspect: split {name!r} has classes {list(ds.classes)[:5]}... but {first} has "
+                f"{list(classes)[:5]}...; "
                 "all splits must share one class list (build them from the same source)."
             )
     report = DataReport(

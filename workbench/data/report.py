@@ -188,8 +188,10 @@ class DataReport:
             worst = min((c for c in s.class_counts.items() if c[1] > 0), key=lambda c: c[1], default=("-", 0))
             best = max(s.class_counts.items(), key=lambda c: c[1], default=("-", 0))
             line = (
-                f"{s.name}: {s.n} images, {sum(1 for v in s.class_counts.values() if v)} of {len(self.classes)} classes, "
-                f"largest {best[0]!r} ({best[1]}) / smallest {worst[0]!r} ({worst[1]}) = imbalance {s.imbalance_ratio:.2f}"
+                f"{s.name}: {s.n} images, {sum(1 for v in s.class_counts.values() if v)} of "
+                f"{len(self.classes)} classes, "
+                f"largest {best[0]!r} ({best[1]}) / smallest {worst[0]!r} ({worst[1]}) = imbalance "
+                f"{s.imbalance_ratio:.2f}"
             )
             if s.missing_classes:
                 line += f"; MISSING classes {', '.join(repr(c) for c in s.missing_classes)}"
@@ -199,14 +201,17 @@ class DataReport:
             "exact_duplicate": "identical images: keep one of each group",
             "near_duplicate": "near-identical images (re-encoded, brightness, noise, 1-px shift): keep one",
             "label_conflict": "duplicates with different labels: at least one label is wrong",
-            "leakage": "the same image in more than one split: evaluation is optimistic; remove it from val/test",
+            "leakage": "the same image in more than one split: evaluation is optimistic; remove it from "
+            "val/test",
             "odd_size": "sizes unlike the rest: they are resized for training; check they belong",
             "odd_mode": "colour mode unlike the rest",
             "low_information": "(nearly) constant images: blank scans, failed crops",
             "too_dark": "much darker than the rest",
             "too_bright": "much brighter than the rest",
-            "suspicious_label": "a model trained on the other folds disagrees confidently: look at these first",
-            "label_out_of_range": "the dataset returns a label outside the class list: fix its targets / target_transform",
+            "suspicious_label": "a model trained on the other folds disagrees confidently: look at these "
+            "first",
+            "label_out_of_range": "the dataset returns a label outside the class list: fix its targets / "
+            "target_transform",
         }
         for issue in ISSUES:
             n = self.count(issue)
@@ -220,7 +225,8 @@ class DataReport:
         for s in self.splits.values():
             if s.imbalance_ratio >= 3:
                 lines.append(
-                    f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the class priors, weigh the loss, or resample"
+                    f"{s.name} is imbalanced ({s.imbalance_ratio:.1f}x): set the last layer's bias to the "
+                    "class priors, weigh the loss, or resample"
                 )
         lines.append(f"(inspected in {self.seconds:.1f} s)")
         return "\n".join(lines)

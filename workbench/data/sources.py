@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from PIL import Image
 
@@ -67,7 +68,8 @@ def _labels_to_ints(
         if unknown:
             raise ValueError(
                 f"{where}: labels of samples {', '.join(map(str, unknown[:5]))} "
-                f"({names[unknown[0]]!r}, ...) are not in classes {class_list}. Add them to `classes` or fix the labels."
+                f"({names[unknown[0]]!r}, ...) are not in classes {class_list}. Add them to `classes` or "
+                "fix the labels."
             )
         return np.array([lookup[v] for v in names], dtype=np.int64), class_list
     if lab.dtype.kind == "f":
@@ -128,7 +130,8 @@ def _images_to_nchw(images: Any, channels_last: bool | None, where: str) -> torc
         raise ValueError(f"{where}: the dataset is empty (0 images). Pass at least one image.")
     if arr.shape[1] not in (1, 3, 4):
         raise ValueError(
-            f"{where}: images must have 1, 3 or 4 channels; got shape {tuple(arr.shape)} read as (N, C, H, W). "
+            f"{where}: images must have 1, 3 or 4 channels; got shape {tuple(arr.shape)} read as (N, C, H, "
+            "W). "
             "Pass channels_last=True if the channels are the last axis."
         )
     if arr.dtype == torch.uint8:
@@ -227,8 +230,8 @@ def from_arrays(
     return TensorImageDataset(tensor, targets, class_list, paths=paths, name=name)
 
 
-# -- IDX files (MNIST and friends) ----------------------------------------------------------------------------
-_IDX_DTYPES = {
+# -- IDX files (MNIST and friends) ---------------------------------------------------------------------------
+_IDX_DTYPES: dict[int, npt.DTypeLike] = {
     0x08: np.uint8,
     0x09: np.int8,
     0x0B: np.dtype(">i2"),
@@ -251,7 +254,8 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
         raise ValueError(f"from_idx: {path} could not be read ({err}); is it a complete IDX file?") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] != ndim:
         raise ValueError(
-            f"from_idx: {path} is not an IDX file with {ndim} dimension(s) (its header is {raw[:4].hex() or 'empty'}). "
+            f"from_idx: {path} is not an IDX file with {ndim} dimension(s) (its header is "
+            f"{raw[:4].hex() or 'empty'}). "
             "Pass the images file (magic 2051) first and the labels file (magic 2049) second."
         )
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(np.int64)
@@ -260,7 +264,8 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     body = raw[4 + 4 * ndim :]
     if len(body) < need:
         raise ValueError(
-            f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has {len(body)}."
+            f"from_idx: {path} is truncated: the header promises {need} bytes of data, the file has "
+            f"{len(body)}."
         )
     return np.frombuffer(body, dtype=dtype, count=int(np.prod(dims))).reshape(dims)
 

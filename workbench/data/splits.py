@@ -30,7 +30,8 @@ def named_splits(
         out = dict(data)
     elif data is not None:
         raise TypeError(
-            f"The 'data' parameter of {where} must be an ImageDataset, DataSplits or a dict of name -> ImageDataset. "
+            f"The 'data' parameter of {where} must be an ImageDataset, DataSplits or a dict of name -> "
+            "ImageDataset. "
             f"Got {type(data).__name__} instead."
         )
     for name, ds in more.items():

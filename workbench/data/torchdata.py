@@ -64,7 +64,8 @@ def from_torch(
         hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")
     ):
         raise TypeError(
-            f"{where}: needs a map-style dataset (with __len__ and __getitem__); got {type(dataset).__name__}. "
+            f"{where}: needs a map-style dataset (with __len__ and __getitem__); got "
+            f"{type(dataset).__name__}. "
             "Wrap an iterable in a list, or use from_arrays()."
         )
     n = len(dataset)
@@ -85,8 +86,9 @@ def from_torch(
         int(t) if isinstance(t, torch.Tensor) else t
         for t in (raw.tolist() if isinstance(raw, torch.Tensor) else raw)
     ]
-    if classes is None and getattr(dataset, "classes", None) is not None:
-        classes = list(dataset.classes)
+    own_classes = getattr(dataset, "classes", None)
+    if classes is None and own_classes is not None:
+        classes = list(own_classes)
     targets, class_list = _labels_to_ints(np.asarray(raw), classes, n, where)
     paths = None
     samples = getattr(dataset, "samples", None) or getattr(dataset, "imgs", None)

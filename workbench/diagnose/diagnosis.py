@@ -121,7 +121,7 @@ def _still_high(c: _Curve) -> bool:
     return c.seg[-1] > STILL_HIGH * c.seg[0]
 
 
-# -- the rules over the history -------------------------------------------------------------------------------
+# -- the rules over the history ------------------------------------------------------------------------------
 def _diverged(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     bad = snap.step[~np.isfinite(snap.loss)]
     if snap.status != "diverged" and not len(bad):
@@ -187,7 +187,8 @@ def _lr_too_high(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
     if not (fast_then_flat or wild or len(rises)):
         return None
     if len(rises):
-        why = f"the loss climbing back up by {c.seg[rises[0]] / running_min[rises[0] - 1] - 1:.0%} around step {int(c.seg_steps[rises[0]])}"
+        up = c.seg[rises[0]] / running_min[rises[0] - 1] - 1
+        why = f"the loss climbing back up by {up:.0%} around step {int(c.seg_steps[rises[0]])}"
     elif fast_then_flat:
         why = f"a fast drop in the first {int(c.seg_steps[1])} steps, then flat or rising at {c.seg[-1]:.3f}"
     else:
@@ -255,7 +256,8 @@ def _overfitting(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
         return None
     epochs = snap.epoch
     msg = (
-        f"The validation loss was best at epoch {int(epochs[best])} ({vl[best]:.3f}) and has risen to {vl[-1]:.3f}"
+        f"The validation loss was best at epoch {int(epochs[best])} ({vl[best]:.3f}) and has risen to "
+        f"{vl[-1]:.3f}"
         if turned
         else f"The train-val accuracy gap keeps growing ({gap[-1]:.1%} now)"
     )

@@ -1,4 +1,5 @@
-"""What a diagnosis returns: ``Finding`` (one thing the curves or probes show) and ``Diagnosis`` (all of them)."""
+"""What a diagnosis returns: ``Finding`` (one thing the curves or probes show) and ``Diagnosis`` (all).
+"""
 
 from __future__ import annotations
 

@@ -43,7 +43,8 @@ def probe_findings(probes: Probes) -> list[Finding]:
             Finding(
                 "dead_units",
                 "warning",
-                f"{dead[worst][1]:.0%} of the units after '{worst}' never fire (ReLU output 0 for the whole batch).",
+                f"{dead[worst][1]:.0%} of the units after '{worst}' never fire (ReLU output 0 for the whole "
+                "batch).",
                 {"layers": sorted(dead), "step": dead[worst][0]},
                 "Lower the LR, use a smaller init for the layer before, or a leaky ReLU.",
             )
@@ -55,7 +56,8 @@ def probe_findings(probes: Probes) -> list[Finding]:
             Finding(
                 "saturated_units",
                 "warning",
-                f"{sat[worst][1]:.0%} of the outputs of '{worst}' are saturated (|a| > 0.99): their gradient is ~0.",
+                f"{sat[worst][1]:.0%} of the outputs of '{worst}' are saturated (|a| > 0.99): their "
+                "gradient is ~0.",
                 {"layers": sorted(sat), "step": sat[worst][0]},
                 "Use a smaller init (xavier for tanh), normalise the inputs, or switch to ReLU.",
             )
@@ -71,7 +73,8 @@ def probe_findings(probes: Probes) -> list[Finding]:
                     "warning",
                     f"The gradient reaching '{names[0]}' is {first / last:.0e} of the one at '{names[-1]}'.",
                     {"layers": [names[0], names[-1]], "step": grads[names[0]][0]},
-                    "Use ReLU-family activations, a He/kaiming init, normalisation layers or residual connections.",
+                    "Use ReLU-family activations, a He/kaiming init, normalisation layers or residual "
+                    "connections.",
                 )
             )
     for layer in probes.layers("grad_norm"):
@@ -84,7 +87,8 @@ def probe_findings(probes: Probes) -> list[Finding]:
                 Finding(
                     "exploding_gradients",
                     "error",
-                    f"The gradient norm of '{layer}' reached {values[-1]:.1e} (first sample {values[0]:.1e}).",
+                    f"The gradient norm of '{layer}' reached {values[-1]:.1e} (first sample "
+                    f"{values[0]:.1e}).",
                     {"layers": [layer], "step": int(steps[-1])},
                     "Lower the LR, clip gradients (grad_clip), check the init and the inputs' scale.",
                 )

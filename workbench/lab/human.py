@@ -19,7 +19,8 @@ class HumanBaselineResult:
 
     def __str__(self) -> str:
         return (
-            f"human accuracy {self.accuracy:.1%} (95 % interval {self.low:.1%}-{self.high:.1%}) on {self.answered} "
+            f"human accuracy {self.accuracy:.1%} (95 % interval {self.low:.1%}-{self.high:.1%}) on "
+            f"{self.answered} "
             f"samples, {self.skipped} skipped, {len(self.hard)} wrong"
         )
 

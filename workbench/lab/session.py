@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..background import BackgroundRun
@@ -68,14 +69,15 @@ class Lab:
             )
         if settings is not None and not isinstance(settings, LabSettings):
             raise TypeError(
-                f"The 'settings' parameter of Lab must be a LabSettings. Got {type(settings).__name__} instead."
+                f"The 'settings' parameter of Lab must be a LabSettings. Got {type(settings).__name__} "
+                "instead."
             )
         self.train, self.val = train, val
         self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
         self._settings = settings or LabSettings()
         self.history = History()
         self.model: nn.Module | None = None
-        self.optimizer = None  # the running optimizer, once the loop has built it
+        self.optimizer: torch.optim.Optimizer | None = None  # the running one, once the loop has built it
         self.live_lr: LiveLR | None = None
         self.run_settings: LabSettings | None = None  # what the current (or last) run started with
         self.run: BackgroundRun | None = None

@@ -70,7 +70,8 @@ class TrainConfig:
             self.device in ("auto", "cpu") or self.device.startswith("cuda")
         ):
             raise ValueError(
-                f"The 'device' parameter of {where} must be 'auto', 'cpu' or 'cuda[:N]'. Got {self.device!r} instead."
+                f"The 'device' parameter of {where} must be 'auto', 'cpu' or 'cuda[:N]'. Got "
+                f"{self.device!r} instead."
             )
         check_int(self.num_workers, "num_workers", where, low=0, high=64)
         if self.grad_clip is not None:

@@ -10,6 +10,7 @@ says why (a corrupted sample in the failing batch, exploding gradients) and what
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -68,7 +69,7 @@ def _check_dataset(data: Dataset, name: str) -> None:
             f"The {name!r} parameter of fit must be a map-style Dataset (e.g. from workbench.data). "
             f"Got {type(data).__name__} instead."
         )
-    if len(data) == 0:
+    if len(data) == 0:  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
         raise ValueError(f"The {name!r} split is empty: fit needs at least one sample.")
 
 
@@ -115,11 +116,11 @@ def evaluate(
                 correct += (out.argmax(dim=1) == y).sum()
     finally:
         model.train(was_training)
-    n = len(data)
+    n = len(data)  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
     return Evaluation(loss=total.item() / n, accuracy=correct.item() / n, n=n)  # one sync
 
 
-# -- the loop -------------------------------------------------------------------------------------------------
+# -- the loop ------------------------------------------------------------------------------------------------
 def fit(
     model: nn.Module,
     train: Dataset,
@@ -202,7 +203,8 @@ def fit(
         )
 
     log = StepLog(model, history, config.flush_every_s, explain)
-    history.steps_per_epoch = math.ceil(len(train) / config.batch_size)  # for curves drawn per epoch
+    n_train = len(train)  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
+    history.steps_per_epoch = math.ceil(n_train / config.batch_size)  # for curves drawn per epoch
     started = time.perf_counter()
     history.set_status("running", "training")
     status, message = "finished", ""
@@ -297,10 +299,8 @@ def _check_outputs(out: torch.Tensor, y: torch.Tensor, num_classes: int | None) 
 
 
 def _flush_quietly(log: StepLog) -> None:
-    try:
+    with contextlib.suppress(Diverged):
         log.flush()
-    except Diverged:
-        pass
 
 
 def _end(callbacks: Sequence[Callback], state: FitState) -> None:

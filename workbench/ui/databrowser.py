@@ -43,7 +43,8 @@ class DataBrowser(widgets.VBox):
     page_size : int
         Thumbnails per page.
     background : bool
-        Inspect (when no report is given) and upgrade the label ranking to the CNN in a worker thread (False: inline, the path tests use).
+        Inspect (when no report is given) and upgrade the label ranking to the CNN in a worker thread
+        (False: inline, the path tests use).
     """
 
     split = traitlets.Unicode("all")
@@ -288,7 +289,8 @@ class DataBrowser(widgets.VBox):
         if caption_path and ds.paths[index]:
             parts.append(
                 widgets.HTML(
-                    f"<div style='font-size:10px;width:104px;word-break:break-all'>{html.escape(str(ds.paths[index]))}</div>"
+                    "<div style='font-size:10px;width:104px;word-break:break-all'>"
+                    f"{html.escape(str(ds.paths[index]))}</div>"
                 )
             )
         tile = widgets.VBox(parts)
@@ -312,7 +314,8 @@ class DataBrowser(widgets.VBox):
             or "<li>no issue found</li>"
         )
         self.details.value = (
-            f"<b>{html.escape(split)} #{index}</b> &middot; label <b>{html.escape(ds.classes[y])}</b> ({y})<br>"
+            f"<b>{html.escape(split)} #{index}</b> &middot; label <b>{html.escape(ds.classes[y])}</b> "
+            f"({y})<br>"
             f"path: {html.escape(str(ds.paths[index] or '(in memory)'))}<br>"
             f"shape {tuple(x.shape)} &middot; dtype {str(x.dtype).replace('torch.', '')} &middot; "
             f"min {float(x.min()):.3f} &middot; max {float(x.max()):.3f} &middot; mean {float(x.mean()):.3f}"
@@ -386,6 +389,7 @@ class DataBrowser(widgets.VBox):
             if s.imbalance_ratio >= 3:
                 note = f"<b style='color:#b00020'>{note} — imbalanced</b>"
             if s.missing_classes:
-                note += f" &middot; <b style='color:#b00020'>missing {', '.join(map(html.escape, s.missing_classes))}</b>"
+                missing = ", ".join(map(html.escape, s.missing_classes))
+                note += f" &middot; <b style='color:#b00020'>missing {missing}</b>"
             notes.append(note)
         return widgets.VBox([fig, widgets.HTML("<br>".join(notes))])

@@ -69,7 +69,10 @@ class DataStats(widgets.VBox):
             items = "".join(
                 f"<li><b style='color:#b00020'>{html.escape(s.message)}</b></li>" for s in report.split_shifts
             )
-            shift = f"<b>Split shift</b> (two-sample KS test, D &ge; 0.1 and Bonferroni p &lt; 0.001):<ul>{items}</ul>"
+            shift = (
+                "<b>Split shift</b> (two-sample KS test, D &ge; 0.1 and Bonferroni p &lt; 0.001):"
+                f"<ul>{items}</ul>"
+            )
         else:
             shift = "<b>Split shift</b>: brightness, contrast, size and aspect are alike in every split."
         self.shifts = widgets.HTML(shift)
@@ -78,12 +81,16 @@ class DataStats(widgets.VBox):
 
     def _table(self) -> str:
         cs = self.report.channel_stats
-        head = "<tr><th>split</th><th>channel</th><th>mean</th><th>std</th><th>per-image brightness</th><th>contrast spread</th></tr>"
+        head = (
+            "<tr><th>split</th><th>channel</th><th>mean</th><th>std</th><th>per-image brightness</th>"
+            "<th>contrast spread</th></tr>"
+        )
         body = []
         for k, s in enumerate(cs.splits):
             for j, c in enumerate(cs.channels):
                 body.append(
-                    f"<tr><td>{html.escape(s)}</td><td>{c}</td><td>{cs.mean[k, j]:.4f}</td><td>{cs.std[k, j]:.4f}</td>"
+                    f"<tr><td>{html.escape(s)}</td><td>{c}</td>"
+                    f"<td>{cs.mean[k, j]:.4f}</td><td>{cs.std[k, j]:.4f}</td>"
                     f"<td>{cs.between_image[k]:.1%}</td><td>{cs.contrast_spread[k]:.2f}</td></tr>"
                 )
         return f"<table class='wb-channel-table' style='font-size:12px'>{head}{''.join(body)}</table>"

@@ -1,4 +1,4 @@
-"""``OverfitLab``: overfit a tiny subset with sliders, live curves against a human baseline, runs that persist.
+"""``OverfitLab``: overfit a tiny subset with sliders, live curves against a human baseline; runs persist.
 
 Controls map onto ``LabSettings`` (pure). While a run trains in its worker thread, the LR slider
 hands its value to the run through the lab core (``workbench.lab.Lab``), which the loop applies before its
@@ -96,7 +96,8 @@ class OverfitLab(RunView):
             self.train_data, self.val_data = data
         else:
             raise TypeError(
-                f"The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of ImageDatasets. "
+                "The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of "
+                "ImageDatasets. "
                 f"Got {type(data).__name__} instead."
             )
         s = settings or LabSettings()
