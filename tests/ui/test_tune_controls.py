@@ -49,8 +49,8 @@ def _outcome(number, lr, wd, value=0.5, status="complete"):
     )
 
 
-def test_scatter_scales_are_padded_in_log_space_so_edge_points_are_not_cut(tmp_path):
-    sv = SearchView(None, store=tmp_path / "s.sqlite", workers=0, background=False)
+def test_scatter_scales_are_padded_in_log_space_so_edge_points_are_not_cut(digits, tmp_path):
+    sv = SearchView(digits, store=tmp_path / "s.sqlite", workers=0, background=False)
     sv._draw([_outcome(0, 1e-4, 1e-4), _outcome(1, 1e-1, 0.0), _outcome(2, 1e-2, 1e-5, None, "fail")])
     xs, ys = sv.scatter.scales["x"], sv.scatter.scales["y"]
     assert xs is sv.failed.scales["x"] and ys is sv.failed.scales["y"]
