@@ -167,6 +167,15 @@ def open_notebook(page, lab: Lab, name: str) -> None:
     raise AssertionError(f"kernel of {name} never went idle:\n{lab.log.read_text()[-2000:]}")
 
 
+def wait_idle(page, timeout_s: float = 600) -> None:
+    """Wait until the kernel has run every queued cell (the status bar says Idle): widget messages of an
+    interaction wait behind the cells still running, so interact with a busy notebook only after this."""
+    deadline = time.time() + timeout_s
+    while "Idle" not in page.locator("#jp-main-statusbar").inner_text():
+        assert time.time() < deadline, "the kernel stayed busy"
+        time.sleep(0.5)
+
+
 def run_all(page) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .conftest import ARTIFACTS, open_notebook, run_all
+from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,6 +25,7 @@ def test_gallery_renders_and_issue_filter_changes_it(page, lab):
     while len(_captions(browser)) < 24 and time.time() < deadline:
         time.sleep(0.2)
     before = _captions(browser)
+    wait_idle(page)  # the notebook's later cells (MNIST, the CNN ranking) run first; then the filter answers
     assert len(before) == 24 and browser.locator(".wb-gallery img").count() == 24
     # thumbnails are real PNGs the browser decoded
     assert browser.locator(".wb-gallery img").first.evaluate("img => img.naturalWidth") > 0
