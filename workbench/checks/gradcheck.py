@@ -34,34 +34,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ..train.state import preserved
 from ._common import check_batch, default_loss
+from .gradcheck_report import TINY_GRADIENT, _result
+from .kinks import _crossed, _KinkWatch
 from .result import CheckResult
 
 __all__ = ["TINY_GRADIENT", "gradient_check", "gradient_threshold"]
-
-#: Entries whose analytic and numerical gradients are both at most this are not judged (the notes: ~1e-10).
-TINY_GRADIENT = 1e-10
-
-_RELU_LIKE = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.PReLU,
-    nn.Hardtanh,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.SELU,
-    nn.CELU,
-)
-_MAXPOOL = {nn.MaxPool1d: F.max_pool1d, nn.MaxPool2d: F.max_pool2d, nn.MaxPool3d: F.max_pool3d}
-_ADAPTIVE = {
-    nn.AdaptiveMaxPool1d: F.adaptive_max_pool1d,
-    nn.AdaptiveMaxPool2d: F.adaptive_max_pool2d,
-    nn.AdaptiveMaxPool3d: F.adaptive_max_pool3d,
-}
 
 
 def gradient_threshold(depth: int, kinks: bool) -> float:
@@ -73,62 +53,6 @@ def gradient_threshold(depth: int, kinks: bool) -> float:
     """
     base = 1e-4 if kinks else 1e-6
     return base * (1e-2 / base) ** ((min(max(depth, 1), 11) - 1) / 10)
-
-
-def _band(err: float) -> str:
-    if err < 1e-7:
-        return "good (< 1e-7)"
-    if err < 1e-4:
-        return "acceptable if the objective has kinks (< 1e-4)"
-    if err < 1e-2:
-        return "acceptable only for deep nets (< 1e-2)"
-    return "too large for any depth"
-
-
-class _KinkWatch:
-    """Records, per forward, which side of its kink every ReLU-like unit is on and every max-pool's argmax."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.record: list[torch.Tensor] = []
-        self.handles = []
-        self.kinky = False
-        for m in model.modules():
-            if isinstance(m, _RELU_LIKE):
-                self.handles.append(
-                    m.register_forward_hook(lambda mod, inp, out: self.record.append(inp[0].detach() > 0))
-                )
-                self.kinky = True
-            elif type(m) in _MAXPOOL or type(m) in _ADAPTIVE:
-                self.handles.append(m.register_forward_hook(self._pool))
-                self.kinky = True
-
-    def _pool(self, mod, inp, out) -> None:
-        x = inp[0].detach()
-        if type(mod) in _MAXPOOL:
-            _, idx = _MAXPOOL[type(mod)](
-                x,
-                mod.kernel_size,
-                mod.stride,
-                mod.padding,
-                mod.dilation,
-                ceil_mode=mod.ceil_mode,
-                return_indices=True,
-            )
-        else:
-            _, idx = _ADAPTIVE[type(mod)](x, mod.output_size, return_indices=True)
-        self.record.append(idx)  # which input each output took: a change is a crossed kink
-
-    def take(self) -> list[torch.Tensor]:
-        out, self.record = self.record, []
-        return out
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
-def _crossed(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
-    return len(a) != len(b) or any(x.shape != y.shape or not torch.equal(x, y) for x, y in zip(a, b))
 
 
 def _depth(model: nn.Module) -> int:
@@ -318,101 +242,6 @@ def _check_tensor(
         entry["max_rel_error"] = max(entry["max_rel_error"], rel)
         entry["grad_min"] = min(entry["grad_min"], abs(a) / scale)
         entry["grad_max"] = max(entry["grad_max"], abs(a) / scale)
-
-
-def _why_not(e: dict) -> str:
-    parts = []
-    if e["kinks"]:
-        parts.append(f"{e['kinks']} straddled a kink (ReLU / max-pool)")
-    if e["tiny"]:
-        parts.append(
-            f"{e['tiny']} had |gradient| <= {TINY_GRADIENT:g} or below rounding noise, where relative error "
-            "means nothing (scale the loss up, or train a few steps first: train_steps=)"
-        )
-    return f"not checked: of {e['tried']} entries tried, " + ("; ".join(parts) or "none could be judged")
-
-
-def _result(report, failures, limit, depth, h, weight_decay, scale_used, kinky, n_samples) -> CheckResult:
-    for e in report.values():
-        e["status"] = "checked" if e["checked"] else _why_not(e)
-        if not e["checked"]:
-            e["grad_min"] = float("nan")
-    worst = max((e["max_rel_error"] for e in report.values()), default=0.0)
-    checked = sum(e["checked"] for e in report.values())
-    kinks = sum(e["kinks"] for e in report.values())
-    tiny = sum(e["tiny"] for e in report.values())
-    judged = [e for e in report.values() if e["checked"]]
-    g_lo = min((e["grad_min"] for e in judged), default=float("nan"))
-    g_hi = max((e["grad_max"] for e in judged), default=float("nan"))
-    not_checked = {n: e["status"] for n, e in report.items() if not e["checked"]}
-    details = {
-        "per_parameter": report,
-        "threshold": limit,
-        "depth": depth,
-        "has_kinks": kinky,
-        "h": h,
-        "weight_decay": weight_decay,
-        "loss_scale": scale_used,
-        "max_rel_error": worst,
-        "band": _band(worst),
-        "checked": checked,
-        "kinks": kinks,
-        "tiny": tiny,
-        "samples": n_samples,
-        "grad_range": (g_lo, g_hi),
-        "not_checked": not_checked,
-        "failures": [
-            {
-                "param": f[0],
-                "index": f[1],
-                "analytic": f[2],
-                "numerical": f[3],
-                "rel_error": f[4],
-                "weight_decay": f[5],
-            }
-            for f in failures
-        ],
-    }
-    skipped = (f"; {kinks} entries straddled a kink" if kinks else "") + (
-        f"; {tiny} entries with |gradient| <= {TINY_GRADIENT:g} (or below rounding noise) not judged: "
-        "relative error means nothing there"
-        if tiny
-        else ""
-    )
-    if failures:
-        bad = sorted({f[0] for f in failures})
-        name, i, a, n, rel, reg = max(failures, key=lambda f: f[4])
-        return CheckResult(
-            "gradient_check",
-            False,
-            f"gradients disagree in {', '.join(repr(b) for b in bad)}: worst {name!r}[{i}] analytic {a:.6g} "
-            f"vs numerical {n:.6g} (relative error {rel:.1e} > {limit:.1e}{', with L2' if reg else ''}). "
-            "Check custom autograd Functions' backward, in-place operations on tensors autograd needs, and "
-            ".detach()/.data in the forward."
-            + (f" Not checked: {', '.join(map(repr, not_checked))}." if not_checked else ""),
-            details,
-        )
-    if not_checked:
-        first = next(iter(not_checked.items()))
-        return CheckResult(
-            "gradient_check",
-            False,
-            f"not checked: {len(not_checked)} of {len(report)} parameters had no entry that could be judged "
-            f"({', '.join(map(repr, not_checked))}); {first[0]!r}: {first[1].removeprefix('not checked: ')}. "
-            f"The others agree (max relative error {worst:.1e}). Use fewer datapoints (2-3) so fewer units "
-            "sit at a kink, or more entries (dims_per_param=, max_tries=).",
-            details,
-        )
-    reg_txt = f" without and with L2 ({weight_decay:g})" if weight_decay > 0 else ""
-    return CheckResult(
-        "gradient_check",
-        True,
-        f"analytic and numerical gradients agree{reg_txt} on {n_samples} datapoints: max relative error "
-        f"{worst:.1e}, {_band(worst)}, threshold {limit:.1e} for depth "
-        f"{depth}{' with kinks' if kinky else ''}; {checked} entries checked in all {len(report)} "
-        f"parameters, |gradient| {g_lo:.1e} to {g_hi:.1e}{skipped}",
-        details,
-    )
 
 
 def _numeric(
