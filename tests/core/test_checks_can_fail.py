@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.core.test_checks import ReLUOff2  # the planted 2 % backward bug, defined once
 from workbench.checks import (
     GRADCHECK_SAMPLES,
     TINY_GRADIENT,
@@ -26,20 +27,6 @@ from workbench.train import TrainConfig
 @pytest.fixture(scope="module")
 def batch(digits):
     return first_batch(digits.train, 32)
-
-
-class ReLUOff2(torch.autograd.Function):
-    """ReLU whose backward is 2 % too large (the planted backward bug)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp_min(0)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * (x > 0).to(g.dtype) * 1.02
 
 
 # -- regularisation: the user's knob must reach the training ------------------------------------------------
