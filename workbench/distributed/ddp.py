@@ -23,6 +23,7 @@ import queue as queue_mod
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,7 +55,8 @@ class DistributedError(RuntimeError):
 @dataclass
 class DDPResult:
     """``history`` (rank 0's, with the epoch metrics agreed by every rank) and ``model`` (the trained
-    weights, on the CPU). ``lr`` and ``global_batch`` are what the run used."""
+    weights, on the CPU). ``lr`` and ``global_batch`` are what the run used; ``seconds`` is rank 0's
+    training time (building the model and ``fit``, not starting the processes)."""
 
     history: History
     model: nn.Module
@@ -62,6 +64,7 @@ class DDPResult:
     backend: str
     lr: float
     global_batch: int
+    seconds: float
 
 
 def linear_scaling(config: TrainConfig, world_size: int, steps_per_epoch: int) -> TrainConfig:
@@ -198,12 +201,12 @@ def fit_ddp(
             spawned_rank, args=args, nprocs=world_size, join=False, start_method="spawn"
         )
         end = _follow(procs, events, stop, stop_event, history)
-        status, message, best, stopped = end
+        status, message, best, stopped, seconds = end
         history.best_epoch, history.stopped_epoch = best, stopped
         history.set_status(status, note + message)
         model = make_model()
         model.load_state_dict(torch.load(out_path, weights_only=True, map_location="cpu"))
-    return DDPResult(history, model, world_size, backend, config.lr, world_size * config.batch_size)
+    return DDPResult(history, model, world_size, backend, config.lr, world_size * config.batch_size, seconds)
 
 
 def _follow(procs, events, stop, stop_event, history: History) -> tuple:
@@ -267,8 +270,9 @@ def _as_torchrun_rank(
     if not dist.is_initialized():
         dist.init_process_group(backend, init_method="env://", timeout=timedelta(seconds=timeout_s))
     local_rank = int(os.environ["LOCAL_RANK"])
+    started = time.perf_counter()
     rank_history, model = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
+    seconds = time.perf_counter() - started
     rank_history.set_status(rank_history.status, note + rank_history.message)
-    return DDPResult(
-        rank_history, model.cpu(), world, backend, job["config"].lr, world * job["config"].batch_size
-    )
+    config = job["config"]
+    return DDPResult(rank_history, model.cpu(), world, backend, config.lr, world * config.batch_size, seconds)

@@ -128,9 +128,12 @@ def spawned_rank(
         timeout=timedelta(seconds=timeout_s),
     )
     try:
+        started = time.perf_counter()
         history, model = run_rank(job, rank, rank, backend, queue, stop_event)
+        seconds = time.perf_counter() - started  # training only: the process start is not in it
         if rank == 0:
             torch.save(model.state_dict(), out_path)
-            queue.put(("end", history.status, history.message, history.best_epoch, history.stopped_epoch))
+            end = (history.status, history.message, history.best_epoch, history.stopped_epoch, seconds)
+            queue.put(("end", *end))
     finally:
         dist.destroy_process_group()
