@@ -36,7 +36,7 @@ KNOWN_MISSES_8PX = (
     [
         28,
         64,
-        pytest.param(8, marks=pytest.mark.xfail(reason=KNOWN_MISSES_8PX, strict=True)),
+        8,
     ],
 )
 def test_one_and_two_pixel_shifts_and_rolls_are_found(mnist_images, side):
