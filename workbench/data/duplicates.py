@@ -154,7 +154,7 @@ def near_pairs(
         sides = np.asarray(side, dtype=np.int64)[active]
         small = sides < CENTRE_MIN_SIDE
         if small.any():
-            local = shifted_pairs(phash[active], thumb[active], sides, small, max_bits, min_corr)
+            local, _ = shifted_pairs(phash[active], thumb[active], sides, small, max_bits, min_corr)
             found.append(active[local])
     return np.unique(np.concatenate(found).astype(np.int64).reshape(-1, 2), axis=0)
 

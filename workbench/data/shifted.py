@@ -25,12 +25,15 @@ import torch
 
 from .fingerprints import DCT_LOW, INK, hash_bands, hash_of_coefficients
 
-__all__ = ["MAX_SHIFT", "MIN_OVERLAP_INK", "STRICT", "overlap_corr", "shifted_candidates"]
+__all__ = ["MAX_SHIFT", "MIN_OVERLAP_INK", "STRICT", "overlap_corr", "shifted_candidates", "shifted_pairs"]
 
 MAX_SHIFT = 2  # image pixels, on each axis
 STRICT = 5.0  # the overlap must miss perfect correlation by 5x less than min_corr allows
-MIN_OVERLAP_INK = 0.05  # share of the overlap's pixels that must be ink, in both images
-_QUERY_CHUNK = 8192  # variant hashes looked up at once (bounds the query x bucket arrays)
+#: Ink inside the overlap, as a share of the whole thumbnail, in both images. Measured: a lit pixel of an
+#: 8x8 image is 0.043 of its 32x32 thumbnail (resampling spreads it), two are 0.074; digits of sklearn
+#: are at least 0.34, MNIST digits downscaled to 8x8 at least 0.12 (0.15 for 999 in 1,000).
+MIN_OVERLAP_INK = 0.1
+_BLOCK = 1 << 20  # hash comparisons held at once
 
 _SHIFTS = [
     (dy, dx) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1) for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)
@@ -43,9 +46,10 @@ def _steps(side: int, thumb_side: int) -> list[tuple[int, int, int, int]]:
     return [(dy, dx, round(dy * scale), round(dx * scale)) for dy, dx in _SHIFTS]
 
 
-def _variant_hashes(thumb: np.ndarray, side: int) -> np.ndarray:
+def _variant_hashes(thumb: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     """``(N, 36)`` uint64: hashes of each ``(N, S, S)`` thumbnail moved by every non-zero shift and
-    filled with its median (24), and rolled by the 12 shifts ``(dy, dx) > (0, 0)``.
+    filled with its median (24), and rolled by the 12 shifts ``(dy, dx) > (0, 0)``; ``(36,)`` the move
+    of each (its index in ``_SHIFTS``).
 
     The DCT is linear, so no moved copy is made: rolling by ``t`` rows is a permutation ``P``; filling
     also blanks the wrapped rows (``diag(r) P``, ``r`` 0 there) and adds the median there. With ``D`` the
@@ -67,7 +71,7 @@ def _variant_hashes(thumb: np.ndarray, side: int) -> np.ndarray:
         ops[off, True] = DCT_LOW @ (kept[:, None] * perm), kept
     right = {key: t @ op.T for key, (op, _) in ops.items()}  # (N, S, 8) per column move
     flat = torch.outer(DCT_LOW @ ones, DCT_LOW @ ones)
-    coeffs = []
+    coeffs, moves = [], []
     for dy, dx, ty, tx in steps:
         # a roll by (dy, dx) undoes the roll by (-dy, -dx): the copy's own variants cover the other half
         for fill in (False, True) if (dy, dx) > (0, 0) else (True,):
@@ -76,59 +80,76 @@ def _variant_hashes(thumb: np.ndarray, side: int) -> np.ndarray:
             if fill:
                 low = low + med * (flat - torch.outer(DCT_LOW @ r, DCT_LOW @ c))
             coeffs.append(low.reshape(n, 64))
-    return hash_of_coefficients(torch.stack(coeffs, dim=1).reshape(-1, 64)).reshape(n, -1)
+            moves.append(_SHIFTS.index((dy, dx)))
+    hashes = hash_of_coefficients(torch.stack(coeffs, dim=1).reshape(-1, 64)).reshape(n, -1)
+    return hashes, np.array(moves, dtype=np.int64)
 
 
-def _cross_codes(query: np.ndarray, owner: np.ndarray, base: np.ndarray, max_bits: int) -> np.ndarray:
-    """Pair codes ``i * n + j`` (``i < j``, ``n = len(base)``) of ``owner[q]`` and base positions whose
-    hashes ``query[q]`` and ``base[j]`` are within ``max_bits`` bits (pigeonhole bands, as in
-    ``duplicates``)."""
-    n = len(base)
+def _cross_matches(
+    query: np.ndarray, owner: np.ndarray, move: np.ndarray, base: np.ndarray, max_bits: int
+) -> np.ndarray:
+    """Keys ``(i * n + j) * len(_SHIFTS) + m`` (``n = len(base)``): ``query[q]``, the hash of image
+    ``owner[q]`` moved by ``_SHIFTS[move[q]]``, is within ``max_bits`` bits of ``base[k]``; ``i < j`` are
+    ``owner[q]`` and ``k``, and ``m`` is the move that takes image ``i`` to image ``j``.
+
+    Pigeonhole bands as in ``duplicates``: per band, each bucket's queries against its base hashes.
+    """
+    n, k_moves = len(base), len(_SHIFTS)
     chunks = [np.zeros(0, dtype=np.int64)]
     for offset, width in hash_bands(max_bits):
         mask = np.uint64((1 << width) - 1)
-        key_b = (base >> np.uint64(offset)) & mask
-        order = np.argsort(key_b, kind="stable")  # base positions bucket by bucket
-        size = np.bincount(key_b.astype(np.int64), minlength=1 << width)  # a band is at most 8 bits wide
+        key_b = ((base >> np.uint64(offset)) & mask).astype(np.int64)  # a band is at most 8 bits wide
         key_q = ((query >> np.uint64(offset)) & mask).astype(np.int64)
-        counts = size[key_q]  # bucket size of each query
-        lo = (np.cumsum(size) - size)[key_q]  # where its bucket starts in ``order``
-        for q0 in range(0, len(query), _QUERY_CHUNK):
-            qs = slice(q0, q0 + _QUERY_CHUNK)
-            q = np.repeat(np.arange(q0, q0 + len(counts[qs])), counts[qs])  # each query once per member
-            within = np.arange(len(q)) - np.repeat(np.cumsum(counts[qs]) - counts[qs], counts[qs])
-            j = order[np.repeat(lo[qs], counts[qs]) + within]
-            close = np.bitwise_count(query[q] ^ base[j]) <= max_bits
-            a, b = owner[q[close]], j[close]
-            keep = a != b
-            chunks.append(np.minimum(a, b)[keep] * n + np.maximum(a, b)[keep])
+        order_b, order_q = np.argsort(key_b, kind="stable"), np.argsort(key_q, kind="stable")
+        start_b = np.r_[0, np.cumsum(np.bincount(key_b, minlength=1 << width))]
+        start_q = np.r_[0, np.cumsum(np.bincount(key_q, minlength=1 << width))]
+        shared = (np.diff(start_b) > 0) & (np.diff(start_q) > 0)
+        for key in np.flatnonzero(shared).tolist():
+            js = order_b[start_b[key] : start_b[key + 1]]
+            qs = order_q[start_q[key] : start_q[key + 1]]
+            step = max(1, _BLOCK // len(js))  # query rows at a time: bounds the (rows x bucket) matrix
+            for r0 in range(0, len(qs), step):
+                q = qs[r0 : r0 + step]
+                rows, cols = np.nonzero(np.bitwise_count(query[q][:, None] ^ base[js][None, :]) <= max_bits)
+                a, b, m = owner[q[rows]], js[cols], move[q[rows]]
+                keep = a != b
+                m = np.where(a < b, m, k_moves - 1 - m)  # _SHIFTS is symmetric: index -> opposite move
+                pair = np.minimum(a, b) * n + np.maximum(a, b)
+                chunks.append((pair * k_moves + m)[keep])
     return np.concatenate(chunks)
 
 
 def shifted_candidates(
     phash: np.ndarray, thumb: np.ndarray, small: np.ndarray, side: np.ndarray, max_bits: int
 ) -> np.ndarray:
-    """``(P, 2)`` pairs ``i < j`` (positions in ``phash``) where a shifted or rolled variant of a ``small``
-    image hashes within ``max_bits`` bits of the other image's hash; ``side`` is each image's smaller
-    side in pixels."""
-    n = len(phash)
+    """``(C, 3)`` rows ``(i, j, m)``, ``i < j`` positions in ``phash``: a ``small`` image moved by the
+    shift ``_SHIFTS[m]`` (rolled or filled) hashes within ``max_bits`` bits of the other, so image ``j``
+    may be image ``i`` moved by that shift. ``side`` is each image's smaller side in pixels."""
+    n, k_moves = len(phash), len(_SHIFTS)
     chunks = [np.zeros(0, dtype=np.int64)]
     for value in np.unique(side[small]).tolist():
         members = np.flatnonzero(small & (side == value))
-        variants = _variant_hashes(thumb[members], int(value))  # (M, V)
-        owner = np.repeat(members, variants.shape[1])
-        chunks.append(_cross_codes(variants.reshape(-1), owner, phash, max_bits))
-    codes = np.unique(np.concatenate(chunks))
-    return np.stack([codes // n, codes % n], axis=1)
+        hashes, moves = _variant_hashes(thumb[members], int(value))  # (M, V), (V,)
+        owner = np.repeat(members, hashes.shape[1])
+        chunks.append(
+            _cross_matches(hashes.reshape(-1), owner, np.tile(moves, len(members)), phash, max_bits)
+        )
+    keys = np.unique(np.concatenate(chunks))
+    pair, m = keys // k_moves, keys % k_moves
+    return np.stack([pair // n, pair % n, m], axis=1)
 
 
-def overlap_corr(a: np.ndarray, b: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+def overlap_corr(
+    a: np.ndarray, b: np.ndarray, side: int, shifts: list[tuple[int, int]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Best correlation ``(P,)`` of the windows that ``a[i]`` and ``b[i]`` (``(P, S, S)`` thumbnails of
-    ``side``-pixel images) share when ``b`` is ``a`` moved by one of the shifts within ``MAX_SHIFT``
-    image pixels, and that shift ``(P, 2)`` as ``(dy, dx)`` image pixels (``b[y, x] ~ a[y - dy, x - dx]``).
+    ``side``-pixel images) share when ``b`` is ``a`` moved by one of ``shifts`` (default: every shift
+    within ``MAX_SHIFT`` image pixels on each axis), and that shift ``(P, 2)`` as ``(dy, dx)`` image
+    pixels (``b[y, x] ~ a[y - dy, x - dx]``).
 
     Each window loses half an image pixel at every edge (resampling blurs the cut). A shift whose windows
-    hold less than ``MIN_OVERLAP_INK`` ink (in either image) scores -1; so does an image without contrast.
+    hold less ink than ``MIN_OVERLAP_INK`` of a whole image (in either image) scores -1; so does an
+    image without contrast.
     """
     p, s, _ = a.shape
     at = torch.from_numpy(np.asarray(a, dtype=np.float32))
@@ -138,7 +159,9 @@ def overlap_corr(a: np.ndarray, b: np.ndarray, side: int) -> tuple[np.ndarray, n
     margin = max(1, round(s / side / 2))
     best = torch.full((p,), -1.0)
     shift = np.zeros((p, 2), dtype=np.int64)
-    for dy, dx, ty, tx in _steps(side, s):
+    scale = s / side
+    for dy, dx in _SHIFTS if shifts is None else shifts:
+        ty, tx = round(dy * scale), round(dx * scale)
         # b[y, x] against a[y - ty, x - tx] over the rows/columns where both exist, less the margin
         ys, xs = (
             slice(max(ty, 0) + margin, s + min(ty, 0) - margin),
@@ -149,8 +172,8 @@ def overlap_corr(a: np.ndarray, b: np.ndarray, side: int) -> tuple[np.ndarray, n
         wa, wb = wa - wa.mean(1, keepdim=True), wb - wb.mean(1, keepdim=True)
         na, nb = wa.norm(dim=1), wb.norm(dim=1)
         corr = (wa * wb).sum(1) / (na * nb).clamp_min(1e-12)
-        inked = (ink_a[:, ya, xa].float().mean((1, 2)) >= MIN_OVERLAP_INK) & (
-            ink_b[:, ys, xs].float().mean((1, 2)) >= MIN_OVERLAP_INK
+        inked = (ink_a[:, ya, xa].float().sum((1, 2)) >= MIN_OVERLAP_INK * s * s) & (
+            ink_b[:, ys, xs].float().sum((1, 2)) >= MIN_OVERLAP_INK * s * s
         )
         corr = torch.where(inked & (na > 1e-6) & (nb > 1e-6), corr, -1.0)
         better = corr > best
@@ -161,20 +184,22 @@ def overlap_corr(a: np.ndarray, b: np.ndarray, side: int) -> tuple[np.ndarray, n
 
 def shifted_pairs(
     phash: np.ndarray, thumb: np.ndarray, side: np.ndarray, small: np.ndarray, max_bits: int, min_corr: float
-) -> np.ndarray:
-    """``(P, 2)`` pairs ``i < j`` of images where one is a ``small`` image shifted or rolled by up to
-    ``MAX_SHIFT`` pixels (candidates from ``shifted_candidates``, kept when ``overlap_corr`` reaches
-    ``1 - (1 - min_corr) / STRICT``); ``side`` is each image's smaller side in pixels."""
-    pairs = shifted_candidates(phash, thumb, small, side, max_bits)
-    if not len(pairs):
-        return pairs
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, 2)`` pairs ``i < j`` where image ``j`` is image ``i`` (one of them ``small``) shifted or
+    rolled by up to ``MAX_SHIFT`` pixels, and that shift ``(P, 2)`` as ``(dy, dx)`` image pixels.
+
+    Each candidate of ``shifted_candidates`` is verified at the shift its hashes matched at: kept when
+    ``overlap_corr`` reaches ``1 - (1 - min_corr) / STRICT``. ``side``: each image's smaller side.
+    """
+    cand = shifted_candidates(phash, thumb, small, side, max_bits)
     strict = 1.0 - (1.0 - min_corr) / STRICT
-    pair_side = np.minimum(side[pairs[:, 0]], side[pairs[:, 1]])
-    keep = np.zeros(len(pairs), dtype=bool)
-    for value in np.unique(pair_side).tolist():
-        rows = np.flatnonzero(pair_side == value)
-        for s in range(0, len(rows), 1024):
-            r = rows[s : s + 1024]
-            corr, _ = overlap_corr(thumb[pairs[r, 0]], thumb[pairs[r, 1]], int(value))
-            keep[r] = corr >= strict
-    return pairs[keep]
+    corr = np.full(len(cand), -1.0)
+    pair_side = np.minimum(side[cand[:, 0]], side[cand[:, 1]])
+    for value, m in {(int(v), int(m)) for v, m in zip(pair_side.tolist(), cand[:, 2].tolist())}:
+        rows = np.flatnonzero((pair_side == value) & (cand[:, 2] == m))
+        for r in np.array_split(rows, -(-len(rows) // 1024)):
+            corr[r] = overlap_corr(thumb[cand[r, 0]], thumb[cand[r, 1]], value, [_SHIFTS[m]])[0]
+    ok, best = cand[corr >= strict], corr[corr >= strict]
+    ok = ok[np.lexsort((-best, ok[:, 1], ok[:, 0]))]  # by pair, its best-correlated shift first
+    ok = ok[np.r_[True, np.any(ok[1:, :2] != ok[:-1, :2], axis=1)][: len(ok)]]
+    return ok[:, :2], np.array([_SHIFTS[m] for m in ok[:, 2].tolist()], dtype=np.int64).reshape(-1, 2)
