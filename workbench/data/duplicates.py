@@ -13,7 +13,9 @@ compared, so the work is about N x (bucket size) rather than N^2, and memory sta
 changes the perceptual hash of a small image by more than ``max_bits`` bits (a 1-px roll of a 28x28
 digit: ~12), so each image is hashed twice: as it is and centred on its ink (the centroid of its
 pixels' distance from the median, moved to the middle by bilinear resampling). A shifted or rolled copy
-has the same centred picture, hence nearly the same second hash. Groups are transitive (union-find).
+has the same centred picture, hence nearly the same second hash. Images under ``CENTRE_MIN_SIDE``
+pixels are hashed moved by every shift of up to 2 pixels instead, and those candidates are verified on
+the overlap at that shift, more strictly (``shifted``). Groups are transitive (union-find).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = ["CENTRE_MIN_SIDE", "UnionFind", "centre_on_ink", "exact_groups", "nea
 
 #: Images smaller than this (either side) are not centred: on 8x8 digits the centred comparison matched
 #: distinct images (two new train/test "leaks" in the digits split) while 2-px shifts stay out of reach.
+#: ``near_pairs(..., side=...)`` gives them the stricter shifted-variant search of ``shifted`` instead.
 CENTRE_MIN_SIDE = 16
 
 

@@ -10,12 +10,14 @@ are looked up among the original hashes only (the same pigeonhole bands as ``dup
 is about (N x variants) x (bucket size).
 
 Those candidates are verified more strictly than the unshifted ones, because distinct 8x8 digits of one
-writer correlate up to ~0.996 (sklearn's digits, measured over all pairs and shifts): at the best of
-the same shifts, the window the two images share (a 6x8 overlap for a 2-pixel shift of an 8x8 image,
+writer correlate up to ~0.996 (sklearn's digits, measured over all pairs and shifts): at the shift the
+hashes matched at, the window the two images share (a 6x8 overlap for a 2-pixel shift of an 8x8 image,
 less half a pixel at its edges, where resampling blurs the cut) must correlate at least
 ``1 - (1 - min_corr) / STRICT`` (0.998 for the default 0.99), and hold enough ink in both images
-(``MIN_OVERLAP_INK``) so blank-ish images do not match. Everything runs on the 32x32 thumbnails: one
-image pixel is ``32 / side`` thumbnail pixels.
+(``MIN_OVERLAP_INK``) so blank-ish images do not match. Measured: every 1- and 2-pixel shifted or rolled
+copy of MNIST digits downscaled to 8x8 scores 1.0; no pair of the 1,797 sklearn digits, nor of the 10,000
+MNIST test digits downscaled to 8x8, passes. Everything runs on the 32x32 thumbnails: one image pixel
+is ``32 / side`` thumbnail pixels.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ _BLOCK = 1 << 20  # hash comparisons held at once
 
 _SHIFTS = [
     (dy, dx) for dy in range(-MAX_SHIFT, MAX_SHIFT + 1) for dx in range(-MAX_SHIFT, MAX_SHIFT + 1)
-]  # (0, 0) included: the overlap test also accepts an unshifted copy
+]  # (0, 0) too: overlap_corr tries it; the variants leave it out
 
 
 def _steps(side: int, thumb_side: int) -> list[tuple[int, int, int, int]]:
