@@ -10,7 +10,8 @@ The core is plain Python + torch and never imports widgets:
 - ``workbench.lab``: the overfit lab as plain code (settings, run preparation, human baseline);
 - ``workbench.tune``: the LR range test, the quick probe, coarse-to-fine search (Optuna; local or Dask);
 - ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``);
-- ``workbench.distributed``: ``fit_ddp``, the one loop data-parallel on ``torch.distributed``.
+- ``workbench.distributed``: ``fit_ddp``, the one loop data-parallel on ``torch.distributed``;
+- ``workbench.recipe``: ``Recipe``, which steps of the recipe are done on this data and what to do next.
 
 ``workbench.ui`` holds the views over those results (import it explicitly: it needs ipywidgets/bqplot).
 """
@@ -30,6 +31,7 @@ from .data import (
 )
 from .distributed import fit_ddp
 from .models import build_model, count_parameters
+from .recipe import Recipe
 from .train import Callback, History, StopTraining, TrainConfig, evaluate, fit, schedule_preview
 from .tune import lr_range_test, search
 
@@ -40,6 +42,7 @@ __all__ = [
     "DataSplits",
     "History",
     "ImageDataset",
+    "Recipe",
     "StopTraining",
     "TrainConfig",
     "__version__",
