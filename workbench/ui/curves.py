@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Sequence
 from contextlib import ExitStack
 
 import bqplot as bq
@@ -21,6 +22,7 @@ import traitlets
 from ..background import Throttle
 from ..train.callbacks import Callback, FitState
 from ..train.history import History, HistorySnapshot, in_epochs
+from .evidence_marks import EvidenceMarks, evidence_x
 from .plotting import downsample, ema, log_ticks, spread_band
 
 __all__ = ["LiveCurves"]
@@ -122,7 +124,10 @@ class LiveCurves(widgets.VBox):
         self.val_acc = _line(x_acc, y_acc, VAL, "val", markers=True)
         layout = widgets.Layout(width="50%", min_width="320px", height="320px")
         margin = {"top": 40, "bottom": 45, "left": 60, "right": 20}
-        loss_marks = [self.band_mark] if band else []
+        self.evidence = EvidenceMarks(x_loss, y_loss)  # a finding's steps/epochs (``mark``)
+        self._marked: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+        self._loss_range = (np.nan, np.nan)
+        loss_marks = self.evidence.marks + ([self.band_mark] if band else [])
         loss_marks += (
             [self.step_loss] + ([self.smooth_loss] if smooth else []) + [self.train_loss, self.val_loss]
         )
@@ -180,6 +185,7 @@ class LiveCurves(widgets.VBox):
         self.drawn_version = -1
         self._drawn_epochs = -1
         self._snap = None
+        self.clear_marks()
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
@@ -255,9 +261,34 @@ class LiveCurves(widgets.VBox):
         for gl, ga, snap in zip(self.ghost_loss, self.ghost_acc, self._ghost_snaps):
             self._draw_ghost(gl, ga, snap)
         if self._snap is not None:
-            self.update(self._snap, force=True)  # redraws the human line too
+            self.update(self._snap, force=True)  # redraws the human line and the marks too
         else:
             self._draw_human()
+            self._draw_marks()
+
+    # -- marks: the evidence of a finding -------------------------------------------------------------------
+    def mark(self, steps: Sequence[int] = (), epochs: Sequence[int] = ()) -> None:
+        """Mark ``steps`` and ``epochs`` on the loss figure: a dashed line at each, the span from the first
+        to the last shaded. They follow the x-axis switch and later redraws; ``clear_marks()`` removes
+        them."""
+        self._marked = (tuple(int(s) for s in steps), tuple(int(e) for e in epochs))
+        self._draw_marks()
+
+    def clear_marks(self) -> None:
+        self._marked = ((), ())
+        self.evidence.clear()
+
+    @property
+    def marked(self) -> np.ndarray:
+        """Where the marks are drawn, in x-axis units (empty when nothing is marked)."""
+        return np.unique(np.asarray(self.evidence.lines.x, dtype=np.float64))
+
+    def _draw_marks(self) -> None:
+        steps, epochs = self._marked
+        if not (steps or epochs):
+            return
+        low, high = self._loss_range
+        self.evidence.draw(evidence_x(self._snap, steps, epochs, self.x_axis), low, high)
 
     def _place_ghosts(self) -> None:
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
@@ -344,7 +375,9 @@ class LiveCurves(widgets.VBox):
                     self.band_mark.y = np.vstack([np.maximum(lo[ok], 1e-6), np.maximum(hi[ok], 1e-6)])
             losses = np.concatenate([m.y for m in (self.step_loss, self.train_loss, self.val_loss)])
             if len(losses):
-                self._loss_axis.tick_values = log_ticks(float(losses.min()), float(losses.max()))
+                self._loss_range = (float(losses.min()), float(losses.max()))
+                self._loss_axis.tick_values = log_ticks(*self._loss_range)
+            self._draw_marks()
         self.drawn_version = snap.version
         self._drawn_epochs = len(snap.epoch_step)
         if self.human_accuracy is not None and (epochs_changed or force):
