@@ -22,6 +22,7 @@ import traitlets
 from ..background import Throttle
 from ..train.callbacks import Callback, FitState
 from ..train.history import History, HistorySnapshot, in_epochs
+from .curve_schedule import BestEpochMarks, LRPanel
 from .evidence_marks import EvidenceMarks, evidence_x
 from .plotting import downsample, ema, log_ticks, spread_band
 
@@ -60,6 +61,8 @@ class LiveCurves(widgets.VBox):
         Step curves with more points are averaged down to this many before they are sent.
     smooth, band : bool
         Add the debiased EMA of the batch losses (``ema``) / a mean +- std band per window (``spread_band``).
+    lr : bool
+        Add a figure under the loss with the LR of each step and the schedule's preview (``show_schedule``).
 
     ``x_axis`` ("step" or "epoch", also a toggle above the figures) picks the x-axis; in epochs, step
     ``s`` sits at ``s / steps_per_epoch`` and each epoch's metrics at its end.
@@ -81,9 +84,11 @@ class LiveCurves(widgets.VBox):
         *,
         smooth: bool = False,
         band: bool = False,
+        lr: bool = False,
         **kwargs,
     ) -> None:
         self.smooth, self.band = smooth, band
+        self._schedule: tuple[np.ndarray, int | None] | None = None  # show_schedule's LR per step
         self._snap: HistorySnapshot | None = None  # last drawn, redrawn when x_axis changes
         self._ghost_snaps: list[HistorySnapshot] = []
         self._draw_lock = threading.Lock()  # the training thread and a toggle click may both draw
@@ -155,8 +160,14 @@ class LiveCurves(widgets.VBox):
             legend_location="bottom-right",
             animation_duration=0,
         )
+        self.best = BestEpochMarks(self._scales, self._acc_scales)  # early stopping's best epoch
+        self.loss_figure.marks = [*self.loss_figure.marks, self.best.on_loss]
+        self.acc_figure.marks = [*self.acc_figure.marks, self.best.on_acc]
         self._own_loss_marks = list(self.loss_figure.marks)
         self._own_acc_marks = list(self.acc_figure.marks)
+        self.lr_panel = (
+            LRPanel(x_loss, widgets.Layout(width="50%", min_width="320px", height="200px")) if lr else None
+        )
         self.ghost_legend = widgets.HTML("")
         self.ghost_legend.add_class("wb-ghost-legend")
         self.x_toggle = widgets.ToggleButtons(
@@ -167,7 +178,12 @@ class LiveCurves(widgets.VBox):
         )
         widgets.link((self.x_toggle, "value"), (self, "x_axis"))
         super().__init__(
-            children=[self.x_toggle, widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend],
+            children=[
+                self.x_toggle,
+                widgets.HBox([self.loss_figure, self.acc_figure]),
+                *([widgets.HBox([self.lr_panel.figure])] if self.lr_panel is not None else []),
+                self.ghost_legend,
+            ],
             **kwargs,
         )
         self.refresh_hz = refresh_hz
@@ -186,6 +202,9 @@ class LiveCurves(widgets.VBox):
         self._drawn_epochs = -1
         self._snap = None
         self.clear_marks()
+        self.best.draw(None, np.nan, np.nan)
+        if self.lr_panel is not None:
+            self.lr_panel.draw_used(np.zeros(0), np.zeros(0))
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
@@ -260,11 +279,25 @@ class LiveCurves(widgets.VBox):
             fig.axes[0].label = self.x_axis
         for gl, ga, snap in zip(self.ghost_loss, self.ghost_acc, self._ghost_snaps):
             self._draw_ghost(gl, ga, snap)
+        if self.lr_panel is not None:
+            self.lr_panel.figure.axes[0].label = self.x_axis
+        self._draw_schedule()
         if self._snap is not None:
             self.update(self._snap, force=True)  # redraws the human line and the marks too
         else:
             self._draw_human()
             self._draw_marks()
+
+    # -- the LR schedule and early stopping --------------------------------------------------------------
+    def show_schedule(self, lr: np.ndarray | None, steps_per_epoch: int | None = None) -> None:
+        """Draw a run's planned LR (``schedule_preview``: entry i is the LR of step i + 1) on the LR figure,
+        before and while it runs; None clears it. ``steps_per_epoch`` places it on an epoch axis."""
+        self._schedule = None if lr is None else (np.asarray(lr, dtype=np.float64), steps_per_epoch)
+        self._draw_schedule()
+
+    def _draw_schedule(self) -> None:
+        if self.lr_panel is not None:
+            self.lr_panel.draw_schedule(self._schedule, self.x_axis, self.max_points)
 
     # -- marks: the evidence of a finding -------------------------------------------------------------------
     def mark(self, steps: Sequence[int] = (), epochs: Sequence[int] = ()) -> None:
@@ -367,6 +400,10 @@ class LiveCurves(widgets.VBox):
                     & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
                 )
                 mark.x, mark.y = x[keep], y[keep]
+            if self.lr_panel is not None:
+                self.lr_panel.draw_used(*downsample(steps, snap.lr, self.max_points))
+            if epochs_changed:
+                self.best.draw_from(snap, lambda steps: self._x(snap, steps))
             if self.band and len(snap.step):
                 bx, lo, hi = spread_band(steps, snap.loss, min(60, max(1, len(snap.step) // 10)))
                 ok = np.isfinite(bx)  # epochs before the first epoch end are unknown without steps_per_epoch

@@ -13,9 +13,11 @@ a view that gets slow (a long run, a loaded machine) redraws less often instead 
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import ipywidgets as widgets
+import numpy as np
 import traitlets
 
 from ..background import Throttle
@@ -49,6 +51,9 @@ VIEW_BUDGET = {"curves": 0.008, "predictions": 0.006, "verdict": 0.002, "probes"
 #: The lab's probes: every 25 steps, at most twice a second (what the training tab can show; each sample
 #: costs the training thread a copy of the weights and the histograms).
 PROBES_EVERY, PROBES_HZ = 25, 2.0
+#: The schedule is previewed for runs up to this many steps (``schedule_preview`` steps torch's schedulers
+#: one by one: ~20-50 us a step, so 20000 steps take up to a second at a control change).
+PREVIEW_MAX_STEPS = 20_000
 
 
 class _Verdicts(Callback):
@@ -114,6 +119,7 @@ class OverfitLab(RunView):
         self.width, self.depth, self.seed, self.subset = c["width"], c["depth"], c["seed"], c["subset"]
         self.batch_size, self.weight_decay, self.dropout = c["batch_size"], c["weight_decay"], c["dropout"]
         self.epochs = c["epochs"]
+        self.schedule, self.warmup_steps, self.patience = c["schedule"], c["warmup_steps"], c["patience"]
         for key, w in self._controls.items():
             w.observe(lambda change, key=key: self._on_control(key, change["new"]), "value")
 
@@ -123,7 +129,8 @@ class OverfitLab(RunView):
         self.verdict_html.add_class("wb-verdict")
 
         # -- views ------------------------------------------------------------------------------------------
-        self.curves = LiveCurves(smooth=True, band=True)
+        self.curves = LiveCurves(smooth=True, band=True, lr=True)
+        self._preview: tuple[tuple, np.ndarray] | None = None  # (what shapes it, the schedule at LR 1)
         if isinstance(human_accuracy, traitlets.HasTraits) and human_accuracy.has_trait("accuracy"):
             traitlets.dlink((human_accuracy, "accuracy"), (self.curves, "human_accuracy"))
         elif human_accuracy is not None:
@@ -173,6 +180,7 @@ class OverfitLab(RunView):
             **kwargs,
         )
         self.add_class("wb-overfit-lab")
+        self._show_schedule()
 
     # -- settings ----------------------------------------------------------------------------------------
     @property
@@ -198,6 +206,22 @@ class OverfitLab(RunView):
             self._set_status(f"training: LR now {value:.1e} (from the next step)")
         elif what == "restart":
             self.restart()
+            return
+        self._show_schedule()
+
+    def _show_schedule(self) -> None:
+        """The LR schedule of a run with the current settings, drawn under the loss (before Run)."""
+        s = self.core.settings
+        n = min(s.subset, len(self.train_data))
+        per_epoch = math.ceil(n / min(s.batch_size, n))
+        if s.epochs * per_epoch > PREVIEW_MAX_STEPS:
+            self.curves.show_schedule(None)
+            return
+        key = (s.schedule, s.warmup_steps, s.epochs, n, min(s.batch_size, n))
+        if self._preview is None or self._preview[0] != key:
+            # every schedule is proportional to its peak LR: an LR drag rescales, it does not recompute
+            self._preview = (key, self.core.lr_preview() / s.lr)
+        self.curves.show_schedule(self._preview[1] * s.lr, per_epoch)
 
     # -- runs ---------------------------------------------------------------------------------------------
     def start(self):
@@ -219,6 +243,7 @@ class OverfitLab(RunView):
                 self._last_history, config_diff(self._last_settings.to_dict(), settings.to_dict(), shaping)
             )
         self.curves.reset()
+        self._show_schedule()
         self.probes = Probes(every=PROBES_EVERY, max_hz=PROBES_HZ)
         callbacks: list[Callback] = [
             self.probes,

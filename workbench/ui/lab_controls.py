@@ -11,6 +11,7 @@ import ipywidgets as widgets
 from ..lab import LabSettings
 from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.optimizers import OPTIMIZERS
+from ..train.schedules import SCHEDULES
 
 __all__ = ["OPT_LABELS", "make_controls"]
 
@@ -33,6 +34,10 @@ def make_controls(s: LabSettings, n_train: int) -> dict[str, widgets.ValueWidget
     )
     if s.subset not in [v for _, v in subset_options]:
         subset_options.append((str(s.subset), s.subset))
+    patience_options: list[tuple[str, int | None]] = [("off", None)]
+    patience_options += [(str(k), k) for k in (1, 2, 3, 5, 10, 20)]
+    if s.patience not in [v for _, v in patience_options]:
+        patience_options.append((str(s.patience), s.patience))
     style = {"description_width": "90px"}
     lr = widgets.FloatLogSlider(
         value=s.lr,
@@ -86,5 +91,15 @@ def make_controls(s: LabSettings, n_train: int) -> dict[str, widgets.ValueWidget
         ),
         "epochs": widgets.BoundedIntText(
             value=s.epochs, min=1, max=100_000, description="epochs", style=style
+        ),
+        # the LR slider sets the schedule's peak; early stopping watches the val loss
+        "schedule": widgets.Dropdown(
+            options=list(SCHEDULES), value=s.schedule, description="LR schedule", style=style
+        ),
+        "warmup_steps": widgets.BoundedIntText(
+            value=s.warmup_steps, min=0, max=1_000_000, description="warmup steps", style=style
+        ),
+        "patience": widgets.Dropdown(
+            options=patience_options, value=s.patience, description="early stop", style=style
         ),
     }
