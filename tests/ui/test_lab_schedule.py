@@ -56,6 +56,6 @@ def test_early_stopping_is_marked_on_the_curves(digits):
     assert lab.curves.best.on_acc.y[0] == pytest.approx(snap.metrics["val_acc"][best])
     lab.curves.x_axis = "epoch"
     assert np.array_equal(lab.curves.best.on_loss.x, [snap.best_epoch])
-    lab.patience.value = None  # off: the next run has no best epoch to mark
+    lab.patience.value = 0  # "off": the next run has no best epoch to mark
     lab.run_button.click()
     assert lab.history.snapshot().best_epoch is None and len(lab.curves.best.on_loss.x) == 0

@@ -78,11 +78,25 @@ def test_it_redraws_live_and_not_while_hidden(digits):
     assert seen[0] == 5 and view.drawn_version == probes.version  # drawn from the first step, and at the end
     assert len(view.activation_strips["body.1"].x) == len(probes.samples)
 
+    strips = dict(view.activation_strips)
     hidden = Probes(every=2, max_hz=1e6)
-    view.follow(None, hidden)
-    assert view.activation_strips == {} and view.weights_image.value == b""  # a new run clears the old
+    view.follow(None, hidden)  # a new run clears what the old one drew; the same model keeps its strips
+    assert view.activation_strips == strips and view.weights_image.value == b""
+    assert all(not h.color.any() for h in strips.values()) and not any(
+        len(ln.x) for ln in view.ratio_lines.values()
+    )
     view.show_live(False)
     fit(model, digits.train, config=FAST.replace(epochs=1), callbacks=[hidden, view.callback()])
-    assert view.drawn_version == -1 and view.activation_strips == {}  # hidden: nothing was sent
+    assert view.drawn_version == -1 and not strips["body.1"].color.any()  # hidden: nothing was sent
     view.show_live(True)  # shown again: drawn at once
-    assert view.drawn_version == hidden.version and len(view.activation_strips) == 5
+    assert view.drawn_version == hidden.version and len(strips["body.1"].x) == len(hidden.samples)
+    cnn = Probes(every=2, max_hz=1e6)
+    view.follow(None, cnn)  # another model: other strips, the old ones closed
+    fit(
+        build_model("cnn", digits.train, seed=0),
+        digits.train,
+        config=FAST.replace(max_steps=4),
+        callbacks=[cnn],
+    )
+    assert view.update() and list(view.activation_strips) == ["body.0", "body.1", "body.3", "body.4", "head"]
+    assert strips["body.1"].comm is None  # closed

@@ -1,9 +1,10 @@
 """What LR schedules and early stopping add to ``LiveCurves``: the LR figure under the loss, the best epoch.
 
-- ``LRPanel``: a small figure on the loss figure's x-scale (so the two line up): the schedule's preview
-  (``schedule_preview``: the LR at every step of the planned run, dashed, drawn before Run) and the LR
-  the run actually used (the history's per-step LR: a dragged LR slider shows as a departure from the
-  preview).
+- ``LRPanel``: a small figure in the loss figure's x units: the schedule's preview (``schedule_preview``:
+  the LR at every step of the planned run, dashed, drawn before Run) and the LR the run actually used
+  (the history's per-step LR: a dragged LR slider shows as a departure from the preview). Its x-axis
+  spans the whole planned run, so the LR used also shows how far the run has got; the loss figure keeps
+  its own scale (sharing it would squeeze a live loss curve into the first pixels of a long plan).
 - ``BestEpochMarks``: a diamond on the val loss and the val accuracy at the epoch whose weights early
   stopping kept (``History.best_epoch``).
 
@@ -29,7 +30,8 @@ BEST = "#2ca02c"
 class LRPanel:
     """The LR figure: ``preview`` (dashed, the planned schedule) and ``used`` (the LR of each step)."""
 
-    def __init__(self, x_scale: bq.Scale, layout: widgets.Layout) -> None:
+    def __init__(self, layout: widgets.Layout) -> None:
+        x_scale = self._x = bq.LinearScale()
         self._y = bq.LogScale()
         self.preview = bq.Lines(
             x=np.zeros(0),
@@ -53,7 +55,7 @@ class LRPanel:
         self._axis = bq.Axis(scale=self._y, side="left", label="LR (log)", tick_format=".0e")
         self.figure = bq.Figure(
             marks=[self.preview, self.used],
-            axes=[bq.Axis(scale=x_scale, num_ticks=6), self._axis],
+            axes=[bq.Axis(scale=x_scale, num_ticks=6, tick_format=".3~s"), self._axis],
             title="learning rate",
             layout=layout,
             fig_margin={"top": 30, "bottom": 30, "left": 60, "right": 20},
@@ -85,7 +87,12 @@ class LRPanel:
         self._limits()
 
     def _limits(self) -> None:
-        """A log axis over both lines (a constant LR gets half a decade either side)."""
+        """The x-axis from 0 to the end of either line; a log axis over both (a constant LR gets half a
+        decade either side)."""
+        xs = np.concatenate([self.preview.x, self.used.x])
+        if len(xs) and (self._x.min, self._x.max) != (0.0, float(xs.max())):
+            with self._x.hold_sync():
+                self._x.min, self._x.max = 0.0, max(float(xs.max()), 1e-9)
         limits = log_limits(np.concatenate([self.preview.y, self.used.y]))
         if limits is not None and (self._y.min, self._y.max) != limits:
             with self._y.hold_sync():
@@ -94,7 +101,7 @@ class LRPanel:
 
 
 class BestEpochMarks:
-    """A diamond at the best epoch: on the loss figure at its val loss, on the accuracy figure at its val acc."""
+    """A diamond at the best epoch, on the loss figure (val loss) and the accuracy figure (val acc)."""
 
     def __init__(self, loss_scales: tuple[bq.Scale, bq.Scale], acc_scales: tuple[bq.Scale, bq.Scale]) -> None:
         def diamond(scales):

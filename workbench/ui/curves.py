@@ -166,7 +166,7 @@ class LiveCurves(widgets.VBox):
         self._own_loss_marks = list(self.loss_figure.marks)
         self._own_acc_marks = list(self.acc_figure.marks)
         self.lr_panel = (
-            LRPanel(x_loss, widgets.Layout(width="50%", min_width="320px", height="200px")) if lr else None
+            LRPanel(widgets.Layout(width="50%", min_width="320px", height="200px")) if lr else None
         )
         self.ghost_legend = widgets.HTML("")
         self.ghost_legend.add_class("wb-ghost-legend")

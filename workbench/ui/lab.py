@@ -34,7 +34,7 @@ from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
 from .base import RunView
 from .curves import LiveCurves
 from .diagnosis_view import DiagnosisView
-from .lab_controls import make_controls
+from .lab_controls import make_controls, setting_value
 from .plotting import config_diff
 from .predictions import PredictionView
 from .probes_view import ProbesView
@@ -121,7 +121,9 @@ class OverfitLab(RunView):
         self.epochs = c["epochs"]
         self.schedule, self.warmup_steps, self.patience = c["schedule"], c["warmup_steps"], c["patience"]
         for key, w in self._controls.items():
-            w.observe(lambda change, key=key: self._on_control(key, change["new"]), "value")
+            w.observe(
+                lambda change, key=key: self._on_control(key, setting_value(key, change["new"])), "value"
+            )
 
         self.reset_button = widgets.Button(description="Reset", icon="undo")
         self.reset_button.on_click(lambda _: self.reset())
@@ -185,7 +187,7 @@ class OverfitLab(RunView):
     # -- settings ----------------------------------------------------------------------------------------
     @property
     def settings(self) -> LabSettings:
-        return LabSettings(**{k: w.value for k, w in self._controls.items()})
+        return LabSettings(**{k: setting_value(k, w.value) for k, w in self._controls.items()})
 
     @property
     def history(self) -> History:

@@ -13,7 +13,7 @@ from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.optimizers import OPTIMIZERS
 from ..train.schedules import SCHEDULES
 
-__all__ = ["OPT_LABELS", "make_controls"]
+__all__ = ["OPT_LABELS", "make_controls", "setting_value"]
 
 OPT_LABELS = {
     "sgd": "SGD",
@@ -26,7 +26,8 @@ OPT_LABELS = {
 
 
 def make_controls(s: LabSettings, n_train: int) -> dict[str, widgets.ValueWidget]:
-    """The controls, keyed by ``LabSettings`` field, set to ``s``; ``n_train``: size of the training split."""
+    """The controls, keyed by ``LabSettings`` field, set to ``s``; ``n_train``: size of the training split.
+    Read them with ``setting_value``."""
     subset_options = (
         [("one batch", s.batch_size)]
         + [(str(k), k) for k in (64, 128, 256, 512, 1024) if k < n_train]
@@ -34,10 +35,10 @@ def make_controls(s: LabSettings, n_train: int) -> dict[str, widgets.ValueWidget
     )
     if s.subset not in [v for _, v in subset_options]:
         subset_options.append((str(s.subset), s.subset))
-    patience_options: list[tuple[str, int | None]] = [("off", None)]
-    patience_options += [(str(k), k) for k in (1, 2, 3, 5, 10, 20)]
-    if s.patience not in [v for _, v in patience_options]:
-        patience_options.append((str(s.patience), s.patience))
+    # "off" is 0 here (a Dropdown reads the value None as "nothing selected"); the lab reads 0 as None
+    patience_options = [("off", 0)] + [(str(k), k) for k in (1, 2, 3, 5, 10, 20)]
+    if (s.patience or 0) not in [v for _, v in patience_options]:
+        patience_options.append((str(s.patience), s.patience or 0))
     style = {"description_width": "90px"}
     lr = widgets.FloatLogSlider(
         value=s.lr,
@@ -97,9 +98,14 @@ def make_controls(s: LabSettings, n_train: int) -> dict[str, widgets.ValueWidget
             options=list(SCHEDULES), value=s.schedule, description="LR schedule", style=style
         ),
         "warmup_steps": widgets.BoundedIntText(
-            value=s.warmup_steps, min=0, max=1_000_000, description="warmup steps", style=style
+            value=s.warmup_steps, min=0, max=1_000_000, description="warmup", style=style
         ),
         "patience": widgets.Dropdown(
-            options=patience_options, value=s.patience, description="early stop", style=style
+            options=patience_options, value=s.patience or 0, description="early stop", style=style
         ),
     }
+
+
+def setting_value(key: str, value):
+    """The ``LabSettings`` value of a control's value (the early-stop control's "off" is 0: None)."""
+    return None if key == "patience" and value == 0 else value

@@ -29,6 +29,7 @@ from ..background import Throttle
 from ..diagnose.probes import ACT_BINS, GRAD_BINS, Probes
 from ..train.callbacks import Callback, FitState
 from ..train.history import History
+from .heat_strips import HeatStrips
 from .plotting import log_limits, log_ticks
 
 __all__ = ["RATIO_BAND", "ProbesView"]
@@ -36,28 +37,12 @@ __all__ = ["RATIO_BAND", "ProbesView"]
 #: The shaded band of the ratio plot: an order of magnitude either side of the ~1e-3 rule of thumb.
 RATIO_BAND = (1e-4, 1e-2)
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-_MARGIN = {"top": 6, "bottom": 22, "left": 110, "right": 8}
 
 
 def _weights(names: list[str]) -> list[str]:
     """The weight tensors (biases are small and follow their weights), or every name if none is left."""
     kept = [n for n in names if not n.endswith("bias")]
     return kept or names
-
-
-def _columns(steps: np.ndarray, counts: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``most`` columns (consecutive samples averaged); each column ``log1p`` and scaled to [0, 1]."""
-    n = len(steps)
-    if n > most:
-        edges = np.linspace(0, n, most + 1).astype(np.int64)
-        sizes = np.diff(edges)[:, None]
-        steps = np.add.reduceat(steps.astype(np.float64), edges[:-1]) / sizes[:, 0]
-        counts = np.add.reduceat(counts, edges[:-1], axis=0) / sizes
-    c = np.log1p(np.asarray(counts, dtype=np.float64))  # (samples, bins)
-    c /= np.maximum(c.max(axis=1, keepdims=True), 1e-12)
-    if len(steps) == 1:  # one sample: a column one step wide (bqplot needs two to draw a heat map)
-        steps, c = np.append(steps, steps[0] + 1), np.vstack([c, c])
-    return steps.astype(np.float64), c.T  # (bins, samples): rows are y, columns are x
 
 
 def _mosaic(images: np.ndarray, most: int = 64, tile: int = 28) -> bytes:
@@ -115,10 +100,9 @@ class ProbesView(widgets.VBox):
         self._draw_lock = threading.Lock()
         self._x = bq.LinearScale()  # steps, shared by every figure so the strips and lines line up
         self._colors = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
-        self.activation_strips: dict[str, bq.HeatMap] = {}
-        self.gradient_strips: dict[str, bq.HeatMap] = {}
-        self.activation_box = widgets.VBox([], layout=widgets.Layout(width="50%", min_width="320px"))
-        self.gradient_box = widgets.VBox([], layout=widgets.Layout(width="50%", min_width="320px"))
+        half = {"width": "50%", "min_width": "320px"}
+        self.activation_box = HeatStrips("activation", self._x, self._colors, layout=widgets.Layout(**half))
+        self.gradient_box = HeatStrips("gradient", self._x, self._colors, layout=widgets.Layout(**half))
         self.ratio_lines: dict[str, bq.Lines] = {}
         self.norm_lines: dict[str, bq.Lines] = {}
         self._ratio_y, self._norm_y = bq.LogScale(), bq.LogScale()
@@ -196,6 +180,16 @@ class ProbesView(widgets.VBox):
         if probes is not None:
             self.update()
 
+    @property
+    def activation_strips(self) -> dict[str, bq.HeatMap]:
+        """Layer -> its activation heat map."""
+        return self.activation_box.strips
+
+    @property
+    def gradient_strips(self) -> dict[str, bq.HeatMap]:
+        """Weight tensor -> its gradient heat map."""
+        return self.gradient_box.strips
+
     # -- following a run -------------------------------------------------------------------------------
     def follow(self, history: History | None, probes: Probes | None) -> None:
         """Draw another run (the lab calls it at each Run): what was drawn is cleared."""
@@ -213,38 +207,15 @@ class ProbesView(widgets.VBox):
             self.update()
 
     def _clear(self) -> None:
-        self.activation_strips, self.gradient_strips = {}, {}
-        self.activation_box.children, self.gradient_box.children = (), ()
-        self.ratio_lines, self.norm_lines = {}, {}
-        self.ratio_figure.marks = [self.ratio_band, self.ratio_target]
-        self.norm_figure.marks = []
+        """Empty what was drawn; the strips and lines stay for the next run (same model: same layers)."""
+        self.activation_box.clear()
+        self.gradient_box.clear()
+        for line in (*self.ratio_lines.values(), *self.norm_lines.values()):
+            with line.hold_sync():
+                line.x, line.y = np.zeros(0), np.zeros(0)
         self.weights_image.value = b""
         self.weights_note.value = ""
         self.status_html.value = ""
-
-    def _strip(self, layer: str, kind: str, last: bool) -> tuple[bq.HeatMap, bq.Figure]:
-        bins, lo, hi = ACT_BINS if kind == "activation" else GRAD_BINS
-        centers = np.linspace(lo, hi, bins + 1)
-        centers = (centers[:-1] + centers[1:]) / 2
-        y = bq.LinearScale(min=lo, max=hi)
-        heat = bq.HeatMap(
-            x=np.arange(2.0),
-            y=centers,
-            color=np.zeros((bins, 2)),  # bqplot squeezes arrays: a heat map needs two columns at least
-            scales={"x": self._x, "y": y, "color": self._colors},
-        )
-        fig = bq.Figure(
-            marks=[heat],
-            axes=[
-                bq.Axis(scale=self._x, num_ticks=5, tick_format="d", visible=last),
-                bq.Axis(scale=y, side="left", label=layer, num_ticks=3, label_offset="70px"),
-            ],
-            layout=widgets.Layout(width="100%", height="86px" if last else "70px"),
-            fig_margin={**_MARGIN, "bottom": 22 if last else 4},
-            padding_y=0.0,
-            animation_duration=0,
-        )
-        return heat, fig
 
     # -- drawing -------------------------------------------------------------------------------------------
     def update(self, force: bool = False) -> bool:
@@ -258,30 +229,12 @@ class ProbesView(widgets.VBox):
             return self._draw(probes)
 
     def _draw(self, probes: Probes) -> bool:
-        version = probes.version
+        version, most = probes.version, self.max_columns
         if not probes.samples:
             return False
-        kinds = (
-            ("activation", probes.layers("mean"), self.activation_strips, self.activation_box),
-            ("gradient", _weights(probes.layers("grad_norm")), self.gradient_strips, self.gradient_box),
-        )
-        step_range: list[float] = []
-        with ExitStack() as stack:
-            for kind, found, strips, box in kinds:
-                layers = found[: self.max_strips]
-                if list(strips) != layers:  # a new model: new strips (once per run)
-                    made = [self._strip(name, kind, i == len(layers) - 1) for i, name in enumerate(layers)]
-                    strips.clear()
-                    strips.update({name: heat for name, (heat, _) in zip(layers, made)})
-                    box.children = tuple(fig for _, fig in made)
-                for name, heat in strips.items():
-                    steps, _, counts = probes.histogram(name, kind)
-                    if not len(steps):
-                        continue
-                    x, color = _columns(steps, counts, self.max_columns)
-                    step_range += [float(x[0]), float(x[-1])]
-                    stack.enter_context(heat.hold_sync())
-                    heat.x, heat.color = x, color
+        step_range = self.activation_box.draw(probes, probes.layers("mean")[: self.max_strips], most)
+        grads = _weights(probes.layers("grad_norm"))[: self.max_strips]
+        step_range += self.gradient_box.draw(probes, grads, most)
         ratios = self._lines(probes, "update_ratio", self.ratio_lines, self._ratio_y, self.ratio_figure)
         norms = self._lines(probes, "grad_norm", self.norm_lines, self._norm_y, self.norm_figure)
         if step_range:
@@ -306,9 +259,11 @@ class ProbesView(widgets.VBox):
         self._draw_weights(probes)
         last = probes.samples[-1]
         epoch = f", epoch {last.epoch}" if last.epoch else ""
+        h = self.history
+        run = f" — the run: {h.steps} steps, {h.status}" if h is not None else ""
         self.status_html.value = (
             f"<small>{len(probes.samples)} samples (every {probes.every} steps, at most "
-            f"{probes.max_hz:g}/s); last at step {last.step}{epoch}</small>"
+            f"{probes.max_hz:g}/s); last at step {last.step}{epoch}{run}</small>"
         )
         self.drawn_version = version
         return True
@@ -319,6 +274,8 @@ class ProbesView(widgets.VBox):
         """One line per weight tensor; returns every value drawn (for the axis limits)."""
         layers = _weights(probes.layers(quantity))
         if list(lines) != layers:
+            for line in lines.values():
+                line.close()
             lines.clear()
             for i, name in enumerate(layers):
                 lines[name] = bq.Lines(
