@@ -57,6 +57,9 @@ def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve
     _wait(lambda: heat.count() >= 8, 30, "the heat strips")  # 5 layers' activations, 3 weights' gradients
     samples = view.locator(".wb-probes-status")
     _wait(lambda: int(samples.inner_text().split()[0] or 0) >= 3, 30, "three samples drawn")
+    # each painted canvas spans its strip (one drawn against a stale, shorter axis was ~1000x too wide: blank)
+    widths = [float(w) for w in heat.evaluate_all("els => els.map(e => e.getAttribute('width'))")]
+    assert all(50 < w < 2000 for w in widths), widths
     ratio_lines = view.locator(".bqplot").nth(-2).locator("path.line")
     _wait(
         lambda: any(len(p.get_attribute("d") or "") > 20 for p in ratio_lines.all()),

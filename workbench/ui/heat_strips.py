@@ -51,25 +51,22 @@ class HeatStrips(widgets.VBox):
         self.strips: dict[str, bq.HeatMap] = {}
         super().__init__([], **kwargs)
 
-    def draw(self, probes: Probes, layers: list[str], most: int) -> list[float]:
-        """Draw ``layers``' histograms (at most ``most`` columns each); returns the first and last x drawn."""
+    def draw(self, probes: Probes, layers: list[str], most: int) -> None:
+        """Draw ``layers``' histograms (at most ``most`` columns each). Set the x scale's range first."""
         if list(self.strips) != layers:  # another model: new strips, the old ones closed
             for row in self.children:
                 _close(row)
             made = [self._strip(name, i == len(layers) - 1) for i, name in enumerate(layers)]
             self.strips = {name: heat for name, (heat, _) in zip(layers, made)}
             self.children = tuple(row for _, row in made)
-        span: list[float] = []
         with ExitStack() as stack:
             for name, heat in self.strips.items():
                 steps, _, counts = probes.histogram(name, self.kind)
                 if not len(steps):
                     continue
                 x, color = heat_columns(steps, counts, most)
-                span += [float(x[0]), float(x[-1])]
                 stack.enter_context(heat.hold_sync())
                 heat.x, heat.color = x, color
-        return span
 
     def clear(self) -> None:
         """Blank every strip (kept for the next run)."""

@@ -232,21 +232,22 @@ class ProbesView(widgets.VBox):
         version, most = probes.version, self.max_columns
         if not probes.samples:
             return False
-        step_range = self.activation_box.draw(probes, probes.layers("mean")[: self.max_strips], most)
-        grads = _weights(probes.layers("grad_norm"))[: self.max_strips]
-        step_range += self.gradient_box.draw(probes, grads, most)
+        # the x-axis first: a heat map drawn against the old, shorter axis would be a canvas thousands of
+        # times too wide (the browser paints nothing), and bqplot does not repaint it when the axis moves
+        lo = float(probes.samples[0].step)
+        hi = max(float(probes.samples[-1].step), lo + 1.0)
+        with self._x.hold_sync():
+            self._x.min, self._x.max = lo, hi
+        lo_band, hi_band = RATIO_BAND
+        with self.ratio_band.hold_sync():
+            self.ratio_band.x = np.array([lo, hi])
+            self.ratio_band.y = np.array([[lo_band, lo_band], [hi_band, hi_band]])
+        with self.ratio_target.hold_sync():
+            self.ratio_target.x, self.ratio_target.y = np.array([lo, hi]), np.array([1e-3, 1e-3])
+        self.activation_box.draw(probes, probes.layers("mean")[: self.max_strips], most)
+        self.gradient_box.draw(probes, _weights(probes.layers("grad_norm"))[: self.max_strips], most)
         ratios = self._lines(probes, "update_ratio", self.ratio_lines, self._ratio_y, self.ratio_figure)
         norms = self._lines(probes, "grad_norm", self.norm_lines, self._norm_y, self.norm_figure)
-        if step_range:
-            lo, hi = min(step_range), max(step_range)
-            with self._x.hold_sync():
-                self._x.min, self._x.max = lo, max(hi, lo + 1.0)
-            lo_band, hi_band = RATIO_BAND
-            with self.ratio_band.hold_sync():
-                self.ratio_band.x = np.array([lo, max(hi, lo + 1.0)])
-                self.ratio_band.y = np.array([[lo_band, lo_band], [hi_band, hi_band]])
-            with self.ratio_target.hold_sync():
-                self.ratio_target.x, self.ratio_target.y = self.ratio_band.x, np.array([1e-3, 1e-3])
         for values, scale, axis in (
             (np.concatenate([ratios, list(RATIO_BAND)]), self._ratio_y, self._ratio_axis),
             (norms, self._norm_y, self._norm_axis),
