@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from workbench.diagnose import Probes
+from workbench.diagnose import Probes, ProbeSample
 from workbench.lab import LabSettings
-from workbench.ui import OverfitLab
+from workbench.ui import OverfitLab, lab_callbacks
 from workbench.ui.lab import PROBES_EVERY
 
 TOO_HIGH = LabSettings(epochs=30, subset=64, batch_size=16, lr=0.3)
@@ -59,3 +59,27 @@ def test_the_diagnosis_list_and_a_click_on_a_finding(lab):
     assert "lr_too_high" not in view.diagnosis.kinds and not any(r.button.value for r in view.rows)
     lab.reset_button.click()
     assert view.findings == () and len(lab.curves.marked) == 0 and lab.verdict_html.value == ""
+
+
+def test_the_probes_are_kept_to_their_budget(monkeypatch):
+    # a simulated clock: plain steps take 100 ms; a sample adds 50 ms to the step that arms it, 100 to its own
+    now = [0.0]
+    monkeypatch.setattr(lab_callbacks, "time", type("T", (), {"monotonic": staticmethod(lambda: now[0])}))
+    probes = Probes(every=1, max_hz=1e6)
+    budget = lab_callbacks.ProbeBudget(probes, budget=0.01, hz=2.0)
+    budget.on_fit_start(None)
+    for step in range(1, 30):
+        now[0] += 0.1 + (0.05 if step == 19 else 0.0) + (0.1 if step == 20 else 0.0)
+        if step == 20:
+            probes.samples.append(ProbeSample(step, 1, {}, {}))
+        budget.on_step_end(None)
+    # 150 ms a sample at 1 % of the thread: one every 15 s
+    assert probes.max_hz == pytest.approx(0.01 / 0.15)
+    cheap = lab_callbacks.ProbeBudget(probes, budget=0.01, hz=2.0)  # a cheap sample: the rate cap holds
+    cheap.on_fit_start(None)
+    for step in range(1, 30):
+        now[0] += 0.1
+        if step == 20:
+            probes.samples.append(ProbeSample(step, 1, {}, {}))
+        cheap.on_step_end(None)
+    assert probes.max_hz == 2.0

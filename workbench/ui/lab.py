@@ -20,7 +20,6 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..background import Throttle
 from ..data.dataset import DataSplits, ImageDataset
 from ..diagnose.diagnosis import diagnose
 from ..diagnose.dynamics import fixed_batch
@@ -28,12 +27,13 @@ from ..diagnose.finding import Diagnosis
 from ..diagnose.probes import Probes
 from ..diagnose.verdict import verdict
 from ..lab import Lab, LabSettings
-from ..train.callbacks import Callback, FitState
+from ..train.callbacks import Callback
 from ..train.history import History
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
 from .base import RunView
 from .curves import LiveCurves
 from .diagnosis_view import DiagnosisView
+from .lab_callbacks import ProbeBudget, Verdicts
 from .lab_controls import make_controls, setting_value
 from .plotting import config_diff
 from .predictions import PredictionView
@@ -48,23 +48,13 @@ __all__ = ["OverfitLab"]
 #: redrawn only while their tab shows, the prediction bars only while theirs, so the probes take from the
 #: bars' share. On an idle machine they take less and keep their full rate (4 Hz; the probes 2 Hz).
 VIEW_BUDGET = {"curves": 0.008, "predictions": 0.006, "verdict": 0.002, "probes": 0.004}
-#: The lab's probes: every 25 steps, at most twice a second (what the training tab can show; each sample
-#: costs the training thread a copy of the weights and the histograms).
-PROBES_EVERY, PROBES_HZ = 25, 2.0
+#: The lab's probes: every 25 steps, at most twice a second (what the training tab can show), and at most
+#: ``PROBES_BUDGET`` of the training thread: each sample costs a copy of the weights and hooks on every layer
+#: (see ``ProbeBudget``), more than a step on a CNN on one CPU thread.
+PROBES_EVERY, PROBES_HZ, PROBES_BUDGET = 25, 2.0, 0.006
 #: The schedule is previewed for runs up to this many steps (``schedule_preview`` steps torch's schedulers
 #: one by one: ~20-50 us a step, so 20000 steps take up to a second at a control change).
 PREVIEW_MAX_STEPS = 20_000
-
-
-class _Verdicts(Callback):
-    """At epoch ends, at most twice a second, diagnose the run again (a stall shows while the run goes on)."""
-
-    def __init__(self, lab: OverfitLab) -> None:
-        self.lab = lab
-        self.throttle = Throttle(2.0, VIEW_BUDGET["verdict"])  # tiny subsets run hundreds of epochs a second
-
-    def on_epoch_end(self, state: FitState) -> None:
-        self.throttle.call(self.lab._show_verdict, state.history)
 
 
 class OverfitLab(RunView):
@@ -249,11 +239,12 @@ class OverfitLab(RunView):
         self.probes = Probes(every=PROBES_EVERY, max_hz=PROBES_HZ)
         callbacks: list[Callback] = [
             self.probes,
+            ProbeBudget(self.probes, PROBES_BUDGET, PROBES_HZ),
             self.curves.callback(VIEW_BUDGET["curves"]),
             self.predictions.new_tracker(),
             self.predictions.callback(),
             self.probes_view.callback(VIEW_BUDGET["probes"]),
-            _Verdicts(self),
+            Verdicts(lambda: self._show_verdict, 2.0, VIEW_BUDGET["verdict"]),
         ]
         target = self.core.prepare(callbacks, human_baseline=self.curves.human_accuracy)
         self.probes_view.follow(self.core.history, self.probes)
