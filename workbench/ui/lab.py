@@ -6,6 +6,11 @@ next step; any other control restarts the run (the
 stopped run stays as a faded line, labelled with what changed). Every run is written to the run
 store as it trains.
 
+Tabs: "curves" (loss and accuracy, the LR schedule's preview and the LR used under the loss, the best
+epoch of early stopping, and the diagnosis in words: ``diagnose`` of the run and its probes, each finding
+clickable to mark its evidence on the loss), "training" (``ProbesView`` of the ``Probes`` every run
+gets), "predictions" and "runs".
+
 The live views run in the training thread, so each has a share of its wall time (``VIEW_BUDGET``):
 a view that gets slow (a long run, a loaded machine) redraws less often instead of slowing training.
 """
