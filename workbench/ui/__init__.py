@@ -6,12 +6,14 @@ from .checks import BatchViewer, ChecksPanel
 from .curves import LiveCurves
 from .databrowser import DataBrowser
 from .datastats import DataStats
+from .diagnosis_view import DiagnosisView
 from .doubtful import DoubtfulLabelsView
 from .human import HumanBaseline
 from .lab import OverfitLab
 from .lr_range_view import LRRangeView
 from .panel import TrainingPanel
 from .predictions import PredictionView
+from .probes_view import ProbesView
 from .runs import RunsView
 from .search_view import SearchView
 
@@ -21,12 +23,14 @@ __all__ = [
     "ChecksPanel",
     "DataBrowser",
     "DataStats",
+    "DiagnosisView",
     "DoubtfulLabelsView",
     "HumanBaseline",
     "LRRangeView",
     "LiveCurves",
     "OverfitLab",
     "PredictionView",
+    "ProbesView",
     "RunView",
     "RunsView",
     "SearchView",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Sequence
 from contextlib import ExitStack
 
 import bqplot as bq
@@ -21,6 +22,8 @@ import traitlets
 from ..background import Throttle
 from ..train.callbacks import Callback, FitState
 from ..train.history import History, HistorySnapshot, in_epochs
+from .curve_schedule import BestEpochMarks, LRPanel
+from .evidence_marks import EvidenceMarks, evidence_x
 from .plotting import downsample, ema, log_ticks, spread_band
 
 __all__ = ["LiveCurves"]
@@ -58,6 +61,8 @@ class LiveCurves(widgets.VBox):
         Step curves with more points are averaged down to this many before they are sent.
     smooth, band : bool
         Add the debiased EMA of the batch losses (``ema``) / a mean +- std band per window (``spread_band``).
+    lr : bool
+        Add a figure under the loss with the LR of each step and the schedule's preview (``show_schedule``).
 
     ``x_axis`` ("step" or "epoch", also a toggle above the figures) picks the x-axis; in epochs, step
     ``s`` sits at ``s / steps_per_epoch`` and each epoch's metrics at its end.
@@ -79,9 +84,11 @@ class LiveCurves(widgets.VBox):
         *,
         smooth: bool = False,
         band: bool = False,
+        lr: bool = False,
         **kwargs,
     ) -> None:
         self.smooth, self.band = smooth, band
+        self._schedule: tuple[np.ndarray, int | None] | None = None  # show_schedule's LR per step
         self._snap: HistorySnapshot | None = None  # last drawn, redrawn when x_axis changes
         self._ghost_snaps: list[HistorySnapshot] = []
         self._draw_lock = threading.Lock()  # the training thread and a toggle click may both draw
@@ -122,7 +129,10 @@ class LiveCurves(widgets.VBox):
         self.val_acc = _line(x_acc, y_acc, VAL, "val", markers=True)
         layout = widgets.Layout(width="50%", min_width="320px", height="320px")
         margin = {"top": 40, "bottom": 45, "left": 60, "right": 20}
-        loss_marks = [self.band_mark] if band else []
+        self.evidence = EvidenceMarks(x_loss, y_loss)  # a finding's steps/epochs (``mark``)
+        self._marked: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+        self._loss_range = (np.nan, np.nan)
+        loss_marks = self.evidence.marks + ([self.band_mark] if band else [])
         loss_marks += (
             [self.step_loss] + ([self.smooth_loss] if smooth else []) + [self.train_loss, self.val_loss]
         )
@@ -150,8 +160,14 @@ class LiveCurves(widgets.VBox):
             legend_location="bottom-right",
             animation_duration=0,
         )
+        self.best = BestEpochMarks(self._scales, self._acc_scales)  # early stopping's best epoch
+        self.loss_figure.marks = [*self.loss_figure.marks, self.best.on_loss]
+        self.acc_figure.marks = [*self.acc_figure.marks, self.best.on_acc]
         self._own_loss_marks = list(self.loss_figure.marks)
         self._own_acc_marks = list(self.acc_figure.marks)
+        self.lr_panel = (
+            LRPanel(widgets.Layout(width="50%", min_width="320px", height="200px")) if lr else None
+        )
         self.ghost_legend = widgets.HTML("")
         self.ghost_legend.add_class("wb-ghost-legend")
         self.x_toggle = widgets.ToggleButtons(
@@ -162,7 +178,12 @@ class LiveCurves(widgets.VBox):
         )
         widgets.link((self.x_toggle, "value"), (self, "x_axis"))
         super().__init__(
-            children=[self.x_toggle, widgets.HBox([self.loss_figure, self.acc_figure]), self.ghost_legend],
+            children=[
+                self.x_toggle,
+                widgets.HBox([self.loss_figure, self.acc_figure]),
+                *([widgets.HBox([self.lr_panel.figure])] if self.lr_panel is not None else []),
+                self.ghost_legend,
+            ],
             **kwargs,
         )
         self.refresh_hz = refresh_hz
@@ -180,6 +201,10 @@ class LiveCurves(widgets.VBox):
         self.drawn_version = -1
         self._drawn_epochs = -1
         self._snap = None
+        self.clear_marks()
+        self.best.draw(None, np.nan, np.nan)
+        if self.lr_panel is not None:
+            self.lr_panel.draw_used(np.zeros(0), np.zeros(0))
 
     @property
     def _marks(self) -> tuple[bq.Lines, ...]:
@@ -254,10 +279,49 @@ class LiveCurves(widgets.VBox):
             fig.axes[0].label = self.x_axis
         for gl, ga, snap in zip(self.ghost_loss, self.ghost_acc, self._ghost_snaps):
             self._draw_ghost(gl, ga, snap)
+        if self.lr_panel is not None:
+            self.lr_panel.figure.axes[0].label = self.x_axis
+        self._draw_schedule()
         if self._snap is not None:
-            self.update(self._snap, force=True)  # redraws the human line too
+            self.update(self._snap, force=True)  # redraws the human line and the marks too
         else:
             self._draw_human()
+            self._draw_marks()
+
+    # -- the LR schedule and early stopping --------------------------------------------------------------
+    def show_schedule(self, lr: np.ndarray | None, steps_per_epoch: int | None = None) -> None:
+        """Draw a run's planned LR (``schedule_preview``: entry i is the LR of step i + 1) on the LR figure,
+        before and while it runs; None clears it. ``steps_per_epoch`` places it on an epoch axis."""
+        self._schedule = None if lr is None else (np.asarray(lr, dtype=np.float64), steps_per_epoch)
+        self._draw_schedule()
+
+    def _draw_schedule(self) -> None:
+        if self.lr_panel is not None:
+            self.lr_panel.draw_schedule(self._schedule, self.x_axis, self.max_points)
+
+    # -- marks: the evidence of a finding -------------------------------------------------------------------
+    def mark(self, steps: Sequence[int] = (), epochs: Sequence[int] = ()) -> None:
+        """Mark ``steps`` and ``epochs`` on the loss figure: a dashed line at each, the span from the first
+        to the last shaded. They follow the x-axis switch and later redraws; ``clear_marks()`` removes
+        them."""
+        self._marked = (tuple(int(s) for s in steps), tuple(int(e) for e in epochs))
+        self._draw_marks()
+
+    def clear_marks(self) -> None:
+        self._marked = ((), ())
+        self.evidence.clear()
+
+    @property
+    def marked(self) -> np.ndarray:
+        """Where the marks are drawn, in x-axis units (empty when nothing is marked)."""
+        return np.unique(np.asarray(self.evidence.lines.x, dtype=np.float64))
+
+    def _draw_marks(self) -> None:
+        steps, epochs = self._marked
+        if not (steps or epochs):
+            return
+        low, high = self._loss_range
+        self.evidence.draw(evidence_x(self._snap, steps, epochs, self.x_axis), low, high)
 
     def _place_ghosts(self) -> None:
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
@@ -336,6 +400,10 @@ class LiveCurves(widgets.VBox):
                     & (y > 0 if mark in (self.step_loss, self.train_loss, self.val_loss) else True)
                 )
                 mark.x, mark.y = x[keep], y[keep]
+            if self.lr_panel is not None:
+                self.lr_panel.draw_used(*downsample(steps, snap.lr, self.max_points))
+            if epochs_changed:
+                self.best.draw_from(snap, lambda steps: self._x(snap, steps))
             if self.band and len(snap.step):
                 bx, lo, hi = spread_band(steps, snap.loss, min(60, max(1, len(snap.step) // 10)))
                 ok = np.isfinite(bx)  # epochs before the first epoch end are unknown without steps_per_epoch
@@ -344,7 +412,9 @@ class LiveCurves(widgets.VBox):
                     self.band_mark.y = np.vstack([np.maximum(lo[ok], 1e-6), np.maximum(hi[ok], 1e-6)])
             losses = np.concatenate([m.y for m in (self.step_loss, self.train_loss, self.val_loss)])
             if len(losses):
-                self._loss_axis.tick_values = log_ticks(float(losses.min()), float(losses.max()))
+                self._loss_range = (float(losses.min()), float(losses.max()))
+                self._loss_axis.tick_values = log_ticks(*self._loss_range)
+            self._draw_marks()
         self.drawn_version = snap.version
         self._drawn_epochs = len(snap.epoch_step)
         if self.human_accuracy is not None and (epochs_changed or force):

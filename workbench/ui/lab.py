@@ -6,6 +6,11 @@ next step; any other control restarts the run (the
 stopped run stays as a faded line, labelled with what changed). Every run is written to the run
 store as it trains.
 
+Tabs: "curves" (loss and accuracy, the LR schedule's preview and the LR used under the loss, the best
+epoch of early stopping, and the diagnosis in words: ``diagnose`` of the run and its probes, each finding
+clickable to mark its evidence on the loss), "training" (``ProbesView`` of the ``Probes`` every run
+gets), "predictions" and "runs".
+
 The live views run in the training thread, so each has a share of its wall time (``VIEW_BUDGET``):
 a view that gets slow (a long run, a loaded machine) redraws less often instead of slowing training.
 """
@@ -13,53 +18,48 @@ a view that gets slow (a long run, a loaded machine) redraws less often instead 
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import ipywidgets as widgets
+import numpy as np
 import traitlets
 
-from ..background import Throttle
 from ..data.dataset import DataSplits, ImageDataset
+from ..diagnose.diagnosis import diagnose
 from ..diagnose.dynamics import fixed_batch
+from ..diagnose.finding import Diagnosis
+from ..diagnose.probes import Probes
 from ..diagnose.verdict import verdict
 from ..lab import Lab, LabSettings
-from ..models import INIT_SCHEMES, MODEL_KINDS
-from ..train.callbacks import Callback, FitState
+from ..train.callbacks import Callback
 from ..train.history import History
-from ..train.optimizers import OPTIMIZERS
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
 from .base import RunView
 from .curves import LiveCurves
+from .diagnosis_view import DiagnosisView
+from .lab_callbacks import ProbeBudget, Verdicts
+from .lab_controls import make_controls, setting_value
 from .plotting import config_diff
 from .predictions import PredictionView
+from .probes_view import ProbesView
 from .runs import RunsView
 
 __all__ = ["OverfitLab"]
 
-#: Most share of the training thread's wall time each live view may take: the curves; scoring the fixed batch,
-#: and (as much again) redrawing its bars and wiggle; the verdict. At most 2.2 % together (the lab's goal is
-#: >= 0.97x a bare loop); on an idle machine they take less and keep their full rate (4 Hz).
-VIEW_BUDGET = {"curves": 0.008, "predictions": 0.006, "verdict": 0.002}
-
-_OPT_LABELS = {
-    "sgd": "SGD",
-    "momentum": "SGD + momentum",
-    "nesterov": "Nesterov",
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "rmsprop": "RMSprop",
-}
-
-
-class _Verdicts(Callback):
-    """At epoch ends, at most twice a second, re-read the curves (a stall shows while the run goes on)."""
-
-    def __init__(self, lab: OverfitLab) -> None:
-        self.lab = lab
-        self.throttle = Throttle(2.0, VIEW_BUDGET["verdict"])  # tiny subsets run hundreds of epochs a second
-
-    def on_epoch_end(self, state: FitState) -> None:
-        self.throttle.call(self.lab._show_verdict, state.history)
+#: Most share of the training thread's wall time each live view may take: the curves; scoring the fixed
+#: batch, and (as much again) redrawing its bars and wiggle; the diagnosis (list and verdict line); the
+#: training tab (probes). At most 2.2 % together (the lab's goal is >= 0.97x a bare loop): the probes are
+#: redrawn only while their tab shows, the prediction bars only while theirs, so the probes take from the
+#: bars' share. On an idle machine they take less and keep their full rate (4 Hz; the probes 2 Hz).
+VIEW_BUDGET = {"curves": 0.008, "predictions": 0.006, "verdict": 0.002, "probes": 0.004}
+#: The lab's probes: every 25 steps, at most twice a second (what the training tab can show), and at most
+#: ``PROBES_BUDGET`` of the training thread: each sample costs a copy of the weights and hooks on every layer
+#: (see ``ProbeBudget``), more than a step on a CNN on one CPU thread.
+PROBES_EVERY, PROBES_HZ, PROBES_BUDGET = 25, 2.0, 0.006
+#: The schedule is previewed for runs up to this many steps (``schedule_preview`` steps torch's schedulers
+#: one by one: ~20-50 us a step, so 20000 steps take up to a second at a control change).
+PREVIEW_MAX_STEPS = 20_000
 
 
 class OverfitLab(RunView):
@@ -107,89 +107,18 @@ class OverfitLab(RunView):
         self._last_settings: LabSettings | None = None
         self._last_history: History | None = None
 
-        # -- controls --------------------------------------------------------------------------------------
-        n = len(self.train_data)
-        subset_options = (
-            [("one batch", s.batch_size)]
-            + [(str(k), k) for k in (64, 128, 256, 512, 1024) if k < n]
-            + [(f"all {n}", n)]
-        )
-        if s.subset not in [v for _, v in subset_options]:
-            subset_options.append((str(s.subset), s.subset))
-        style = {"description_width": "90px"}
-        self.lr = widgets.FloatLogSlider(
-            value=s.lr,
-            base=10,
-            min=-5,
-            max=0,
-            step=0.05,
-            description="LR",
-            readout_format=".1e",
-            continuous_update=True,
-            style=style,
-        )
-        self.lr.add_class("wb-lr")
-        self.optimizer = widgets.Dropdown(
-            options=[(_OPT_LABELS[o], o) for o in OPTIMIZERS],
-            value=s.optimizer,
-            description="optimizer",
-            style=style,
-        )
-        self.init = widgets.Dropdown(
-            options=list(INIT_SCHEMES), value=s.init, description="init", style=style
-        )
-        self.model_kind = widgets.Dropdown(
-            options=list(MODEL_KINDS), value=s.model, description="model", style=style
-        )
-        self.width = widgets.IntSlider(
-            value=s.width, min=1, max=512, description="width/chan.", continuous_update=False, style=style
-        )
-        self.depth = widgets.IntSlider(
-            value=s.depth, min=1, max=6, description="depth", continuous_update=False, style=style
-        )
-        self.seed = widgets.BoundedIntText(
-            value=s.seed, min=0, max=2**31 - 1, description="seed", style=style
-        )
-        self.subset = widgets.SelectionSlider(
-            options=subset_options, value=s.subset, description="subset", continuous_update=False, style=style
-        )
-        self.batch_size = widgets.Dropdown(
-            options=[8, 16, 32, 64, 128, 256], value=s.batch_size, description="batch size", style=style
-        )
-        self.weight_decay = widgets.Dropdown(
-            options=[0.0, 1e-5, 1e-4, 1e-3, 1e-2],
-            value=s.weight_decay,
-            description="weight decay",
-            style=style,
-        )
-        self.dropout = widgets.FloatSlider(
-            value=s.dropout,
-            min=0.0,
-            max=0.8,
-            step=0.05,
-            description="dropout",
-            continuous_update=False,
-            style=style,
-        )
-        self.epochs = widgets.BoundedIntText(
-            value=s.epochs, min=1, max=100_000, description="epochs", style=style
-        )
-        self._controls = {
-            "lr": self.lr,
-            "optimizer": self.optimizer,
-            "init": self.init,
-            "model": self.model_kind,
-            "width": self.width,
-            "depth": self.depth,
-            "seed": self.seed,
-            "subset": self.subset,
-            "batch_size": self.batch_size,
-            "weight_decay": self.weight_decay,
-            "dropout": self.dropout,
-            "epochs": self.epochs,
-        }
+        # -- controls ----------------------------------------------------------------------------------------
+        self._controls = make_controls(s, len(self.train_data))
+        c = self._controls
+        self.lr, self.optimizer, self.init, self.model_kind = c["lr"], c["optimizer"], c["init"], c["model"]
+        self.width, self.depth, self.seed, self.subset = c["width"], c["depth"], c["seed"], c["subset"]
+        self.batch_size, self.weight_decay, self.dropout = c["batch_size"], c["weight_decay"], c["dropout"]
+        self.epochs = c["epochs"]
+        self.schedule, self.warmup_steps, self.patience = c["schedule"], c["warmup_steps"], c["patience"]
         for key, w in self._controls.items():
-            w.observe(lambda change, key=key: self._on_control(key, change["new"]), "value")
+            w.observe(
+                lambda change, key=key: self._on_control(key, setting_value(key, change["new"])), "value"
+            )
 
         self.reset_button = widgets.Button(description="Reset", icon="undo")
         self.reset_button.on_click(lambda _: self.reset())
@@ -197,7 +126,8 @@ class OverfitLab(RunView):
         self.verdict_html.add_class("wb-verdict")
 
         # -- views ------------------------------------------------------------------------------------------
-        self.curves = LiveCurves(smooth=True, band=True)
+        self.curves = LiveCurves(smooth=True, band=True, lr=True)
+        self._preview: tuple[tuple, np.ndarray] | None = None  # (what shapes it, the schedule at LR 1)
         if isinstance(human_accuracy, traitlets.HasTraits) and human_accuracy.has_trait("accuracy"):
             traitlets.dlink((human_accuracy, "accuracy"), (self.curves, "human_accuracy"))
         elif human_accuracy is not None:
@@ -205,6 +135,9 @@ class OverfitLab(RunView):
         x, y, _ = fixed_batch(self.val_data, n=min(8, len(self.val_data)), seed=0)
         self.predictions = PredictionView(x, y, self.val_data.classes, budget=VIEW_BUDGET["predictions"])
         self.runs_view = RunsView(self.store, on_reload=self.compare) if self.store is not None else None
+        self.diagnosis_view = DiagnosisView(curves=self.curves)
+        self.probes_view = ProbesView()
+        self.probes: Probes | None = None  # the current run's
 
         grid = widgets.GridBox(
             list(self._controls.values()),
@@ -212,19 +145,27 @@ class OverfitLab(RunView):
         )
         self.predictions.wiggle_figure.layout = widgets.Layout(width="50%", min_width="320px", height="260px")
         curves_tab = widgets.VBox(
-            [self.curves, widgets.HBox([self.predictions.wiggle_figure]), self.verdict_html]
+            [
+                self.curves,
+                self.verdict_html,
+                self.diagnosis_view,
+                widgets.HBox([self.predictions.wiggle_figure]),
+            ]
         )
-        tabs = [("curves", curves_tab), ("predictions", self.predictions)]
+        tabs = [("curves", curves_tab), ("training", self.probes_view), ("predictions", self.predictions)]
         if self.runs_view is not None:
             tabs.append(("runs", self.runs_view))
         tab = widgets.Tab(children=[c for _, c in tabs])
         for i, (title, _) in enumerate(tabs):
             tab.set_title(i, title)
         self.tabs = tab
-        # the prediction bars are redrawn only while their tab shows
+        # the prediction bars and the probes are redrawn only while their tab shows
         bars_tab = [c for _, c in tabs].index(self.predictions)
+        probes_tab = [c for _, c in tabs].index(self.probes_view)
         self.predictions.show_bars(tab.selected_index == bars_tab)
+        self.probes_view.show_live(tab.selected_index == probes_tab)
         tab.observe(lambda change: self.predictions.show_bars(change["new"] == bars_tab), "selected_index")
+        tab.observe(lambda change: self.probes_view.show_live(change["new"] == probes_tab), "selected_index")
         super().__init__(
             children=[
                 grid,
@@ -236,11 +177,12 @@ class OverfitLab(RunView):
             **kwargs,
         )
         self.add_class("wb-overfit-lab")
+        self._show_schedule()
 
     # -- settings ----------------------------------------------------------------------------------------
     @property
     def settings(self) -> LabSettings:
-        return LabSettings(**{k: w.value for k, w in self._controls.items()})
+        return LabSettings(**{k: setting_value(k, w.value) for k, w in self._controls.items()})
 
     @property
     def history(self) -> History:
@@ -261,6 +203,22 @@ class OverfitLab(RunView):
             self._set_status(f"training: LR now {value:.1e} (from the next step)")
         elif what == "restart":
             self.restart()
+            return
+        self._show_schedule()
+
+    def _show_schedule(self) -> None:
+        """The LR schedule of a run with the current settings, drawn under the loss (before Run)."""
+        s = self.core.settings
+        n = min(s.subset, len(self.train_data))
+        per_epoch = math.ceil(n / min(s.batch_size, n))
+        if s.epochs * per_epoch > PREVIEW_MAX_STEPS:
+            self.curves.show_schedule(None)
+            return
+        key = (s.schedule, s.warmup_steps, s.epochs, n, min(s.batch_size, n))
+        if self._preview is None or self._preview[0] != key:
+            # every schedule is proportional to its peak LR: an LR drag rescales, it does not recompute
+            self._preview = (key, self.core.lr_preview() / s.lr)
+        self.curves.show_schedule(self._preview[1] * s.lr, per_epoch)
 
     # -- runs ---------------------------------------------------------------------------------------------
     def start(self):
@@ -282,13 +240,21 @@ class OverfitLab(RunView):
                 self._last_history, config_diff(self._last_settings.to_dict(), settings.to_dict(), shaping)
             )
         self.curves.reset()
+        self._show_schedule()
+        self.probes = Probes(every=PROBES_EVERY, max_hz=PROBES_HZ)
         callbacks: list[Callback] = [
+            self.probes,
+            ProbeBudget(self.probes, PROBES_BUDGET, PROBES_HZ),
             self.curves.callback(VIEW_BUDGET["curves"]),
             self.predictions.new_tracker(),
             self.predictions.callback(),
-            _Verdicts(self),
+            self.probes_view.callback(VIEW_BUDGET["probes"]),
+            Verdicts(lambda: self._show_verdict, 2.0, VIEW_BUDGET["verdict"]),
         ]
         target = self.core.prepare(callbacks, human_baseline=self.curves.human_accuracy)
+        self.probes_view.follow(self.core.history, self.probes)
+        self.diagnosis_view.show(None)
+        self.verdict_html.value = ""
         self._last_settings, self._last_history = settings, self.core.history
         self._set_status(f"training {settings.name()} on {len(self.core.part)} samples")
         return target
@@ -316,6 +282,7 @@ class OverfitLab(RunView):
         self.curves.reset()
         self._last_history = None
         self.verdict_html.value = ""
+        self.diagnosis_view.show(None)
         self._set_status("ready")
 
     def compare(self, run: StoredRun) -> None:
@@ -341,17 +308,21 @@ class OverfitLab(RunView):
 
     @property
     def verdict(self):
-        """The core ``Verdict`` of the latest run (what the line under the curves says)."""
+        """The core ``Verdict`` of the latest run: whether the lab's goal (fit the subset) was reached."""
         return verdict(self.history, self.curves.human_accuracy)
 
+    @property
+    def diagnosis(self) -> Diagnosis:
+        """What ``diagnose`` reads in the latest run's curves and probes (the list under the curves)."""
+        return diagnose(self.history, self.probes, self.curves.human_accuracy)
+
     def _show_verdict(self, history: History) -> None:
-        v = verdict(history, self.curves.human_accuracy)
-        color = {
-            "overfit": "#1a7f37",
-            "diverged": "#b00020",
-            "plateau": "#9a6700",
-            "not_learning": "#b00020",
-        }.get(v.kind, "inherit")
+        """The diagnosis list, and its worst finding as the line under the curves."""
+        d = diagnose(history, self.probes, self.curves.human_accuracy)
+        self.diagnosis_view.show(d)
+        top = d.findings[0]
+        color = {"error": "#b00020", "warning": "#9a6700"}.get(top.severity, "#1a7f37")
+        more = f" <small>({len(d.findings) - 1} more below)</small>" if len(d.findings) > 1 else ""
         self.verdict_html.value = (
-            f"<b style='color:{color}'>{html.escape(v.kind)}</b>: {html.escape(v.message)}"
+            f"<b style='color:{color}'>{html.escape(top.kind)}</b>: {html.escape(top.message)}{more}"
         )
