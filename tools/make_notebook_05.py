@@ -36,8 +36,13 @@ def run(model, train=None, human=None, **settings):
     views keep the default cap of 4 a second), so the numbers are the same on every machine.\"\"\"
     probes = Probes(every=10, max_hz=1000)
     config = BASE.replace(**settings)
-    history = fit(model, digits.train if train is None else train, digits.val, config=config, callbacks=[probes])
+    train = digits.train if train is None else train
+    history = fit(model, train, digits.val, config=config, callbacks=[probes])
     return history, probes, diagnose(history, probes, human_accuracy=human)
+
+
+def cnn():
+    return build_model("cnn", digits.train, seed=0)  # the same seeded init every time
 
 
 def show(diagnosis):
@@ -74,7 +79,7 @@ The tiny CNN with Adam at 1e-3, the recipe's default. The table is the probes' l
   ~0 and the gradient dies the same way.
 - **mean**, **std** of each layer's output: they should stay of order 1, not shrink or blow up layer
   after layer."""),
-    code("""history, probes, d = run(build_model("cnn", digits.train, seed=0), human=0.97)
+    code("""history, probes, d = run(cnn(), human=0.97)
 show(d)
 last_sample(probes, ["mean", "std", "dead_fraction"])  # the layers' outputs (body.1, body.4: the ReLUs)"""),
     code("""last_sample(probes, ["param_norm", "grad_norm", "update_ratio"])  # every parameter tensor"""),
@@ -90,23 +95,23 @@ print("first-layer filters as images:", probes.first_layer_images().shape)"""),
 
 SGD with momentum at 1e-5. The loss barely moves, and the probes say why: each step changes the
 weights by about a millionth of their size."""),
-    code("""low_history, low_probes, d = run(build_model("cnn", digits.train, seed=0), optimizer="momentum", lr=1e-5)
+    code("""low_history, low_probes, d = run(cnn(), optimizer="momentum", lr=1e-5)
 show(d)
 print(f"median update/weight ratio at the end: {median_ratio(low_probes).iloc[-1]:.1e}")"""),
     md("""**Fix:** raise the LR until the ratio is near 1e-3 (the range test of notebook 04 finds the
 value in one short run). Here 1e-2, a thousand times more:"""),
-    code("""fixed_history, fixed_probes, d = run(build_model("cnn", digits.train, seed=0), optimizer="momentum", lr=1e-2)
+    code("""fixed_history, fixed_probes, d = run(cnn(), optimizer="momentum", lr=1e-2)
 show(d)
 print(f"median update/weight ratio at the end: {median_ratio(fixed_probes).iloc[-1]:.1e}")"""),
     md("""## 2. LR far too high
 
 Adam at 0.1. The loss falls fast in the first steps, then stops improving and jumps around; the first
 steps rewrite the weights almost entirely (ratio near 1), and some ReLUs die on the way."""),
-    code("""high_history, high_probes, d = run(build_model("cnn", digits.train, seed=0), lr=0.1)
+    code("""high_history, high_probes, d = run(cnn(), lr=0.1)
 show(d)
 print(f"median update/weight ratio at the first sample: {median_ratio(high_probes).iloc[0]:.1e}")"""),
     md("""**Fix:** lower it. At 3e-3 (30× lower) the diagnosis is clean."""),
-    code("""_, lower_probes, d = run(build_model("cnn", digits.train, seed=0), lr=3e-3)
+    code("""_, lower_probes, d = run(cnn(), lr=3e-3)
 show(d)"""),
     md("""The four runs' update/weight ratios on one log axis (median over the weight tensors). The band
 is 1e-4 to 1e-2, within 10× of the healthy 1e-3; `diagnose` speaks up above 1e-2 or below 1e-5 (at the
@@ -123,15 +128,16 @@ lines = [
     for (name, p), c in zip(runs.items(), colors)
     for r in [median_ratio(p)]
 ]
-bq.Figure(marks=[band, *lines], axes=[bq.Axis(scale=x, label="step"),
-          bq.Axis(scale=y, orientation="vertical", label="update / weight", tick_format=".0e")],
-          legend_location="bottom-right", title="update/weight ratio", layout={"width": "640px", "height": "360px"})"""),
+axes = [bq.Axis(scale=x, label="step"),
+        bq.Axis(scale=y, orientation="vertical", label="update / weight", tick_format=".0e")]
+bq.Figure(marks=[band, *lines], axes=axes, legend_location="bottom-right", title="update/weight ratio",
+          layout={"width": "640px", "height": "360px"})"""),
     md("""## 3. A tiny subset trained long: overfitting
 
 50 training digits, 150 epochs. Training accuracy reaches 100 %, validation stalls far below: the
 train–val gap opens and keeps growing (`diagnose` reads the per-epoch metrics for this)."""),
     code("""tiny = digits.train.subset(range(50))
-over_history, _, d = run(build_model("cnn", digits.train, seed=0), train=tiny, epochs=150, batch_size=25)
+over_history, _, d = run(cnn(), train=tiny, epochs=150, batch_size=25)
 show(d)
 over_history.to_frame()[["train_acc", "val_acc", "val_loss"]].iloc[[0, 9, 49, 99, 149]]"""),
     md("""**Fix:** more data is the best regulariser. The same model on all 1,257 training digits is the
@@ -168,7 +174,8 @@ show(d)
 last_sample(dead_probes, ["dead_fraction", "grad_norm", "update_ratio"])"""),
     md("""**Fix:** an init made for ReLUs (Kaiming/He: weights scaled by √(2/fan_in), biases 0).
 `init_weights` re-initialises every linear and conv layer of a model in place."""),
-    code("""_, relu_probes, d = run(init_weights(mlp(nn.ReLU, bias=-3.0), "kaiming", seed=0), epochs=5, lr=1e-2)
+    code("""kaiming = init_weights(mlp(nn.ReLU, bias=-3.0), "kaiming", seed=0)
+_, relu_probes, d = run(kaiming, epochs=5, lr=1e-2)
 show(d)
 last_sample(relu_probes, ["dead_fraction"])"""),
     md("""## 6. Saturated tanh units
@@ -181,19 +188,20 @@ show(d)
 last_sample(sat_probes, ["saturated_fraction", "std"])"""),
     md("""**Fix:** the Xavier/Glorot init (weights scaled by √(1/fan_in)-ish, made for tanh) keeps the
 pre-activations of order 1."""),
-    code("""_, tanh_probes, d = run(init_weights(mlp(nn.Tanh, weight_std=3.0), "xavier", seed=0), epochs=5, lr=1e-2)
+    code("""xavier = init_weights(mlp(nn.Tanh, weight_std=3.0), "xavier", seed=0)
+_, tanh_probes, d = run(xavier, epochs=5, lr=1e-2)
 show(d)
 last_sample(tanh_probes, ["saturated_fraction", "std"])"""),
     md("""## What to look at, and what to try
 
-| symptom | the probes | `diagnose` says | try |
+| symptom | probes | `diagnose` | try |
 |---|---|---|---|
-| loss flat from the start | update ratio ≪ 1e-3 | `not_learning`, `update_ratio_low`, `lr_too_low` | raise the LR (range test) |
-| fast drop, then flat or jumpy | update ratio ≫ 1e-3, dying ReLUs | `lr_too_high`, `update_ratio_high` | lower the LR, or decay it |
-| train ≫ val, gap growing | — | `overfitting` | more data, augmentation, weight decay, early stopping |
-| train ≈ val, both low | — | `underfitting` (with a human baseline) | a bigger model, train longer |
+| loss flat from the start | ratio ≪ 1e-3 | `not_learning`, `lr_too_low`, `update_ratio_low` | raise the LR |
+| fast drop, then flat/jumpy | ratio ≫ 1e-3, dead ReLUs | `lr_too_high`, `update_ratio_high` | lower the LR |
+| train ≫ val, gap growing | — | `overfitting` | more data, augmentation, weight decay, early stop |
+| train ≈ val, both low | — | `underfitting` (give the human baseline) | a bigger model, train longer |
 | loss stuck at the prior | dead fraction ~100 % | `dead_units` | Kaiming init, lower LR, leaky ReLU |
-| slow learning, tanh/sigmoid | saturated fraction > 50 % | `saturated_units` | Xavier init, normalised inputs, ReLU |
+| slow learning (tanh/sigmoid) | saturated > 50 % | `saturated_units` | Xavier init, normalise inputs, ReLU |
 
 Other kinds `diagnose` knows: `diverged`, `plateau`, `decayed_too_early`, `noisy`,
 `vanishing_gradients`, `exploding_gradients` (`workbench.diagnose.KINDS` lists them all)."""),
