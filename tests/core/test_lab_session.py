@@ -67,3 +67,24 @@ def test_live_lr_is_applied_by_the_loop_from_its_first_step(digits):
         LiveLR(float("nan"))
     with pytest.raises(TypeError, match="'train' parameter of Lab"):
         Lab([1, 2], None)
+
+
+def test_a_schedule_and_early_stopping_from_the_lab_settings(digits):
+    settings = FAST.replace(epochs=40, schedule="cosine", warmup_steps=3, patience=2, lr=1e-2, width=128)
+    lab = Lab(digits.train, digits.val, settings, store=None)
+    preview = lab.lr_preview()
+    assert len(preview) == 40 * 2 and preview[0] == pytest.approx(1e-2 / 3) and preview.max() == 1e-2
+    lab.start(background=False)
+    h = lab.history
+    used = h.snapshot().lr
+    np.testing.assert_allclose(used, preview[: len(used)], rtol=1e-12)  # the run followed its preview
+    assert h.stopped_epoch is not None and h.stopped_epoch < 40 and h.best_epoch == h.stopped_epoch - 2
+    assert "cosine warmup 3" in settings.name() and "patience 2" in settings.name()
+    with pytest.raises(ValueError, match="'schedule' parameter of LabSettings"):
+        settings.replace(schedule="onecycle")
+
+
+def test_early_stopping_without_a_val_split_watches_the_training_loss(digits):
+    lab = Lab(digits.train, None, FAST.replace(epochs=6, patience=2), store=None)
+    lab.start(background=False)
+    assert lab.history.status == "finished" and lab.history.best_epoch is not None

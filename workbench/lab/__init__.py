@@ -3,6 +3,15 @@ baseline. ``workbench.ui.OverfitLab`` is the view over it."""
 
 from .human import HumanBaselineResult, human_accuracy
 from .session import Lab
-from .settings import LIVE_SETTINGS, LabSettings, prepare_run
+from .settings import LIVE_SETTINGS, LabSettings, lr_preview, prepare_run, run_config
 
-__all__ = ["LIVE_SETTINGS", "HumanBaselineResult", "Lab", "LabSettings", "human_accuracy", "prepare_run"]
+__all__ = [
+    "LIVE_SETTINGS",
+    "HumanBaselineResult",
+    "Lab",
+    "LabSettings",
+    "human_accuracy",
+    "lr_preview",
+    "prepare_run",
+    "run_config",
+]

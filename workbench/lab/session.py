@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,7 +29,7 @@ from ..train.history import History
 from ..train.loop import fit
 from ..train.optimizers import LiveLR
 from ..train.runs import DEFAULT_STORE, RunStore
-from .settings import LIVE_SETTINGS, LabSettings, prepare_run
+from .settings import LIVE_SETTINGS, LabSettings, lr_preview, prepare_run
 
 __all__ = ["Lab"]
 
@@ -114,6 +115,10 @@ class Lab:
         """The LR from the next step (or for the next run): ``update(lr=lr)``."""
         return self.update(lr=float(lr))
 
+    def lr_preview(self) -> np.ndarray:
+        """The LR at every step of a run with the current settings (the schedule, before Run)."""
+        return lr_preview(self._settings, len(self.train))
+
     # -- runs -------------------------------------------------------------------------------------------
     def prepare(
         self, callbacks: Sequence[Callback] = (), *, human_baseline: float | None = None
@@ -122,6 +127,8 @@ class Lab:
         own worker); the model, history and ``LiveLR`` are in place before it starts."""
         settings = self._settings
         model, part, config = prepare_run(settings, self.train)
+        if self.val is None and config.patience is not None:  # early stopping watches the training loss
+            config = config.replace(monitor="train_loss")
         self.model, self.history, self.optimizer = model, History(), None
         self.live_lr = LiveLR(settings.lr)
         self.run_settings = settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -12,8 +13,9 @@ from ..data.dataset import ImageDataset
 from ..models import INIT_SCHEMES, MODEL_KINDS, build_model, init_weights
 from ..train.config import TrainConfig
 from ..train.optimizers import OPTIMIZERS
+from ..train.schedules import SCHEDULES, schedule_preview
 
-__all__ = ["LIVE_SETTINGS", "LabSettings", "prepare_run"]
+__all__ = ["LIVE_SETTINGS", "LabSettings", "lr_preview", "prepare_run", "run_config"]
 
 #: Settings a running lab applies at the next step; every other change restarts the run.
 LIVE_SETTINGS = ("lr",)
@@ -35,6 +37,9 @@ class LabSettings:
     seed: int = 0
     subset: int = 32  # training samples used: one batch ... the whole split
     epochs: int = 50
+    schedule: str = "constant"  # the LR slider sets the schedule's peak
+    warmup_steps: int = 0
+    patience: int | None = None  # early stopping on val loss (restores the best epoch); None: off
 
     def __post_init__(self) -> None:
         w = "LabSettings"
@@ -50,16 +55,37 @@ class LabSettings:
         check_int(self.seed, "seed", w, low=0)
         check_int(self.subset, "subset", w, low=1)
         check_int(self.epochs, "epochs", w, low=1)
+        check_choice(self.schedule, "schedule", w, SCHEDULES)
+        check_int(self.warmup_steps, "warmup_steps", w, low=0)
+        if self.patience is not None:
+            check_int(self.patience, "patience", w, low=1)
 
     def replace(self, **changes) -> LabSettings:
         return replace(self, **changes)
+
+    def to_line(self) -> str:
+        """Every setting as one copyable line (``wb1:model=mlp;width=64;...``): see ``from_line``."""
+        from .line import to_line
+
+        return to_line(self)
+
+    @classmethod
+    def from_line(cls, line: str) -> LabSettings:
+        """The settings a ``to_line`` line carries; a bad line raises ``ValueError`` naming its field."""
+        from .line import from_line
+
+        return from_line(line)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def name(self) -> str:
         cap = "" if self.model == "linear" else f" w{self.width} d{self.depth}"
-        return f"{self.model}{cap} {self.optimizer} lr {self.lr:.0e} {self.init} n={self.subset}"
+        sched = "" if self.schedule == "constant" else f" {self.schedule}"
+        warm = f" warmup {self.warmup_steps}" if self.warmup_steps else ""
+        stop = f" patience {self.patience}" if self.patience is not None else ""
+        lr = f"lr {self.lr:.0e}{sched}{warm}"
+        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}"
 
 
 def prepare_run(settings: LabSettings, train: ImageDataset) -> tuple[nn.Module, ImageDataset, TrainConfig]:
@@ -74,12 +100,27 @@ def prepare_run(settings: LabSettings, train: ImageDataset) -> tuple[nn.Module, 
         knobs = {"channels": settings.width, "depth": settings.depth, "dropout": settings.dropout}
     model = build_model(settings.model, train, seed=settings.seed, **knobs)
     init_weights(model, settings.init, seed=settings.seed)
-    config = TrainConfig(
+    return model, part, run_config(settings, n)
+
+
+def run_config(settings: LabSettings, n: int) -> TrainConfig:
+    """The loop's config for a lab run on ``n`` training samples."""
+    return TrainConfig(
         epochs=settings.epochs,
         batch_size=min(settings.batch_size, n),
         lr=settings.lr,
         optimizer=settings.optimizer,
         weight_decay=settings.weight_decay,
         seed=settings.seed,
+        schedule=settings.schedule,
+        warmup_steps=settings.warmup_steps,
+        patience=settings.patience,
     )
-    return model, part, config
+
+
+def lr_preview(settings: LabSettings, n_train: int) -> np.ndarray:
+    """The LR at every step of a lab run with ``settings`` on a training split of ``n_train`` samples
+    (``schedule_preview`` of its config): what the lab draws before Run."""
+    n = min(settings.subset, n_train)
+    config = run_config(settings, n)
+    return schedule_preview(config, math.ceil(n / config.batch_size))

@@ -16,11 +16,15 @@ if TYPE_CHECKING:
     from .config import TrainConfig
     from .history import History
 
-__all__ = ["Callback", "FitState", "StopTraining"]
+__all__ = ["Callback", "EarlyStopped", "FitState", "StopTraining"]
 
 
 class StopTraining(Exception):
     """Raise from a callback to end the run now; the run's status becomes "stopped"."""
+
+
+class EarlyStopped(StopTraining):
+    """The run ended because its metric stopped improving: the run's status is "finished"."""
 
 
 @dataclass

@@ -35,6 +35,8 @@ class HistorySnapshot:
     message: str = ""
     version: int = 0
     steps_per_epoch: int | None = None  # set by fit; None for a history from elsewhere
+    best_epoch: int | None = None  # early stopping: the epoch whose weights the model ends with
+    stopped_epoch: int | None = None  # early stopping: the epoch at which it ended the run
 
 
 class History:
@@ -52,6 +54,8 @@ class History:
         self.message = ""
         self.version = 0
         self.steps_per_epoch: int | None = None  # fit sets it: an epoch x-axis is exact from the first step
+        self.best_epoch: int | None = None  # early stopping sets these two
+        self.stopped_epoch: int | None = None
 
     # -- writers (the training thread) -------------------------------------------------------------
     def append_steps(self, steps: list[int], losses: list[float], lrs: list[float]) -> None:
@@ -94,6 +98,8 @@ class History:
                 message=self.message,
                 version=self.version,
                 steps_per_epoch=self.steps_per_epoch,
+                best_epoch=self.best_epoch,
+                stopped_epoch=self.stopped_epoch,
             )
 
     @property

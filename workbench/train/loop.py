@@ -23,12 +23,15 @@ from torch.utils.data import Dataset
 
 from ..data.dataset import ImageDataset
 from .batches import epoch_batches
-from .callbacks import Callback, FitState, StopTraining
+from .callbacks import Callback, EarlyStopped, FitState, StopTraining
 from .config import TrainConfig
 from .divergence import explain_divergence
+from .early_stopping import EarlyStopping
 from .history import History
 from .optimizers import LiveLR, make_optimizer
+from .schedules import make_scheduler, scale_schedule
 from .seeding import seed_everything
+from .sharding import all_mean, ddp_shard, evaluate_sharded
 from .steplog import Diverged, StepLog
 
 __all__ = ["Evaluation", "TrainingError", "evaluate", "fit", "resolve_device"]
@@ -155,7 +158,8 @@ def fit(
         Record into this one (a view may already watch it); a new one by default.
     live_lr : LiveLR, optional
         The LR the loop reads at each step, set from any thread (a slider): the loop owns the LR and
-        applies a new value itself before the next step (groups keep their ratios).
+        applies a new value itself before the next step (groups keep their ratios). Under a schedule
+        it sets the schedule's peak: the schedule keeps its shape.
 
     Returns
     -------
@@ -186,7 +190,22 @@ def fit(
         )
     loss_fn = loss_fn or nn.functional.cross_entropy
     num_classes = train.num_classes if isinstance(train, ImageDataset) else None
-    batches = epoch_batches(train, config.batch_size, device, generator, config.num_workers)
+    shard = ddp_shard(model)  # (rank, world_size) of a DistributedDataParallel run; None otherwise
+    batches = epoch_batches(
+        train, config.batch_size, device, generator, config.num_workers, shard=shard, seed=config.seed
+    )
+    n_train = len(train)  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
+    if shard is not None:
+        n_train = math.ceil(n_train / shard[1])  # this rank's part (DistributedSampler pads to equal parts)
+    history.steps_per_epoch = math.ceil(n_train / config.batch_size)  # for curves drawn per epoch
+    scheduler = make_scheduler(optimizer, config, history.steps_per_epoch)
+    if config.patience is not None:  # last, so the other callbacks see the epoch it stops at
+        stopper = EarlyStopping(config.monitor, config.patience, config.min_delta, config.restore_best)
+        callbacks = [*callbacks, stopper]
+
+    def set_peak(lr: float) -> None:  # a slider moves the schedule's peak; the schedule keeps its shape
+        scale_schedule(optimizer, scheduler, lr)
+
     state = FitState(model=model, optimizer=optimizer, history=history, config=config, device=device)
     lr_seen = -1  # the LiveLR version applied so far (-1: apply its value before the first step)
     epoch_start = [0]  # step count when the current epoch began: step s is batch s - start - 1 of it
@@ -203,8 +222,6 @@ def fit(
         )
 
     log = StepLog(model, history, config.flush_every_s, explain)
-    n_train = len(train)  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
-    history.steps_per_epoch = math.ceil(n_train / config.batch_size)  # for curves drawn per epoch
     started = time.perf_counter()
     history.set_status("running", "training")
     status, message = "finished", ""
@@ -229,12 +246,14 @@ def fit(
                 loss.backward()
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                if live_lr is not None:
-                    lr_seen = live_lr.apply(optimizer, lr_seen)  # an int comparison unless a new LR waits
+                if live_lr is not None and live_lr.version != lr_seen:  # an int comparison per step
+                    lr_seen = live_lr.apply(optimizer, lr_seen, set_peak)
                 optimizer.step()
                 state.step += 1
                 state.loss = loss.detach()
-                log.add(state.loss, state.step, optimizer.param_groups[0]["lr"], len(y))
+                log.add(state.loss, state.step, optimizer.param_groups[0]["lr"], len(y))  # the LR just used
+                if scheduler is not None:
+                    scheduler.step()
                 if out.ndim == 2 and not y.dtype.is_floating_point:
                     corrects.append((out.detach().argmax(dim=1) == y).sum())
                 seen += len(y)
@@ -250,7 +269,14 @@ def fit(
             metrics = {"train_loss": log.end_epoch()}
             if corrects:
                 metrics["train_acc"] = torch.stack(corrects).sum().item() / seen
-            if val is not None:
+            if shard is not None:  # every rank has the same number of samples: the mean over ranks
+                metrics = all_mean(metrics, device)
+            if val is not None and shard is not None:
+                metrics["val_loss"], metrics["val_acc"], _ = evaluate_sharded(
+                    evaluate, model, val, shard, loss_fn=loss_fn, batch_size=config.eval_batch_size,
+                    device=device, stop_event=stop_event,
+                )
+            elif val is not None:
                 ev = evaluate(
                     model, val, loss_fn=loss_fn, batch_size=config.eval_batch_size, stop_event=stop_event
                 )
@@ -261,6 +287,8 @@ def fit(
             if config.max_steps is not None and state.step >= config.max_steps:
                 message = f"reached max_steps={config.max_steps}"
                 break
+    except EarlyStopped as stop:
+        message = f"{stop}."  # says the best epoch; the summary below is of the last one
     except (_Stopped, StopTraining) as stop:
         _flush_quietly(log)
         status = "stopped"
@@ -274,7 +302,9 @@ def fit(
         _end(callbacks, state)
         raise
     seconds = time.perf_counter() - started
-    if status == "finished":
+    if status == "finished" and history.stopped_epoch is not None:
+        message = f"finished {state.epoch} epochs ({state.step} steps) in {seconds:.1f} s, {message}"
+    elif status == "finished":
         summary = _summary(history)
         message = (
             f"finished {state.epoch} epochs ({state.step} steps) in {seconds:.1f} s"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 
@@ -80,10 +80,13 @@ class LiveLR:
             self.value = lr
             self.version += 1
 
-    def apply(self, optimizer: torch.optim.Optimizer, seen: int) -> int:
-        """In the training thread: put a newer request into ``optimizer``; returns the version applied."""
+    def apply(
+        self, optimizer: torch.optim.Optimizer, seen: int, setter: Callable[[float], None] | None = None
+    ) -> int:
+        """In the training thread: put a newer request into ``optimizer`` (through ``setter(lr)`` when
+        given, e.g. to scale a schedule); returns the version applied."""
         if self.version == seen:
             return seen
         with self._lock:
-            set_lr(optimizer, self.value)
+            (setter or (lambda lr: set_lr(optimizer, lr)))(self.value)
             return self.version
