@@ -35,7 +35,7 @@ BASE = TrainConfig(epochs=10, lr=1e-3)  # Adam, batch 64: 20 steps an epoch, 200
 
 def run(model, train=None, human=None, **settings):
     \"\"\"Train with probes, then diagnose. A sample every 10 steps and no wall-clock cap (the live
-    views keep the default cap of 4 a second), so the numbers are the same on every machine.\"\"\"
+    views keep the default cap of 4 a second), so the samples fall on the same steps on any machine.\"\"\"
     probes = Probes(every=10, max_hz=1000)
     config = BASE.replace(**settings)
     train = digits.train if train is None else train
@@ -69,11 +69,12 @@ def median_ratio(probes):
     return frame.groupby("step").value.median()"""),
     md("""## A healthy run, and what the probes measure
 
-The tiny CNN with Adam at 1e-3, the recipe's default. The table is the probes' last sample, per layer:
+The tiny CNN with Adam at 1e-3, the recipe's default. The tables are the probes' last sample, per
+layer and per parameter:
 
 - **update_ratio**, ‖ΔW‖/‖W‖: how much one step changed the weights, relative to their size. About
-  **1e-3** is healthy (CS231n's rule of thumb); 1e-2 and up, the LR is high (each step rewrites the
-  weights); 1e-5 and below, nothing moves.
+  **1e-3** is healthy (CS231n's rule of thumb); 1e-2 and up, the steps are large and the LR likely
+  too high; 1e-5 and below, nothing moves.
 - **grad_norm**, **param_norm**: the size of each parameter's gradient and of the parameter.
 - **dead_fraction** (after a ReLU): the share of units that output exactly 0 for *every* sample of the
   batch. A dead unit gets no gradient, so it may never come back.
@@ -96,7 +97,7 @@ print("first-layer filters as images:", probes.first_layer_images().shape)"""),
     md("""## 1. LR far too low
 
 SGD with momentum at 1e-5. The loss barely moves, and the probes say why: each step changes the
-weights by about a millionth of their size."""),
+weights by a few millionths of their size."""),
     code("""low_history, low_probes, d = run(cnn(), optimizer="momentum", lr=1e-5)
 show(d)
 print(f"median update/weight ratio at the end: {median_ratio(low_probes).iloc[-1]:.1e}")"""),
