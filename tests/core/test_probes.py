@@ -147,3 +147,18 @@ def test_probes_leave_no_hooks_and_do_not_change_the_run(digits):
     _, without = run([])
     assert np.array_equal(with_probes, without)  # same seed, same curve: probes only read
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_mean_std_and_histograms_match_torch_on_the_sampled_batch(digits):
+    # the first step is sampled before any update: recompute the first conv's output on that batch
+    model = build_model("cnn", digits.train, seed=0)
+    seen = []
+    model.body[0].register_forward_hook(lambda m, args, out: seen.append(out.detach().clone()))
+    probes = Probes(every=1, max_hz=1e6)
+    fit(model, digits.train, config=FAST.replace(max_steps=1), callbacks=[probes])
+    (sample,) = probes.samples
+    out = seen[0]
+    assert sample.scalars[("body.0", "mean")] == pytest.approx(float(out.mean()), rel=1e-5)
+    assert sample.scalars[("body.0", "std")] == pytest.approx(float(out.std()), rel=1e-4)
+    hist = torch.histc(out.clamp(-4, 4), bins=40, min=-4, max=4).numpy()
+    assert np.array_equal(sample.histograms[("body.0", "activation")], hist)

@@ -46,6 +46,20 @@ _SIGMOID_LIKE = (nn.Sigmoid, nn.Hardsigmoid)
 _ACTIVATIONS = (*_RELUS, *_TANH_LIKE, *_SIGMOID_LIKE, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus)
 
 
+def _histogram(x: torch.Tensor, bins: int, lo: float, hi: float) -> torch.Tensor:
+    """``(bins,)`` counts of ``x`` over ``[lo, hi]`` in equal bins; values past the ends count in the edge
+    bins, NaNs nowhere. On the device, nothing read.
+
+    On CUDA ``torch.histc`` (no host sync; ``bincount`` would sync to size its output). On the CPU the
+    bin index by arithmetic and ``torch.bincount`` instead: ~4x faster than ``histc`` on the tiny CNN's
+    800k conv activations (1.5 vs 6 ms), which took most of a sample's time (benchmarks/probes_overhead.py).
+    """
+    if x.device.type != "cpu":
+        return torch.histc(x.clamp(lo, hi), bins=bins, min=lo, max=hi)
+    idx = (x - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 1).nan_to_num_(nan=bins).to(torch.int32)
+    return torch.bincount(idx.reshape(-1), minlength=bins + 1)[:bins].float()
+
+
 @dataclass(frozen=True)
 class ProbeSample:
     """One sampled step: scalars per (layer, quantity) and histograms per (layer, kind)."""
@@ -140,18 +154,20 @@ class Probes(Callback):
                 return
             a = out.detach().float()
             p = self._pending
-            p[(name, "mean")] = a.mean()
-            p[(name, "std")] = a.std() if a.numel() > 1 else torch.zeros((), device=a.device)
+            p[(name, "mean")] = m = a.mean()
+            c = (a - m).reshape(-1)  # two-pass variance by a dot product: ~4x faster than a.std() on CPU
+            p[(name, "std")] = (torch.dot(c, c) / max(c.numel() - 1, 1)).sqrt()
             if isinstance(mod, _RELUS) and a.ndim >= 2:
-                # a unit (feature or channel) is dead when it is exactly 0 for every sample and position
-                alive = (a != 0).transpose(0, 1).reshape(a.shape[1], -1).any(dim=1)
+                # a unit (feature or channel) is dead when it is exactly 0 for every sample and position;
+                # ReLU outputs are >= 0, so: its largest output is 0 (one reduction, ~15x faster than any())
+                alive = a.amax(dim=[d for d in range(a.ndim) if d != 1]) > 0
                 p[(name, "dead_fraction")] = 1.0 - alive.float().mean()
             if isinstance(mod, _TANH_LIKE):
                 p[(name, "saturated_fraction")] = (a.abs() > SATURATION).float().mean()
             elif isinstance(mod, _SIGMOID_LIKE):
                 p[(name, "saturated_fraction")] = ((a < 1 - SATURATION) | (a > SATURATION)).float().mean()
             bins, lo, hi = ACT_BINS
-            p[(name, "hist:activation")] = torch.histc(a.clamp(lo, hi), bins=bins, min=lo, max=hi)
+            p[(name, "hist:activation")] = _histogram(a, bins, lo, hi)
 
         return hook
 
@@ -171,8 +187,8 @@ class Probes(Callback):
             if param.grad is not None:
                 g = param.grad.detach().float()
                 p[(name, "grad_norm")] = g.norm()
-                logs = g.abs().clamp_min(10.0**lo).log10().clamp(lo, hi)
-                p[(name, "hist:gradient")] = torch.histc(logs, bins=bins, min=lo, max=hi)
+                logs = g.abs().clamp_min(10.0**lo).log10()
+                p[(name, "hist:gradient")] = _histogram(logs, bins, lo, hi)
         first = self._first_layer_weights(model)
         keys = list(p)
         flat = torch.cat([p[k].reshape(-1).float() for k in keys]) if keys else torch.zeros(0)
