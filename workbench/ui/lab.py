@@ -122,6 +122,17 @@ class OverfitLab(RunView):
 
         self.reset_button = widgets.Button(description="Reset", icon="undo")
         self.reset_button.on_click(lambda _: self.reset())
+        # the shareable run line: every setting in one line; paste one and press "Use line" to restore it
+        self._applying = False
+        self.run_line = widgets.Text(
+            value=s.to_line(),
+            description="run line",
+            tooltip="every setting of this run: copy it to share; paste one and press Use line",
+            layout=widgets.Layout(width="100%"),
+        )
+        self.run_line.add_class("wb-run-line")
+        self.use_line_button = widgets.Button(description="Use line", icon="paste")
+        self.use_line_button.on_click(lambda _: self._use_line_clicked())
         self.verdict_html = widgets.HTML("")
         self.verdict_html.add_class("wb-verdict")
 
@@ -170,6 +181,7 @@ class OverfitLab(RunView):
             children=[
                 grid,
                 widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
+                widgets.HBox([self.run_line, self.use_line_button], layout=widgets.Layout(width="100%")),
                 self.status_html,
                 tab,
                 self.error_html,
@@ -194,6 +206,8 @@ class OverfitLab(RunView):
         return self.core.model
 
     def _on_control(self, key: str, value) -> None:
+        if self._applying:  # use_line sets every control, then applies them at once
+            return
         try:
             what = self.core.update(**{key: value})
         except (ValueError, TypeError) as err:
@@ -204,7 +218,50 @@ class OverfitLab(RunView):
         elif what == "restart":
             self.restart()
             return
+        self.run_line.value = self.core.settings.to_line()
         self._show_schedule()
+
+    def use_line(self, line: str) -> LabSettings:
+        """Set every control from a run line (``LabSettings.to_line``); a running run restarts with them.
+        A bad line raises ``ValueError`` naming its field, and changes nothing."""
+        settings = LabSettings.from_line(line)
+        self._applying = True
+        try:
+            for key, w in self._controls.items():
+                value = getattr(settings, key)
+                if key == "patience":
+                    value = value or 0
+                if hasattr(w, "options"):  # a choice the control does not offer yet: add it (e.g. subset 100)
+                    _offer(w, value)
+                w.value = value
+                if setting_value(key, w.value) != getattr(settings, key):
+                    raise ValueError(
+                        f"The run line's {key}={getattr(settings, key)!r} is outside what this lab's control "
+                        f"allows ({w.value!r} is as far as it goes on this data)."
+                    )
+        except (ValueError, traitlets.TraitError):
+            for key, w in self._controls.items():  # put the controls back as they were
+                w.value = (
+                    getattr(self.core.settings, key)
+                    if key != "patience"
+                    else self.core.settings.patience or 0
+                )
+            raise
+        finally:
+            self._applying = False
+        if self.core.update(**settings.to_dict()) == "restart":
+            self.restart()
+        self.run_line.value = settings.to_line()
+        self._show_schedule()
+        return settings
+
+    def _use_line_clicked(self) -> None:
+        try:
+            settings = self.use_line(self.run_line.value)
+        except (ValueError, traitlets.TraitError) as err:
+            self._set_status(f"cannot use this run line: {err}", error=True)
+            return
+        self._set_status(f"settings from the run line: {settings.name()}")
 
     def _show_schedule(self) -> None:
         """The LR schedule of a run with the current settings, drawn under the loss (before Run)."""
@@ -326,3 +383,18 @@ class OverfitLab(RunView):
         self.verdict_html.value = (
             f"<b style='color:{color}'>{html.escape(top.kind)}</b>: {html.escape(top.message)}{more}"
         )
+
+
+def _offer(w: widgets.Widget, value) -> None:
+    """Make ``value`` one of a selection control's options (kept in order for numbers: sliders)."""
+    options = list(w.options)
+    values = [o[1] if isinstance(o, tuple) else o for o in options]
+    if value in values:
+        return
+    new = (str(value), value) if options and isinstance(options[0], tuple) else value
+    at = len(options)
+    if isinstance(value, int | float) and all(isinstance(v, int | float) for v in values):
+        at = sum(v < value for v in values)
+    current = w.value
+    w.options = [*options[:at], new, *options[at:]]
+    w.value = current
