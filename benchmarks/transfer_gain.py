@@ -30,10 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import torch
 
-from _common import load, load_average
-from workbench.data import TensorImageDataset, from_arrays
+from workbench.data import ImageDataset, TensorImageDataset, from_arrays
 from workbench.models import TinyCNN, freeze, from_pretrained, transfer_optimizer
 from workbench.train import TrainConfig, evaluate, fit
+
+from _common import load, load_average
 
 
 def classes_of(data: TensorImageDataset, keep: range) -> TensorImageDataset:
@@ -43,17 +44,18 @@ def classes_of(data: TensorImageDataset, keep: range) -> TensorImageDataset:
     return from_arrays(x[mask], (y[mask] - keep.start).numpy(), [str(c) for c in keep], name=f"{keep}")
 
 
-def per_class(data: TensorImageDataset, k: int | None, seed: int) -> TensorImageDataset:
+def per_class(data: ImageDataset, k: int | None, seed: int) -> ImageDataset:
     """``k`` random samples of each class (all when None)."""
     if k is None:
         return data
     rng = np.random.default_rng(seed)
     idx = np.concatenate([rng.choice(np.flatnonzero(data.targets == c), k, replace=False) for c in range(5)])
-    return data.subset(np.sort(idx))  # type: ignore[return-value]  # a view of in-memory data stays one
+    return data.subset(np.sort(idx))
 
 
 def run(kind: str, train, val, weights: Path, steps: int, lr: float, body_factor: float, seed: int) -> float:
     shape = train.input_shape
+    model: torch.nn.Module
     config = TrainConfig(epochs=10_000, max_steps=steps, batch_size=32, lr=lr, seed=seed, device="cpu")
     if kind == "scratch":
         model = TinyCNN(shape, 5, channels=16)
@@ -79,14 +81,16 @@ def main() -> None:
     torch.set_num_threads(1)
     data = load(args.data)
     assert isinstance(data, TensorImageDataset)
-    source, target = classes_of(data, range(0, 5)), classes_of(data, range(5, 10))
+    source, target = classes_of(data, range(5)), classes_of(data, range(5, 10))
     rng = np.random.default_rng(0)
     order = rng.permutation(len(target))
     pool, val = target.subset(order[: len(order) // 2]), target.subset(order[len(order) // 2 :])
     t0 = time.perf_counter()
     torch.manual_seed(0)
     pretrained = TinyCNN(source.input_shape, 5, channels=16)
-    history = fit(pretrained, source, config=TrainConfig(epochs=args.pretrain_epochs, lr=args.lr, seed=0, device="cpu"))
+    history = fit(
+        pretrained, source, config=TrainConfig(epochs=args.pretrain_epochs, lr=args.lr, seed=0, device="cpu")
+    )
     print(f"pretrained on 0-4 ({len(source)} images): {history.message}")
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "digits04.pt"
@@ -96,13 +100,18 @@ def main() -> None:
             label = "all" if k is None else str(k)
             for kind in ("scratch", "frozen", "finetune"):
                 accs = [
-                    run(kind, per_class(pool, k, s), val, weights, args.steps, args.lr, args.body_factor, s)  # type: ignore[arg-type]
+                    run(kind, per_class(pool, k, s), val, weights, args.steps, args.lr, args.body_factor, s)
                     for s in range(args.repeats if k is not None else 1)
                 ]
                 results[(label, kind)] = statistics.mean(accs)
-            row = "  ".join(f"{kind} {results[(label, kind)] * 100:5.1f} %" for kind in ("scratch", "frozen", "finetune"))
+            row = "  ".join(
+                f"{kind} {results[(label, kind)] * 100:5.1f} %" for kind in ("scratch", "frozen", "finetune")
+            )
             print(f"{label:>4} per class ({len(per_class(pool, k, 0))} images): {row}")
-    print(f"{len(val)} held-out 5-9 images, {args.steps} steps each, {time.perf_counter() - t0:.0f} s, load {load_average():.1f}")
+    seconds = time.perf_counter() - t0
+    print(
+        f"{len(val)} held-out 5-9 images, {args.steps} steps each, {seconds:.0f} s, load {load_average():.1f}"
+    )
     gain = (results[("10", "finetune")] - results[("10", "scratch")]) * 100
     print(f"transfer_gain={gain:.1f}")
 

@@ -131,9 +131,10 @@ def capture_batch(
 
     with preserved(model):
         model.eval()
-        handle = (
-            adapter.register_forward_hook(grab) if adapter is not None else model.register_forward_pre_hook(grab)
-        )
+        if adapter is not None:
+            handle = adapter.register_forward_hook(grab)
+        else:
+            handle = model.register_forward_pre_hook(grab)
         try:
             with torch.no_grad():
                 dev = (

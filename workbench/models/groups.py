@@ -44,7 +44,7 @@ class LayerGroup:
 
 
 def _owns(path: str, name: str) -> bool:
-    return not path or name == path or name.startswith(path + ".")
+    return name == path or name.startswith(path + ".")
 
 
 def _has_params(m: nn.Module) -> bool:
@@ -59,7 +59,9 @@ def _generic_groups(model: nn.Module) -> tuple[LayerGroup, ...]:
         if not _has_params(child):
             continue
         leaves = list(child.named_children())
-        if isinstance(child, (nn.Sequential, nn.ModuleList)) and all(not list(c.children()) for _, c in leaves):
+        if isinstance(child, (nn.Sequential, nn.ModuleList)) and all(
+            not list(c.children()) for _, c in leaves
+        ):
             for sub, leaf in leaves:
                 if not _has_params(leaf):
                     continue
@@ -117,14 +119,14 @@ def group_parameters(model: nn.Module, group: LayerGroup | str) -> list[nn.Param
     return [p for n, p in model.named_parameters() if _owner(groups, n) == i]
 
 
-def _find(model: nn.Module, name: str, where: str) -> LayerGroup:
+def _find(model: nn.Module, name: str, where: str, param: str = "group") -> LayerGroup:
     groups = layer_groups(model)
     for g in groups:
         if g.name == name:
             return g
     names = ", ".join(repr(g.name) for g in groups)
     raise ValueError(
-        f"The group name given to {where} must be one of the model's layer groups: {names}. Got {name!r} "
+        f"The {param!r} parameter of {where} must be one of the model's layer groups: {names}. Got {name!r} "
         "instead. layer_groups(model) lists them."
     )
 
@@ -142,7 +144,7 @@ def freeze(model: nn.Module, upto: str = "body") -> tuple[str, ...]:
     if upto == "body":
         stop = len(groups) - 2
     else:
-        stop = groups.index(_find(model, upto, "freeze"))
+        stop = groups.index(_find(model, upto, "freeze", "upto"))
         if stop == len(groups) - 1:
             raise ValueError(
                 "The 'upto' parameter of freeze names the head: nothing would be left to train. Use "
@@ -195,7 +197,9 @@ def param_groups(
         keep the ratios.
     """
     lr = check_real(lr, "lr", "param_groups", low=0.0, high=10.0, low_open=True)
-    body_lr_factor = check_real(body_lr_factor, "body_lr_factor", "param_groups", low=0.0, high=100.0, low_open=True)
+    body_lr_factor = check_real(
+        body_lr_factor, "body_lr_factor", "param_groups", low=0.0, high=100.0, low_open=True
+    )
     layer_decay = check_real(layer_decay, "layer_decay", "param_groups", low=0.0, high=1.0, low_open=True)
     out = []
     for depth, g in enumerate(reversed(layer_groups(model))):  # depth 0: the head
@@ -205,7 +209,9 @@ def param_groups(
         group_lr = lr if depth == 0 else lr * body_lr_factor * layer_decay ** (depth - 1)
         out.append({"params": params, "lr": group_lr, "name": g.name})
     if not out:
-        raise ValueError("param_groups: every parameter of the model is frozen. unfreeze(model) or freeze less.")
+        raise ValueError(
+            "param_groups: every parameter of the model is frozen. unfreeze(model) or freeze less."
+        )
     return out
 
 

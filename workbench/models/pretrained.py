@@ -32,19 +32,21 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # name -> (head module path, [(group name, module paths)] from input to output); the weights' input size
-_ARCHS: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]], int]] = {
-    "resnet18": (
-        "fc",
-        [("stem", ("conv1", "bn1"))] + [(f"layer{i}", (f"layer{i}",)) for i in range(1, 5)] + [("head", ("fc",))],
-        224,
-    ),
-    "mobilenet_v3_small": (
-        "classifier.3",
-        [("stem", ("features.0",))]
-        + [(f"block{i}", (f"features.{i}",)) for i in range(1, 12)]
-        + [("top", ("features.12", "classifier.0")), ("head", ("classifier.3",))],
-        224,
-    ),
+_Groups = list[tuple[str, tuple[str, ...]]]
+_RESNET: _Groups = [
+    ("stem", ("conv1", "bn1")),
+    *((f"layer{i}", (f"layer{i}",)) for i in range(1, 5)),
+    ("head", ("fc",)),
+]
+_MOBILENET: _Groups = [
+    ("stem", ("features.0",)),
+    *((f"block{i}", (f"features.{i}",)) for i in range(1, 12)),
+    ("top", ("features.12", "classifier.0")),  # the last conv and the hidden linear layer before the head
+    ("head", ("classifier.3",)),
+]
+_ARCHS: dict[str, tuple[str, _Groups, int]] = {
+    "resnet18": ("fc", _RESNET, 224),
+    "mobilenet_v3_small": ("classifier.3", _MOBILENET, 224),
 }
 
 
@@ -88,7 +90,11 @@ class TransferModel(nn.Module):
         if mode:
             for m in self.network.modules():
                 params = list(m.parameters(recurse=False))
-                if isinstance(m, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad for p in params):
+                if (
+                    isinstance(m, nn.modules.batchnorm._BatchNorm)
+                    and params
+                    and not any(p.requires_grad for p in params)
+                ):
                     m.eval()
         return self
 
@@ -103,12 +109,14 @@ def _data_shape(data, num_classes, where: str) -> tuple[tuple[int, ...] | None, 
         classes = None
     else:
         raise TypeError(
-            f"The 'data' parameter of {where} must be an ImageDataset or an (input_shape, num_classes) tuple. "
-            f"Got {type(data).__name__} instead."
+            f"The 'data' parameter of {where} must be an ImageDataset or an (input_shape, num_classes) "
+            f"tuple. Got {type(data).__name__} instead."
         )
     classes = num_classes if num_classes is not None else classes
     if classes is None:
-        raise ValueError(f"{where} needs the number of classes: pass data=<the training split> or num_classes=N.")
+        raise ValueError(
+            f"{where} needs the number of classes: pass data=<the training split> or num_classes=N."
+        )
     return shape, check_int(classes, "num_classes", where, low=2)
 
 
@@ -136,10 +144,34 @@ def _find_head(net: nn.Module, adapter: InputAdapter, shape: tuple[int, ...] | N
         name = next((n for n, m in reversed(list(net.named_modules())) if isinstance(m, nn.Linear)), "")
     if not name or not isinstance(net.get_submodule(name), nn.Linear):
         raise ValueError(
-            "from_pretrained: the network's output layer must be an nn.Linear to be replaced by a head for the "
-            f"new classes; found {name or 'none'!r}. Give the module a final nn.Linear."
+            "from_pretrained: the network's output layer must be an nn.Linear to be replaced by a head for "
+            f"the new classes; found {name or 'none'!r}. Give the module a final nn.Linear."
         )
     return name
+
+
+def _size(size, where: str) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    pair = (size, size) if isinstance(size, int) else tuple(size) if isinstance(size, (tuple, list)) else ()
+    if len(pair) != 2:
+        raise TypeError(
+            f"The 'input_size' parameter of {where} must be an int or (H, W). Got {size!r} instead."
+        )
+    return check_int(pair[0], "input_size", where, low=1), check_int(pair[1], "input_size", where, low=1)
+
+
+def _normalization(normalize, default, where: str) -> tuple[Sequence[float], Sequence[float]] | None:
+    if normalize == "auto":
+        return default
+    if normalize is None:
+        return None
+    if isinstance(normalize, (tuple, list)) and len(normalize) == 2:
+        return normalize[0], normalize[1]
+    raise ValueError(
+        f"The 'normalize' parameter of {where} must be 'auto', None or a (mean, std) pair. Got {normalize!r} "
+        "instead."
+    )
 
 
 def from_pretrained(
@@ -183,33 +215,31 @@ def from_pretrained(
     where = "from_pretrained"
     shape, classes = _data_shape(data, num_classes, where)
     seed = check_int(seed, "seed", where, low=0)
+    arch: str | None = None
     if isinstance(name_or_module, str):
-        check_choice(name_or_module, "name_or_module", where, PRETRAINED)
-        import torchvision
-
-        arch = name_or_module
-        head, groups, native = _ARCHS[arch]
-        net: nn.Module = getattr(torchvision.models, arch)(weights=None)
+        arch = check_choice(name_or_module, "name_or_module", where, PRETRAINED)
         if weights is None:
             raise ValueError(
                 f"The 'weights' parameter of {where} must be a file path for {arch!r}. Got None instead. "
                 + how_to_get(Path(torch.hub.get_dir()) / "checkpoints" / f"{arch}.pth", arch)
             )
+        import torchvision  # type: ignore[import-untyped]  # only here: torchvision is slow to import
+
+        head, groups, native = _ARCHS[arch]
+        net: nn.Module = getattr(torchvision.models, arch)(weights=None)
         expects: int | None = 3
-        size = input_size if input_size is not None else native
-        mean_std = (IMAGENET_MEAN, IMAGENET_STD) if normalize == "auto" else normalize
+        size = _size(input_size if input_size is not None else native, where)
+        mean_std = _normalization(normalize, (IMAGENET_MEAN, IMAGENET_STD), where)
     elif isinstance(name_or_module, nn.Module):
-        arch, net = None, copy.deepcopy(name_or_module)
+        net = copy.deepcopy(name_or_module)
         expects = _first_conv_channels(net)
-        size = input_size
-        mean_std = None if normalize == "auto" else normalize
+        size = _size(input_size, where)
+        mean_std = _normalization(normalize, None, where)
     else:
         raise TypeError(
-            f"The 'name_or_module' parameter of {where} must be one of {', '.join(map(repr, PRETRAINED))} or an "
-            f"nn.Module. Got {type(name_or_module).__name__} instead."
+            f"The 'name_or_module' parameter of {where} must be one of {', '.join(map(repr, PRETRAINED))} "
+            f"or an nn.Module. Got {type(name_or_module).__name__} instead."
         )
-    if isinstance(size, int):
-        size = (check_int(size, "input_size", where, low=1), size)
     in_channels = shape[0] if shape is not None else (expects or 1)
     mean, std = mean_std if mean_std is not None else (None, None)
     adapter = InputAdapter(in_channels, expects, size, mean, std)

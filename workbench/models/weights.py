@@ -7,6 +7,8 @@ code, so a file from elsewhere cannot run anything. Nothing is downloaded, ever.
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,7 +32,7 @@ def how_to_get(path: Path, arch: str | None) -> str:
         enum, file = TORCHVISION_FILES[arch]
         return (
             "Nothing is downloaded here. On a machine with internet access run\n"
-            f"    python -c \"import torch, torchvision; torch.save(torchvision.models.{arch}(weights="
+            f'    python -c "import torch, torchvision; torch.save(torchvision.models.{arch}(weights='
             f"torchvision.models.{enum}.DEFAULT).state_dict(), '{arch}.pth')\"\n"
             f"(or take {file} from that machine's ~/.cache/torch/hub/checkpoints/), copy it here, e.g.\n"
             f"    scp {arch}.pth THIS_HOST:{path}\n"
@@ -47,18 +49,24 @@ def read_weights(path: str | Path, where: str = "from_pretrained", arch: str | N
     """The state_dict in a local file: a mapping of names to tensors (checkpoint nesting and a DDP
     ``module.`` prefix are undone)."""
     if not isinstance(path, (str, Path)):
-        raise TypeError(f"The 'weights' parameter of {where} must be a file path. Got {type(path).__name__} instead.")
+        raise TypeError(
+            f"The 'weights' parameter of {where} must be a file path. Got {type(path).__name__} instead."
+        )
     p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"No weights file at {str(p)!r}. {how_to_get(p.resolve(), arch)}")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a plain pickle (protocol > 2) is fine to read under weights_only
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        detail = f" (it holds a pickled {found.group(1)})" if found else ""
         raise ValueError(
-            f"{str(p)!r} is not a weights file: torch.load(weights_only=True) refused it ({type(err).__name__}: "
-            f"{str(err).splitlines()[0][:200]}). Weights files hold tensors only; a pickled model or other "
-            "object could run code when loaded, so it is not read. Where the model was trained, save "
-            "torch.save(model.state_dict(), path) and use that file."
+            f"{str(p)!r} is not a weights file: torch.load(weights_only=True) refused it{detail}. A weights "
+            "file holds tensors only; a pickled model or other Python object could run code when loaded, so "
+            "it is not read. Where the model was trained, save torch.save(model.state_dict(), path) and use "
+            "that file."
         ) from err
     if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         inner = next((obj[k] for k in _NESTED if isinstance(obj.get(k), Mapping)), None)
@@ -79,7 +87,9 @@ def _shape(t: torch.Tensor) -> str:
     return "x".join(str(s) for s in t.shape) or "scalar"
 
 
-def load_matching(net: nn.Module, state: Mapping[str, torch.Tensor], skip: str = "", source: str = "") -> None:
+def load_matching(
+    net: nn.Module, state: Mapping[str, torch.Tensor], skip: str = "", source: str = ""
+) -> None:
     """Copy ``state`` into ``net``; every entry must match (names and shapes) except those under the
     module path ``skip`` (the old head). Raises ``ValueError`` naming each mismatched layer."""
     own = net.state_dict()
