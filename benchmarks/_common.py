@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import statistics
 import time
@@ -95,3 +96,24 @@ def summarize(
         f"rounds={len(ratios)} load={max(loads):.2f}{cpu}"
     )
     return lines
+
+
+def _burn(n: int) -> float:
+    torch.set_num_threads(1)
+    x, conv = torch.randn(64, 16, 14, 14), torch.nn.Conv2d(16, 32, 3, padding=1)
+    for _ in range(50):
+        conv(x)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        conv(x)
+    return time.perf_counter() - t0
+
+
+def machine_ceiling() -> float:
+    """Throughput of two processes of pure convolution vs one: the most two workers can gain here."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as p:
+        one = p.map(_burn, [600])[0]
+    with ctx.Pool(2) as p:
+        two = max(p.map(_burn, [600, 600]))
+    return 2 * one / two

@@ -43,7 +43,7 @@ from workbench.data import load_digits
 from workbench.models import build_model
 from workbench.tune import ModelSpec, SearchSpace, lr_range_test, search
 
-from _common import bare_loop, load
+from _common import bare_loop, load, machine_ceiling
 
 
 def timed_search(data, tmp: str, name: str, trials: int, epochs: int, **kw) -> tuple[float, float]:
@@ -63,29 +63,6 @@ def timed_search(data, tmp: str, name: str, trials: int, epochs: int, **kw) -> t
     seconds = time.perf_counter() - t0
     assert sum(o.status == "complete" for o in r.outcomes) == trials, r.to_frame()
     return seconds, sum(o.seconds for o in r.outcomes)
-
-
-def _burn(n: int) -> float:
-    torch.set_num_threads(1)
-    x, conv = torch.randn(64, 16, 14, 14), torch.nn.Conv2d(16, 32, 3, padding=1)
-    for _ in range(50):
-        conv(x)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        conv(x)
-    return time.perf_counter() - t0
-
-
-def machine_ceiling() -> float:
-    """Throughput of two processes of pure convolution vs one: the most two workers can gain here."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as p:
-        one = p.map(_burn, [600])[0]
-    with ctx.Pool(2) as p:
-        two = max(p.map(_burn, [600, 600]))
-    return 2 * one / two
 
 
 _START: list = []

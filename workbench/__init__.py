@@ -9,12 +9,13 @@ The core is plain Python + torch and never imports widgets:
 - ``workbench.checks``: the recipe's pipeline sanity checks (``run_all`` → ``Checklist``);
 - ``workbench.lab``: the overfit lab as plain code (settings, run preparation, human baseline);
 - ``workbench.tune``: the LR range test, the quick probe, coarse-to-fine search (Optuna; local or Dask);
-- ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``).
+- ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``);
+- ``workbench.distributed``: ``fit_ddp``, the one loop data-parallel on ``torch.distributed``.
 
 ``workbench.ui`` holds the views over those results (import it explicitly: it needs ipywidgets/bqplot).
 """
 
-from . import checks, data, diagnose, lab, models, train, tune
+from . import checks, data, diagnose, distributed, lab, models, train, tune
 from .checks import run_all
 from .data import (
     DataSplits,
@@ -27,8 +28,9 @@ from .data import (
     load_mnist_test,
     split,
 )
+from .distributed import fit_ddp
 from .models import build_model, count_parameters
-from .train import Callback, History, StopTraining, TrainConfig, evaluate, fit
+from .train import Callback, History, StopTraining, TrainConfig, evaluate, fit, schedule_preview
 from .tune import lr_range_test, search
 
 __version__ = "0.1.0"
@@ -46,8 +48,10 @@ __all__ = [
     "count_parameters",
     "data",
     "diagnose",
+    "distributed",
     "evaluate",
     "fit",
+    "fit_ddp",
     "from_arrays",
     "from_folder",
     "from_torch",
@@ -58,6 +62,7 @@ __all__ = [
     "lr_range_test",
     "models",
     "run_all",
+    "schedule_preview",
     "search",
     "split",
     "train",

@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from workbench.models import build_model
 from workbench.train import History, TrainConfig, fit
@@ -172,3 +173,21 @@ def test_throttle_and_background_run_basics():
         run.start()
     inline = BackgroundRun(lambda ev: 42, background=False).start()
     assert inline.result == 42 and not inline.running
+
+
+@pytest.mark.slow
+def test_two_processes_from_the_panel_draw_rank_zeros_curves_and_keep_the_weights(digits):
+    model = build_model("mlp", digits.train, seed=0, width=32, depth=1)
+    before = [p.detach().clone() for p in model.parameters()]
+    panel = TrainingPanel(
+        model, digits.train, digits.val, CFG.replace(epochs=2, batch_size=32), background=True
+    )
+    panel.processes.value = 2
+    panel.run_button.click()
+    panel.wait(600)
+    snap = panel.history.snapshot()
+    assert panel.history.status == "finished", panel.history.message
+    assert panel.status.startswith("finished 2 epochs")
+    assert len(snap.step) == 2 * snap.steps_per_epoch and len(panel.curves.step_loss.x) == len(snap.step)
+    assert panel.curves.val_acc.y.tolist() == snap.metrics["val_acc"].tolist()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # trained in place

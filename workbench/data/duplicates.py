@@ -13,12 +13,13 @@ compared, so the work is about N x (bucket size) rather than N^2, and memory sta
 changes the perceptual hash of a small image by more than ``max_bits`` bits (a 1-px roll of a 28x28
 digit: ~12), so each image is hashed twice: as it is and centred on its ink (the centroid of its
 pixels' distance from the median, moved to the middle by bilinear resampling). A shifted or rolled copy
-has the same centred picture, hence nearly the same second hash. Groups are transitive (union-find).
+has the same centred picture, hence nearly the same second hash. Images under ``CENTRE_MIN_SIDE``
+pixels are hashed moved by every shift of up to 2 pixels instead, and those candidates are verified on
+the overlap at that shift, more strictly (``shifted``). Groups are transitive (union-find).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -26,14 +27,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .fingerprints import perceptual_hash
+from .fingerprints import INK, hash_bands, perceptual_hash
+from .shifted import shifted_pairs
 
 __all__ = ["CENTRE_MIN_SIDE", "UnionFind", "centre_on_ink", "exact_groups", "near_pairs", "shift_corr"]
 
 #: Images smaller than this (either side) are not centred: on 8x8 digits the centred comparison matched
 #: distinct images (two new train/test "leaks" in the digits split) while 2-px shifts stay out of reach.
+#: ``near_pairs(..., side=...)`` gives them the stricter shifted-variant search of ``shifted`` instead.
 CENTRE_MIN_SIDE = 16
-INK = 0.1  # a pixel is ink when it is this far from the image's median (as fingerprints' ``ink``)
 
 
 class UnionFind:
@@ -68,16 +70,10 @@ def exact_groups(digests: Iterable[bytes]) -> list[list[int]]:
     return [g for g in by.values() if len(g) > 1]
 
 
-def _bands(max_bits: int) -> list[tuple[int, int]]:
-    k = max_bits + 1
-    edges = np.linspace(0, 64, k + 1).astype(int)
-    return [(int(a), int(b - a)) for a, b in itertools.pairwise(edges) if b > a]
-
-
 def _band_codes(h: np.ndarray, max_bits: int, block: int, n: int) -> list[np.ndarray]:
     """Pair codes ``i * n + j`` (``i < j``, positions in ``h``) of hashes within ``max_bits`` bits."""
     chunks: list[np.ndarray] = []
-    for offset, width in _bands(max_bits):
+    for offset, width in hash_bands(max_bits):
         key = (h >> np.uint64(offset)) & np.uint64((1 << width) - 1)
         order = np.argsort(key, kind="stable")
         sorted_key = key[order]
@@ -141,17 +137,42 @@ def near_pairs(
     skip: np.ndarray | None = None,
     block: int = 4096,
     centre: bool | np.ndarray = True,
+    side: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(P, 2)`` index pairs ``i < j`` that are near duplicates (see the module docstring).
 
     ``centre``: also look for copies shifted by more than a thumbnail pixel (hash and compare the
     images centred on their ink); False gives the older, shift-intolerant candidates; an ``(N,)`` bool
     array chooses per image (``inspect`` leaves out images under ``CENTRE_MIN_SIDE`` pixels).
+    ``side``: ``(N,)`` each image's smaller side in pixels; images under ``CENTRE_MIN_SIDE`` are also
+    searched for copies shifted or rolled by up to ``shifted.MAX_SHIFT`` pixels, verified more
+    strictly (``shifted``). None: no such search.
     """
     n = len(phash)
     active = np.arange(n) if skip is None else np.flatnonzero(~skip)
     if len(active) < 2:
         return np.zeros((0, 2), dtype=np.int64)
+    found = [_unshifted_pairs(phash, thumb, active, max_bits, min_corr, block, centre)]
+    if side is not None:
+        sides = np.asarray(side, dtype=np.int64)[active]
+        small = sides < CENTRE_MIN_SIDE
+        if small.any():
+            local, _ = shifted_pairs(phash[active], thumb[active], sides, small, max_bits, min_corr)
+            found.append(active[local])
+    return np.unique(np.concatenate(found).astype(np.int64).reshape(-1, 2), axis=0)
+
+
+def _unshifted_pairs(
+    phash: np.ndarray,
+    thumb: np.ndarray,
+    active: np.ndarray,
+    max_bits: int,
+    min_corr: float,
+    block: int,
+    centre: bool | np.ndarray,
+) -> np.ndarray:
+    """The pairs of ``near_pairs`` found by the image's hash and its ink-centred hash."""
+    n = len(phash)
     chunks = _band_codes(phash[active], max_bits, block, n)
     want = np.broadcast_to(np.asarray(centre, dtype=bool), (n,))[active]
     if want.any():

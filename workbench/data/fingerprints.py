@@ -8,6 +8,7 @@ pixel statistics. Memory is linear in N: 1,024 float16 + a few scalars per image
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,11 +20,21 @@ from .dataset import ImageDataset
 from .folder import FolderImageDataset
 from .torchdata import TorchImageDataset, _sample_to_tensor
 
-__all__ = ["Fingerprints", "canonical", "fingerprint", "perceptual_hash"]
+__all__ = [
+    "DCT_LOW",
+    "INK",
+    "Fingerprints",
+    "canonical",
+    "fingerprint",
+    "hash_bands",
+    "hash_of_coefficients",
+    "perceptual_hash",
+]
 
 THUMB = 32  # thumbnail side
 PHASH_SIDE = 32  # the DCT input side; the hash keeps its 8x8 lowest frequencies
 _CHUNK = 512
+INK = 0.1  # a pixel is ink when it is this far from its image's median
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -33,17 +44,30 @@ def _dct_matrix(n: int) -> np.ndarray:
     return m.astype(np.float32)
 
 
-_DCT8 = torch.from_numpy(_dct_matrix(PHASH_SIDE)[:8])  # (8, 32): the 8 lowest frequencies
-_BITS = (1 << np.arange(64, dtype=np.uint64)).astype(np.uint64)
+DCT_LOW = torch.from_numpy(_dct_matrix(PHASH_SIDE)[:8])  # (8, 32): the 8 lowest frequencies
 
 
 def perceptual_hash(big: torch.Tensor) -> np.ndarray:
     """64-bit hashes ``(B,)`` uint64 of ``(B, 32, 32)`` gray images: the signs of their 8x8 lowest DCT
     frequencies against the median (the DC term left out of the median)."""
-    low = _DCT8 @ big @ _DCT8.T  # (B, 8, 8)
-    coeffs = low.reshape(len(big), 64)
-    bits = (coeffs > coeffs[:, 1:].median(dim=1, keepdim=True).values).numpy()
-    return (bits.astype(np.uint64) * _BITS).sum(axis=1, dtype=np.uint64)
+    return hash_of_coefficients((DCT_LOW @ big @ DCT_LOW.T).reshape(len(big), 64))
+
+
+def hash_of_coefficients(coeffs: torch.Tensor) -> np.ndarray:
+    """The hashes ``(B,)`` of ``(B, 64)`` lowest DCT coefficients ``DCT_LOW @ image @ DCT_LOW.T``."""
+    c = coeffs.numpy()
+    median = np.partition(c[:, 1:], 31, axis=1)[:, 31:32]  # of the 63 AC terms; ~6x faster than torch's
+    packed = np.packbits(c > median, axis=1, bitorder="little")  # (B, 8) bytes: bit k is coefficient k
+    return np.ascontiguousarray(packed).view("<u8")[:, 0].astype(np.uint64)
+
+
+def hash_bands(max_bits: int) -> list[tuple[int, int]]:
+    """``(offset, width)`` of ``max_bits + 1`` bands that cover the 64 bits: two hashes within ``max_bits``
+    bits agree exactly on at least one band (the pigeonhole principle), so only images that share a band
+    value need comparing."""
+    k = max_bits + 1
+    edges = np.linspace(0, 64, k + 1).astype(int)
+    return [(int(a), int(b - a)) for a, b in itertools.pairwise(edges) if b > a]
 
 
 @dataclass
@@ -145,7 +169,7 @@ def fingerprint(data: ImageDataset, progress: Callable[[int, int], None] | None 
             stats[idx, 4] = flat.std(1, unbiased=False).numpy()
             stats[idx, 5] = flat.min(1).values.numpy()
             stats[idx, 6] = flat.max(1).values.numpy()
-            ink[idx] = ((flat - med).abs() > 0.1).float().mean(1).numpy()
+            ink[idx] = ((flat - med).abs() > INK).float().mean(1).numpy()
             # per-channel statistics over the images with the first batch's channel count
             if ch_sum is None or ch_sq is None:
                 ch_sum = torch.zeros(raw.shape[1], dtype=torch.float64)

@@ -162,7 +162,9 @@ def _duplicates(
             exact_id[m] = gid
             uf.union(members[0], m)
     side = np.concatenate([np.minimum(prints[n].height, prints[n].width) for n in splits])
-    near = near_pairs(phash, thumb, near_bits, near_corr, skip=low_all, centre=side >= CENTRE_MIN_SIDE)
+    near = near_pairs(
+        phash, thumb, near_bits, near_corr, skip=low_all, centre=side >= CENTRE_MIN_SIDE, side=side
+    )
     for a, b in near.tolist():
         uf.union(a, b)
     if progress:

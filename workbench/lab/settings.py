@@ -63,6 +63,19 @@ class LabSettings:
     def replace(self, **changes) -> LabSettings:
         return replace(self, **changes)
 
+    def to_line(self) -> str:
+        """Every setting as one copyable line (``wb1:model=mlp;width=64;...``): see ``from_line``."""
+        from .line import to_line
+
+        return to_line(self)
+
+    @classmethod
+    def from_line(cls, line: str) -> LabSettings:
+        """The settings a ``to_line`` line carries; a bad line raises ``ValueError`` naming its field."""
+        from .line import from_line
+
+        return from_line(line)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+)
 
 from ..data.dataset import TensorImageDataset
 from .seeding import seed_worker
@@ -46,7 +53,7 @@ class _RecordingSampler(Sampler):
     """Yields what ``inner`` yields and keeps this epoch's order (a list append per sample, in the main
     process: nothing next to a DataLoader's per-sample work)."""
 
-    def __init__(self, inner: RandomSampler | SequentialSampler) -> None:
+    def __init__(self, inner: RandomSampler | SequentialSampler | DistributedSampler) -> None:
         self.inner = inner
         self.order: list[int] = []
 
@@ -66,13 +73,23 @@ def epoch_batches(
     device: torch.device,
     generator: torch.Generator | None,
     num_workers: int = 0,
+    *,
+    shard: tuple[int, int] | None = None,
+    seed: int = 0,
 ) -> Epochs:
     """A callable that yields one epoch of device batches (shuffled by ``generator`` when given).
 
     ``epoch_batches(data, 64, device, generator)()`` iterates one epoch; ``.batch_indices(k)`` names the
     dataset indices of the latest epoch's ``k``-th batch. Seeded like ``fit``: the same generator state
     gives the same order.
+
+    ``shard=(rank, world_size)`` (data-parallel runs): this rank's part of each epoch, drawn by torch's
+    ``DistributedSampler`` with ``seed`` (every rank shuffles the same way and takes every
+    ``world_size``-th sample; ``set_epoch`` reshuffles per epoch). The ranks' batches ``k`` together are
+    batch ``k`` of one process with ``world_size`` times the batch size.
     """
+    if shard is not None:
+        return _sharded(dataset, batch_size, device, generator is not None, num_workers, shard, seed)
     if isinstance(dataset, TensorImageDataset) and num_workers == 0:
         # In memory: move the whole split to the device once, then slice. No per-sample Python.
         x_all, y_all = dataset.tensors()
@@ -115,3 +132,51 @@ def epoch_batches(
             yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
     return Epochs(epoch, lambda: sampler.order or None, batch_size)
+
+
+def _sharded(
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    shuffle: bool,
+    num_workers: int,
+    shard: tuple[int, int],
+    seed: int,
+) -> Epochs:
+    rank, world = shard
+    sampler: DistributedSampler = DistributedSampler(
+        dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed
+    )
+    epochs = [0]
+    if isinstance(dataset, TensorImageDataset) and num_workers == 0:
+        x_all, y_all = (t.to(device) for t in dataset.tensors())
+        seen: dict[str, torch.Tensor] = {}
+
+        def in_memory_epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            sampler.set_epoch(epochs[0])
+            epochs[0] += 1
+            order = torch.tensor(list(sampler), dtype=torch.long, device=device)  # n / world ints per epoch
+            seen["order"] = order
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                yield x_all[idx], y_all[idx]
+
+        return Epochs(in_memory_epoch, lambda: seen.get("order"), batch_size)
+    recording = _RecordingSampler(sampler)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=recording,
+        num_workers=num_workers,
+        worker_init_fn=seed_worker if num_workers else None,
+        pin_memory=device.type == "cuda",
+        persistent_workers=num_workers > 0,
+    )
+
+    def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        sampler.set_epoch(epochs[0])
+        epochs[0] += 1
+        for x, y in loader:
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    return Epochs(epoch, lambda: recording.order or None, batch_size)

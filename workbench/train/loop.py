@@ -31,6 +31,7 @@ from .history import History
 from .optimizers import LiveLR, make_optimizer
 from .schedules import make_scheduler, scale_schedule
 from .seeding import seed_everything
+from .sharding import all_mean, ddp_shard, evaluate_sharded
 from .steplog import Diverged, StepLog
 
 __all__ = ["Evaluation", "TrainingError", "evaluate", "fit", "resolve_device"]
@@ -189,8 +190,13 @@ def fit(
         )
     loss_fn = loss_fn or nn.functional.cross_entropy
     num_classes = train.num_classes if isinstance(train, ImageDataset) else None
-    batches = epoch_batches(train, config.batch_size, device, generator, config.num_workers)
+    shard = ddp_shard(model)  # (rank, world_size) of a DistributedDataParallel run; None otherwise
+    batches = epoch_batches(
+        train, config.batch_size, device, generator, config.num_workers, shard=shard, seed=config.seed
+    )
     n_train = len(train)  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
+    if shard is not None:
+        n_train = math.ceil(n_train / shard[1])  # this rank's part (DistributedSampler pads to equal parts)
     history.steps_per_epoch = math.ceil(n_train / config.batch_size)  # for curves drawn per epoch
     scheduler = make_scheduler(optimizer, config, history.steps_per_epoch)
     if config.patience is not None:  # last, so the other callbacks see the epoch it stops at
@@ -263,7 +269,14 @@ def fit(
             metrics = {"train_loss": log.end_epoch()}
             if corrects:
                 metrics["train_acc"] = torch.stack(corrects).sum().item() / seen
-            if val is not None:
+            if shard is not None:  # every rank has the same number of samples: the mean over ranks
+                metrics = all_mean(metrics, device)
+            if val is not None and shard is not None:
+                metrics["val_loss"], metrics["val_acc"], _ = evaluate_sharded(
+                    evaluate, model, val, shard, loss_fn=loss_fn, batch_size=config.eval_batch_size,
+                    device=device, stop_event=stop_event,
+                )
+            elif val is not None:
                 ev = evaluate(
                     model, val, loss_fn=loss_fn, batch_size=config.eval_batch_size, stop_event=stop_event
                 )
