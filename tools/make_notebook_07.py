@@ -80,8 +80,9 @@ print(result.summary())"""),
     md("""## Scratch vs frozen features vs fine-tuning, at 10 / 50 / all samples per class
 
 Same architecture, same LR (3e-3, Adam) and the same 120 steps for each; accuracy on the ~2,900
-held-out 5–9 images (`benchmarks/transfer_gain.py` repeats this over several draws of the samples). *frozen*: the pretrained body frozen, a new linear head trained. *fine-tune*:
-everything trains, the body at 0.3× the head's LR."""),
+held-out 5–9 images (`benchmarks/transfer_gain.py` repeats this over several draws of the samples).
+*frozen*: the pretrained body frozen, a new linear head trained. *fine-tune*: everything trains, the
+body at 0.3× the head's LR."""),
     code("""config = TrainConfig(epochs=1000, max_steps=120, batch_size=32, lr=3e-3, seed=0)
 
 
@@ -140,7 +141,10 @@ agree to float rounding. Across machines, the same code is started by `torchrun`
 from workbench.distributed import fit_ddp
 
 weights = str(Path("mnist04.pt").resolve())
-make_model = lambda: from_pretrained(TinyCNN((1, 28, 28), 5, channels=8), weights, num_classes=5)  # noqa: E731
+def make_model():  # called in every process
+    return from_pretrained(TinyCNN((1, 28, 28), 5, channels=8), weights, num_classes=5)
+
+
 sgd = TrainConfig(epochs=1, batch_size=32, lr=3e-2, optimizer="sgd", seed=0)
 two = fit_ddp(make_model, pool, watch, config=sgd, world_size=2, threads=1)
 one = fit_ddp(make_model, pool, watch, config=sgd.replace(batch_size=64), world_size=1, threads=1)
