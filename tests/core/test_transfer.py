@@ -271,3 +271,14 @@ def test_a_module_without_a_linear_output_layer_is_refused(tmp_path, digits):
     net = nn.Sequential(nn.Conv2d(1, 5, 8), nn.Flatten())
     with pytest.raises(ValueError, match=r"output layer must be an nn\.Linear"):
         from_pretrained(net, None, data=digits.train)
+
+
+def test_a_module_keeps_its_own_weights_and_statistics_without_a_file(digits):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3))
+    net[1].running_mean.fill_(0.5)
+    model = from_pretrained(net, None, data=digits.train)
+    assert [g.name for g in layer_groups(model)] == ["0", "head"]
+    assert torch.equal(model.network[1].running_mean, torch.full((4,), 0.5))
+    assert torch.equal(model.network[0].weight, net[0].weight) and model.head.out_features == 10
+    assert net[4].out_features == 3  # the module passed in is copied, not changed

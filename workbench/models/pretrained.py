@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_int
+from ..train.state import preserved
 from .adapter import InputAdapter
 from .groups import LayerGroup, _generic_groups
 from .layers import output_layer
@@ -137,7 +138,8 @@ def _groups_around(net: nn.Module, head: str) -> list[tuple[str, tuple[str, ...]
 
 def _find_head(net: nn.Module, adapter: InputAdapter, shape: tuple[int, ...] | None) -> str:
     if shape is not None:
-        with torch.random.fork_rng(devices=[]):
+        with preserved(net):  # one probe forward: batch-norm statistics, modes and RNG stay as they were
+            net.eval()
             found = output_layer(net, adapter(torch.rand(2, *shape)))
         name = found[0] if found is not None else ""
     else:
