@@ -15,6 +15,7 @@ from torch import nn
 from ..data.dataset import ImageDataset, TensorImageDataset
 from ..data.folder import FolderImageDataset
 from ..data.torchdata import TorchImageDataset
+from ..models.adapter import InputAdapter
 from ..train.loop import resolve_device
 from ..train.state import preserved
 from .runner import first_batch
@@ -115,16 +116,25 @@ def describe_pipeline(data) -> tuple[list[PipelineStep], tuple | None]:
 def capture_batch(
     model: nn.Module, data: ImageDataset, *, batch_size: int = 32, seed: int = 0
 ) -> CapturedBatch:
-    """Draw the batch the training loop would draw first (same seed) and capture it at ``model(x)``."""
+    """Draw the batch the training loop would draw first (same seed) and capture it at ``model(x)``.
+
+    For a pretrained model (``models.from_pretrained``) the batch is captured where it leaves the model's
+    ``InputAdapter`` (resized, channels repeated, normalised), and the adapter's steps end the pipeline.
+    """
     x, y = first_batch(data, batch_size, seed)
     got: dict[str, torch.Tensor] = {}
+    # a pretrained network adapts its input on the device (models.InputAdapter): show what leaves the adapter
+    adapter = next((m for m in model.modules() if isinstance(m, InputAdapter)), None)
 
-    def grab(module, args):
-        got.setdefault("x", args[0].detach().cpu().clone())
+    def grab(module, args, out=None):
+        got.setdefault("x", (args[0] if out is None else out).detach().cpu().clone())
 
     with preserved(model):
         model.eval()
-        handle = model.register_forward_pre_hook(grab)
+        if adapter is not None:
+            handle = adapter.register_forward_hook(grab)
+        else:
+            handle = model.register_forward_pre_hook(grab)
         try:
             with torch.no_grad():
                 dev = (
@@ -148,6 +158,9 @@ def capture_batch(
         "max": per_channel.max(1).values.tolist(),
     }
     steps, norm = describe_pipeline(data)
+    if adapter is not None:
+        steps = steps + [PipelineStep(f"model: {name}", detail) for name, detail in adapter.steps()]
+        norm = adapter.normalization or norm
     classes = (
         data.classes if isinstance(data, ImageDataset) else tuple(str(i) for i in range(int(y.max()) + 1))
     )

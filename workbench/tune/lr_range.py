@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .._validation import check_int, check_real
+from ..models.groups import group_parameters
 from ..train.callbacks import Callback, FitState, StopTraining
 from ..train.config import TrainConfig
 from ..train.loop import fit
@@ -177,6 +178,7 @@ def lr_range_test(
     seed: int = 0,
     on_point: Callable[[float, float, float], None] | None = None,
     stop_event: threading.Event | None = None,
+    train_only: str | Sequence[str] | None = None,
 ) -> LRRangeResult:
     """Exponential LR sweep from ``start_lr`` to ``end_lr`` over ``num_iter`` steps.
 
@@ -199,6 +201,16 @@ def lr_range_test(
         epochs=epochs, max_steps=num_iter, batch_size=batch_size, lr=start_lr, seed=seed, flush_every_s=60.0
     )
     with preserved(model, user_opt):
+        if train_only is not None:
+            names = (train_only,) if isinstance(train_only, str) else tuple(train_only)
+            keep = {id(p) for g in names for p in group_parameters(model, g)}
+            for p in model.parameters():
+                p.requires_grad_(p.requires_grad and id(p) in keep)
+            if not any(p.requires_grad for p in model.parameters()):
+                raise ValueError(
+                    f"The 'train_only' parameter of lr_range_test selects no trainable parameter: {names!r}. "
+                    "Name unfrozen layer groups (workbench.models.layer_groups(model)), e.g. 'head'."
+                )
         opt = (
             optimizer
             if isinstance(optimizer, torch.optim.Optimizer)
