@@ -9,12 +9,13 @@ The core is plain Python + torch and never imports widgets:
 - ``workbench.checks``: the recipe's pipeline sanity checks (``run_all`` → ``Checklist``);
 - ``workbench.lab``: the overfit lab as plain code (settings, run preparation, human baseline);
 - ``workbench.tune``: the LR range test, the quick probe, coarse-to-fine search (Optuna; local or Dask);
-- ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``).
+- ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``);
+- ``workbench.squeeze``: EMA/SWA, ensembles (seeds, snapshots), distillation, ``compare`` on the test split.
 
 ``workbench.ui`` holds the views over those results (import it explicitly: it needs ipywidgets/bqplot).
 """
 
-from . import checks, data, diagnose, lab, models, train, tune
+from . import checks, data, diagnose, lab, models, squeeze, train, tune
 from .checks import run_all
 from .data import (
     DataSplits,
@@ -60,6 +61,7 @@ __all__ = [
     "run_all",
     "search",
     "split",
+    "squeeze",
     "train",
     "tune",
 ]
