@@ -173,10 +173,13 @@ class SWA(WeightAveraging):
                 "The model has BatchNorm layers, so SWA must recompute their statistics for the averaged "
                 "weights: pass bn_data (usually the train split), e.g. SWA(bn_data=splits.train)."
             )
-        if self.swa_lr is not None:
-            _check_schedule(state, "SWA(swa_lr=...)")
         super().on_fit_start(state)
         self.scheduler_ = None
+        if self.swa_lr is not None:  # made now (it leaves the LR as it is), stepped from start_epoch on
+            _check_schedule(state, "SWA(swa_lr=...)")
+            self.scheduler_ = swa_utils.SWALR(
+                state.optimizer, self.swa_lr, anneal_epochs=self.anneal_epochs, anneal_strategy="cos"
+            )
 
     def on_epoch_end(self, state: FitState) -> None:
         if state.epoch < self.start_epoch or self.averaged_ is None:
@@ -186,10 +189,6 @@ class SWA(WeightAveraging):
         if self.bn_data is not None and has_batchnorm(state.model):
             batches = epoch_batches(self.bn_data, self.batch_size, state.device, None)
             swa_utils.update_bn(batches(), self.averaged_.module)
-        if self.swa_lr is not None:
-            if self.scheduler_ is None:  # from here on the LR anneals to swa_lr (stepped once an epoch)
-                self.scheduler_ = swa_utils.SWALR(
-                    state.optimizer, self.swa_lr, anneal_epochs=self.anneal_epochs, anneal_strategy="cos"
-                )
+        if self.scheduler_ is not None:  # the LR anneals to swa_lr over anneal_epochs epochs, then stays
             self.scheduler_.step()
         self._record(state)

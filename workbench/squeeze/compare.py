@@ -13,7 +13,7 @@ import math
 import statistics
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +36,9 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if correct == 0 else max(0.0, centre - half)  # exact at the edges (no rounding residue)
+    high = 1.0 if correct == n else min(1.0, centre + half)
+    return (low, high)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,14 @@ class Comparison:
     @property
     def best_single(self) -> str:
         """Name of the most accurate non-ensemble model."""
-        singles = [r for r in self.rows if r.kind == "single"]
-        if not singles:
-            raise ValueError("This comparison has no single model (only ensembles).")
-        return max(singles, key=lambda r: r.accuracy).name
+        return self.best()
+
+    def best(self, names: Sequence[str] | None = None) -> str:
+        """Name of the most accurate of ``names`` (default: every non-ensemble model)."""
+        rows = [self[n] for n in names] if names is not None else [r for r in self.rows if r.kind == "single"]
+        if not rows:
+            raise ValueError("Comparison.best: no model to choose from (this comparison has only ensembles).")
+        return max(rows, key=lambda r: r.accuracy).name
 
     def gain(self, model: str, over: str) -> Gain:
         """Paired accuracy difference ``model - over``, normal interval on the per-sample differences."""
