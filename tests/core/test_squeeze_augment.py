@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from workbench.data import (
-    AugmentedDataset,
     Augmentation,
-    DataSplits,
+    AugmentedDataset,
     AugmentStep,
+    DataSplits,
     TensorImageDataset,
     augment,
     resize,

@@ -43,7 +43,7 @@ def test_ensemble_probabilities_are_the_mean_of_the_members(digits, two_members)
     ev = evaluate(ensemble, digits.test)
     assert ev.loss == pytest.approx(-expected[torch.arange(len(y)), y].log().mean().item(), rel=1e-5)
     assert round(ev.accuracy * len(y)) == int((expected.argmax(-1) == y).sum())
-    with pytest.raises(ValueError, match="non-empty sequence of nn.Module"):
+    with pytest.raises(ValueError, match=r"non-empty sequence of nn\.Module"):
         Ensemble([])
 
 
@@ -68,7 +68,7 @@ def test_compare_scores_every_sample_with_wilson_intervals_and_paired_gains(digi
     assert list(frame.index) == ["seed 0", "seed 1", "ensemble"]
     with pytest.raises(KeyError, match="no model named 'nope'"):
         result["nope"]
-    with pytest.raises(ValueError, match="non-empty mapping of name -> nn.Module"):
+    with pytest.raises(ValueError, match=r"non-empty mapping of name -> nn\.Module"):
         compare({}, digits.test)
     with pytest.raises(TypeError, match=r"the models \['x'\] are not"):
         compare({"x": 3}, digits.test)  # type: ignore[dict-item]

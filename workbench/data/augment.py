@@ -190,14 +190,18 @@ class AugmentedDataset(ImageDataset):
     def _load(self, j: int) -> torch.Tensor:
         return self.base[j][0]
 
-    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augmented images ``(B, C, H, W)`` and their labels ``(B,)`` for positions ``indices``."""
         base = self._indices[np.asarray(indices, dtype=np.int64)]
         if self._images is not None:
             x = self._images[torch.from_numpy(base)]
         else:
             x = torch.stack([self.base[int(j)][0] for j in base])
-        x = self.augmentation(x)
-        return list(zip(x, self._targets[base].tolist()))
+        return self.augmentation(x), torch.from_numpy(self._targets[base])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, Any]]:
+        x, y = self.batch(indices)
+        return list(zip(x, y.tolist()))  # the DataLoader's collate stacks them back
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, augmentation={self.augmentation})"

@@ -7,11 +7,11 @@ from .compare import Comparison, Gain, ModelScore, compare, wilson_interval
 from .distill import (
     Distillation,
     SoftTargets,
+    TeacherView,
     distill,
     distillation_loss,
     soft_targets,
     teacher_kl,
-    transfer_set,
 )
 from .ensemble import Ensemble, SnapshotEnsemble, frozen_copy
 from .members import Member, ModelSpec, load_member, save_member, train_members
@@ -28,6 +28,7 @@ __all__ = [
     "ModelSpec",
     "SnapshotEnsemble",
     "SoftTargets",
+    "TeacherView",
     "WeightAveraging",
     "compare",
     "distill",
@@ -39,6 +40,5 @@ __all__ = [
     "soft_targets",
     "teacher_kl",
     "train_members",
-    "transfer_set",
     "wilson_interval",
 ]

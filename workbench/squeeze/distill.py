@@ -1,19 +1,22 @@
 """Distillation: one student network trained on a teacher's (an ensemble's) soft targets, through ``fit``.
 
 ``fit`` calls ``loss_fn(outputs, targets)`` and knows nothing of a teacher, so the teacher's answers
-travel as the targets: ``SoftTargets`` is the training split with each target packed as one float row
-``[p_1 .. p_K, label]`` - the teacher's probabilities at temperature ``T`` (computed once, before
-training) and the hard label. It is an in-memory dataset, so ``fit`` slices those rows with the images
-(no per-sample Python, the batch order seeded as usual). ``distillation_loss(T, alpha)`` unpacks them:
+travel as the targets, each packed as one float row ``[p_1 .. p_K, label]``: the teacher's probabilities
+at temperature ``T`` and the hard label. ``distillation_loss(T, alpha)`` unpacks them:
 
     loss = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross_entropy(student, label)
 
 (Hinton et al. 2015: the ``T^2`` keeps the soft part's gradients on the scale of the hard part's.) Given
 integer labels, as on the validation split, the same function is the plain cross-entropy, so the val
-curves of a distilled run compare with any other run's. Because the targets are floats, ``fit`` records
-no train accuracy for such a run. The targets are computed before training, so augmentation cannot
-happen on the fly here; instead the student learns from the clean images plus a few augmented copies of
-them (``transfer_set``), each with the teacher's answer for that very copy.
+curves of a distilled run compare with any other run's; as the targets are floats, ``fit`` records no
+train accuracy for such a run. Two datasets make the rows:
+
+- ``SoftTargets``: the clean images, the teacher's answers computed once before training; in memory,
+  so ``fit`` slices rows and images together (no per-sample Python).
+- ``TeacherView``: augmented on the fly like an ``AugmentedDataset``, the teacher answering for the very
+  view the student gets, batch by batch (a "consistent, patient teacher", Beyer et al. 2022). With a few
+  thousand images the teacher has memorised the clean ones and its answers there are nearly one-hot:
+  the augmented views are where it has something to teach. Costs one teacher pass per batch.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_int, check_real
+from .._validation import check_real
 from ..data.augment import Augmentation, AugmentedDataset
 from ..data.dataset import ImageDataset, TensorImageDataset
 from ..train.batches import epoch_batches
@@ -40,11 +43,11 @@ from ..train.loop import fit, resolve_device
 __all__ = [
     "Distillation",
     "SoftTargets",
+    "TeacherView",
     "distill",
     "distillation_loss",
     "soft_targets",
     "teacher_kl",
-    "transfer_set",
 ]
 
 
@@ -136,6 +139,30 @@ def teacher_kl(
     return total.item() / len(data)
 
 
+class TeacherView(AugmentedDataset):
+    """Augmented training batches whose targets are ``[teacher probabilities at T (K), label]`` rows.
+
+    Like its base class, ``fit`` draws it through a ``DataLoader`` whose ``__getitems__`` gets a whole
+    batch: the batch is augmented, then the teacher (on its own device, in eval mode) answers for it.
+    """
+
+    def __init__(
+        self, data: ImageDataset, augmentation: Augmentation, teacher: nn.Module, temperature: float
+    ) -> None:
+        super().__init__(data, augmentation)
+        self.teacher = teacher
+        self.temperature = check_real(temperature, "temperature", "TeacherView", low=0.0, low_open=True)
+
+    @torch.inference_mode()
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, Any]]:
+        x, labels = self.batch(indices)  # (B, C, H, W) augmented, (B,)
+        dev = next(self.teacher.parameters()).device
+        self.teacher.eval()
+        soft = (self.teacher(x.to(dev)) / self.temperature).softmax(dim=-1).float().cpu()  # (B, K)
+        rows = torch.cat([soft, labels[:, None].float()], dim=1)  # (B, K + 1)
+        return list(zip(x, rows))
+
+
 @dataclass(frozen=True)
 class Distillation:
     """A distilled student and its run."""
@@ -144,31 +171,8 @@ class Distillation:
     history: History
     temperature: float
     alpha: float
-    transfer_size: int  # images the student learnt from: the clean split plus its augmented copies
-    teacher_seconds: float  # making the transfer set and the teacher's pass over it
-
-
-def transfer_set(
-    data: ImageDataset, augmentation: Augmentation | None = None, copies: int = 0, *, seed: int = 0
-) -> TensorImageDataset:
-    """``data``'s images plus ``copies`` augmented copies of them (drawn once from ``seed``), in memory.
-
-    The teacher's answers on the copies carry what it knows *around* each training image; with a few
-    thousand images, the teacher has memorised the clean ones and its soft targets there are near one-hot.
-    """
-    copies = check_int(copies, "copies", "transfer_set", low=0, high=1000)
-    if copies and augmentation is None:
-        raise ValueError("transfer_set: copies > 0 needs an augmentation, e.g. Augmentation.of('shift').")
-    if isinstance(data, TensorImageDataset):
-        images = data.tensors()[0]
-    else:  # decode once
-        images = torch.stack([data[i][0] for i in range(len(data))])
-    parts = [images]
-    if augmentation is not None:  # copy k is drawn from its own seed: the same seed, the same transfer set
-        parts += [augmentation(images, seed=seed * 1000 + k) for k in range(1, copies + 1)]
-    targets = np.tile(data.targets, copies + 1)
-    name = f"{data.name}+{copies} copies" if copies else data.name
-    return TensorImageDataset(torch.cat(parts), targets, data.classes, name=name)
+    augmentation: Augmentation | None  # None: the clean images, the teacher's answers computed once
+    teacher_seconds: float  # computing the clean images' soft targets (0 with an augmentation)
 
 
 def distill(
@@ -180,7 +184,6 @@ def distill(
     temperature: float = 4.0,
     alpha: float = 0.9,
     augmentation: Augmentation | None = None,
-    copies: int = 4,
     config: TrainConfig | None = None,
     callbacks: Sequence[Callback] = (),
     stop_event: threading.Event | None = None,
@@ -202,10 +205,9 @@ def distill(
         Softens both distributions: 1 is the teacher's own; 2-8 show more of its "dark knowledge".
     alpha : float
         Weight of the soft part in [0, 1]; the rest goes to the labels' cross-entropy.
-    augmentation, copies
-        With an augmentation (given, or ``train``'s), the student learns from the clean images plus
-        ``copies`` augmented copies, drawn once from ``config.seed`` (``transfer_set``): an epoch is then
-        ``copies + 1`` times longer. ``copies=0``: the clean images only.
+    augmentation : Augmentation, optional
+        Augment on the fly, the teacher answering for each view (``TeacherView``); ``train``'s own when
+        it is augmented. None: the clean images, answered once (``SoftTargets``).
     config, callbacks, stop_event, history
         As for ``fit``.
     """
@@ -219,13 +221,17 @@ def distill(
     config = config or TrainConfig()
     loss_fn = distillation_loss(temperature, alpha)
     teacher.to(resolve_device(config.device))
-    t0 = time.perf_counter()
-    transfer = transfer_set(train, augmentation, copies if augmentation is not None else 0, seed=config.seed)
-    soft = soft_targets(teacher, transfer, temperature=temperature, batch_size=config.eval_batch_size)
-    seconds = time.perf_counter() - t0
+    data: ImageDataset
+    seconds = 0.0  # with an augmentation the teacher's cost is inside the run, batch by batch
+    if augmentation is not None:
+        data = TeacherView(train, augmentation, teacher, temperature)
+    else:
+        t0 = time.perf_counter()
+        soft = soft_targets(teacher, train, temperature=temperature, batch_size=config.eval_batch_size)
+        data, seconds = SoftTargets(train, soft), time.perf_counter() - t0
     history = fit(
         student,
-        SoftTargets(transfer, soft),
+        data,
         val,
         config=config,
         loss_fn=loss_fn,
@@ -233,4 +239,4 @@ def distill(
         stop_event=stop_event,
         history=history,
     )
-    return Distillation(student, history, temperature, alpha, len(transfer), seconds)
+    return Distillation(student, history, temperature, alpha, augmentation, seconds)
