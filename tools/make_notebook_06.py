@@ -57,35 +57,36 @@ run("+ augmentation", plain, augmented)
 with_dropout = ModelSpec.for_data("cnn", train, channels=8, dropout=0.2)
 run("+ dropout", with_dropout, augmented)
 regularized = config.replace(optimizer="adamw", weight_decay=0.05)
-run("+ weight decay", with_dropout, augmented, regularized);"""),
-    md("""A smaller input is `workbench.data.resize(parts, 14)`: every split resized once, and a model built from
-the result is sized for the new shape. Early stopping is a setting of the run's `TrainConfig`.
+ema = EMA(decay=0.99, val=val)  # see below: the average of the weights, kept during the same run
+run("+ weight decay", with_dropout, augmented, regularized, callbacks=[ema]);"""),
+    md("""A smaller input is `workbench.data.resize(parts, 14)`: every split resized once, and a model built
+from the result is sized for the new shape.
 
 ## Average the weights (EMA)
 
-An exponential moving average of the weights, kept beside the live ones during the same run and scored on
-val after every epoch (`ema.history_`): the average of the last ~100 steps sits in a flatter spot than the
-last step."""),
-    code("""ema = EMA(decay=0.99, val=val)
-run("live weights", with_dropout, augmented, regularized, callbacks=[ema])
-models["EMA"] = ema.averaged_model()
-ema.history_.to_frame()[["ema_val_acc"]].join(runs["live weights"].to_frame()[["val_acc"]]).tail(3)"""),
+The last run also kept an exponential moving average of its weights (`EMA`, on `torch.optim.swa_utils`),
+scored on val after every epoch (`ema.history_`), beside the live weights: the average of the last ~100
+steps sits in a flatter spot than wherever the last noisy step left the live weights. `SWA` is the same
+idea with equal weights from a given epoch on."""),
+    code("""models["EMA"] = ema.averaged_model()
+ema.history_.to_frame()[["ema_val_acc"]].join(runs["+ weight decay"].to_frame()[["val_acc"]]).tail(3)"""),
     md("""## An ensemble of seeds
 
-Three networks that differ only in their seed (init, batch order, augmentation draws); the ensemble
-averages their probabilities. `train_members(..., store=..., folder=...)` would also record each in the run
-store with its weights file, to reload later with `load_member`."""),
-    code("""members = train_members(with_dropout, augmented, val, seeds=(0, 1, 2), config=regularized)
-ensemble = Ensemble([m.model for m in members])
-models |= {f"seed {m.seed}": m.model for m in members[1:]}
+Two more networks that differ only in their seed (init, batch order, augmentation draws); the ensemble
+averages the three's probabilities. `train_members(..., store=..., folder=...)` would also record each in
+the run store with its weights file, to reload later with `load_member`. (`SnapshotEnsemble` gets several
+members out of one run with a cyclic LR.)"""),
+    code("""members = train_members(with_dropout, augmented, val, seeds=(1, 2), config=regularized)
+models |= {f"seed {m.seed}": m.model for m in members}
+ensemble = Ensemble([models["+ weight decay"], *(m.model for m in members)])
 models["ensemble"] = ensemble"""),
     md("""## Distil the ensemble into one network
 
-The student (the same small CNN) learns the ensemble's probabilities on the same augmented views, softened
-by a temperature, mixed with the labels (`alpha`): one network's cost at inference."""),
+The student (the same small CNN) learns the ensemble's probabilities on the same augmented views (the
+ensemble answers for each view), softened by a temperature and mixed with the labels (`alpha`): one
+network's cost at inference."""),
     code("""student = distill(
-    ensemble, with_dropout.build(seed=10), augmented, val, temperature=4.0, alpha=0.9,
-    config=regularized.replace(epochs=20),
+    ensemble, with_dropout.build(seed=10), augmented, val, temperature=4.0, alpha=0.9, config=regularized
 )
 models["distilled"] = student.student"""),
     md("""## Every step's gain and cost, in one table
@@ -93,12 +94,13 @@ models["distilled"] = student.student"""),
 All on the held-out split (not the val split the choices above were made on)."""),
     code("""result = compare(models, test)
 result.to_frame().round(3)"""),
-    code("""for step, over in [
+    code("""singles = ["+ weight decay", "seed 1", "seed 2"]
+for step, over in [
     ("+ augmentation", "overfit"),
     ("+ weight decay", "overfit"),
-    ("EMA", "live weights"),
-    ("ensemble", result.best([n for n in models if n.startswith(("seed", "live"))])),
-    ("distilled", "live weights"),
+    ("EMA", "+ weight decay"),
+    ("ensemble", result.best(singles)),
+    ("distilled", "+ weight decay"),
 ]:
     print(result.gain(step, over))"""),
     md("""## What next
