@@ -120,8 +120,8 @@ def train_members(
     seeds : sequence of int
         One member per seed: the seed sets the init, the batch order and the augmentation draws.
     store, folder : optional
-        Both or neither: record each run in ``store`` (kind "member") with its spec, config, seed and
-        the path of its weights, written to ``folder/<name>-seed<seed>-<time>.pt``.
+        Both or neither: record each run in ``store`` (named "<name> seed <seed>") with its spec,
+        config, seed and the path of its weights, written to ``folder/<name>-seed<seed>-<time>.pt``.
     callbacks : callable, optional
         ``callbacks(seed)`` -> the callbacks of that member's run (e.g. a fresh ``EMA``).
     stop_event : threading.Event, optional
