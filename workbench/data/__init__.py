@@ -1,5 +1,6 @@
 """Data sources (pure: no widgets). Every source returns an ``ImageDataset``."""
 
+from .augment import AUGMENT_STEPS, Augmentation, AugmentedDataset, AugmentStep, augment, resize
 from .dataset import DataSplits, ImageDataset, TensorImageDataset, UnreadableFile, split
 from .folder import IMAGE_EXTENSIONS, FolderImageDataset, from_folder
 from .inspection import inspect
@@ -10,9 +11,13 @@ from .splits import named_splits
 from .torchdata import TorchImageDataset, from_torch
 
 __all__ = [
+    "AUGMENT_STEPS",
     "IMAGE_EXTENSIONS",
     "ISSUES",
     "LABEL_MODELS",
+    "AugmentStep",
+    "Augmentation",
+    "AugmentedDataset",
     "DataReport",
     "DataSplits",
     "FolderImageDataset",
@@ -23,6 +28,7 @@ __all__ = [
     "TensorImageDataset",
     "TorchImageDataset",
     "UnreadableFile",
+    "augment",
     "from_arrays",
     "from_folder",
     "from_idx",
@@ -33,5 +39,6 @@ __all__ = [
     "mnist_test_set",
     "named_splits",
     "rank_labels",
+    "resize",
     "split",
 ]
