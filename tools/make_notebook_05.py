@@ -16,7 +16,8 @@ words, then fixes each and checks that the finding goes away.
 - `diagnose(history, probes, human_accuracy=...)` reads the loss curve, the per-epoch metrics and the
   probes, and returns findings: each with a kind, a message with the evidence, and what to try.
 
-Then an LR schedule (warmup and cosine decay) rescues the LR that was far too high.
+Then an LR schedule (warmup and cosine decay) rescues the LR that was far too high, and the views
+(`ProbesView`, `DiagnosisView`) show the same as plots and a clickable list.
 
 Everything trains on the 8×8 digits (1,257 training images), so each run takes a second or two."""),
     code("""import bqplot as bq
@@ -134,7 +135,7 @@ lines = [
 axes = [bq.Axis(scale=x, label="step"),
         bq.Axis(scale=y, orientation="vertical", label="update / weight", tick_format=".0e",
                 tick_values=np.logspace(-7, 0, 8))]
-bq.Figure(marks=[band, *lines], axes=axes, legend_location="right", title="update/weight ratio",
+bq.Figure(marks=[band, *lines], axes=axes, legend_location="right", title="update/weight ratio at four LRs",
           layout={"width": "640px", "height": "360px"})"""),
     md("""## 3. A tiny subset trained long: overfitting
 
@@ -254,6 +255,24 @@ bq.Figure(marks=[planned, used], title="cosine with 50 warmup steps",
           axes=[bq.Axis(scale=xs, label="step"),
                 bq.Axis(scale=ys, orientation="vertical", label="LR")],
           legend_location="bottom", layout={"width": "640px", "height": "300px"})"""),
+    md("""## 8. The same, as views
+
+`ProbesView(history, probes)` draws everything the probes recorded: per layer, the activation and
+gradient histograms over time as heat strips, the update/weight ratio of every weight tensor on a log
+axis with the 1e-4..1e-2 band shaded, the gradient norms, and the first layer's weights as images.
+`DiagnosisView(diagnosis, curves=...)` lists the findings in words; click one to mark its evidence
+(the steps or epochs) on the loss curve. Both follow a live run too; the `OverfitLab` of notebook 03
+shows them in its "training" tab and under its curves. Here the Adam 0.1 run of section 2:"""),
+    code("""from workbench.ui import DiagnosisView, LiveCurves, ProbesView
+
+ProbesView(high_history, high_probes)"""),
+    code("""import ipywidgets as widgets
+
+curves = LiveCurves()
+curves.update(high_history)
+findings = DiagnosisView(diagnose(high_history, high_probes), curves=curves)
+findings.select("lr_too_high")  # what a click on it does: its steps are marked on the loss curve
+widgets.VBox([curves, findings])"""),
     md("""## What to look at, and what to try
 
 | symptom | probes | `diagnose` | try |
