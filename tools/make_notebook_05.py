@@ -120,7 +120,7 @@ show(d)"""),
     md("""The four runs' update/weight ratios on one log axis (median over the weight tensors). The band
 is 1e-4 to 1e-2, within 10× of the healthy 1e-3; `diagnose` speaks up above 1e-2 or below 1e-5 (at the
 last samples)."""),
-    code("""x, y = bq.LinearScale(), bq.LogScale()
+    code("""x, y = bq.LinearScale(), bq.LogScale(min=1e-10, max=2.0)  # room below the lines for the legend
 band = bq.Lines(x=[0, 200], y=[[1e-4, 1e-4], [1e-2, 1e-2]], scales={"x": x, "y": y}, fill="between",
                 fill_colors=["#2ca02c"], fill_opacities=[0.15], colors=["#2ca02c"], opacities=[0, 0])
 runs = {"momentum 1e-5": low_probes, "momentum 1e-2": fixed_probes, "Adam 0.1": high_probes,
@@ -134,9 +134,9 @@ lines = [
 ]
 axes = [bq.Axis(scale=x, label="step"),
         bq.Axis(scale=y, orientation="vertical", label="update / weight", tick_format=".0e",
-                tick_values=np.logspace(-7, 0, 8))]
-bq.Figure(marks=[band, *lines], axes=axes, legend_location="right", title="update/weight ratio at four LRs",
-          layout={"width": "640px", "height": "360px"})"""),
+                tick_values=np.logspace(-10, 0, 11))]
+bq.Figure(marks=[band, *lines], axes=axes, legend_location="bottom-right",
+          title="update/weight ratio at four LRs", layout={"width": "640px", "height": "400px"})"""),
     md("""## 3. A tiny subset trained long: overfitting
 
 200 training digits, a wide MLP (two hidden layers of 256), 60 epochs. Training accuracy reaches 100 %
