@@ -16,7 +16,8 @@ words, then fixes each and checks that the finding goes away.
 - `diagnose(history, probes, human_accuracy=...)` reads the loss curve, the per-epoch metrics and the
   probes, and returns findings: each with a kind, a message with the evidence, and what to try.
 
-Then an LR schedule (warmup and cosine decay) rescues the LR that was far too high.
+Then an LR schedule (warmup and cosine decay) rescues the LR that was far too high, and the views
+(`ProbesView`, `DiagnosisView`) show the same as plots and a clickable list.
 
 Everything trains on the 8×8 digits (1,257 training images), so each run takes a second or two."""),
     code("""import bqplot as bq
@@ -119,7 +120,7 @@ show(d)"""),
     md("""The four runs' update/weight ratios on one log axis (median over the weight tensors). The band
 is 1e-4 to 1e-2, within 10× of the healthy 1e-3; `diagnose` speaks up above 1e-2 or below 1e-5 (at the
 last samples)."""),
-    code("""x, y = bq.LinearScale(), bq.LogScale()
+    code("""x, y = bq.LinearScale(), bq.LogScale(min=1e-10, max=2.0)  # room below the lines for the legend
 band = bq.Lines(x=[0, 200], y=[[1e-4, 1e-4], [1e-2, 1e-2]], scales={"x": x, "y": y}, fill="between",
                 fill_colors=["#2ca02c"], fill_opacities=[0.15], colors=["#2ca02c"], opacities=[0, 0])
 runs = {"momentum 1e-5": low_probes, "momentum 1e-2": fixed_probes, "Adam 0.1": high_probes,
@@ -133,9 +134,9 @@ lines = [
 ]
 axes = [bq.Axis(scale=x, label="step"),
         bq.Axis(scale=y, orientation="vertical", label="update / weight", tick_format=".0e",
-                tick_values=np.logspace(-7, 0, 8))]
-bq.Figure(marks=[band, *lines], axes=axes, legend_location="right", title="update/weight ratio",
-          layout={"width": "640px", "height": "360px"})"""),
+                tick_values=np.logspace(-10, 0, 11))]
+bq.Figure(marks=[band, *lines], axes=axes, legend_location="bottom-right",
+          title="update/weight ratio at four LRs", layout={"width": "640px", "height": "400px"})"""),
     md("""## 3. A tiny subset trained long: overfitting
 
 200 training digits, a wide MLP (two hidden layers of 256), 60 epochs. Training accuracy reaches 100 %
@@ -254,6 +255,24 @@ bq.Figure(marks=[planned, used], title="cosine with 50 warmup steps",
           axes=[bq.Axis(scale=xs, label="step"),
                 bq.Axis(scale=ys, orientation="vertical", label="LR")],
           legend_location="bottom", layout={"width": "640px", "height": "300px"})"""),
+    md("""## 8. The same, as views
+
+`ProbesView(history, probes)` draws everything the probes recorded: per layer, the activation and
+gradient histograms over time as heat strips, the update/weight ratio of every weight tensor on a log
+axis with the 1e-4..1e-2 band shaded, the gradient norms, and the first layer's weights as images.
+`DiagnosisView(diagnosis, curves=...)` lists the findings in words; click one to mark its evidence
+(the steps or epochs) on the loss curve. Both follow a live run too; the `OverfitLab` of notebook 03
+shows them in its "training" tab and under its curves. Here the Adam 0.1 run of section 2:"""),
+    code("""from workbench.ui import DiagnosisView, LiveCurves, ProbesView
+
+ProbesView(high_history, high_probes)"""),
+    code("""import ipywidgets as widgets
+
+curves = LiveCurves()
+curves.update(high_history)
+findings = DiagnosisView(diagnose(high_history, high_probes), curves=curves)
+findings.select("lr_too_high")  # what a click on it does: its steps are marked on the loss curve
+widgets.VBox([curves, findings])"""),
     md("""## What to look at, and what to try
 
 | symptom | probes | `diagnose` | try |
