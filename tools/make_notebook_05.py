@@ -159,8 +159,8 @@ show(d)"""),
 validation loss (`monitor`), ends the run after 5 epochs without an improvement (by more than
 `min_delta`), and puts the best epoch's weights back into the model. `History.best_epoch` and
 `History.stopped_epoch` say which. The curve still shows the climb of the last 5 epochs, so `diagnose`
-still reads overfitting in it, but the model you get back is the best epoch's: its validation loss is
-the lowest of the run."""),
+still notes the overfitting, as information: early stopping caught it, and the model you get back is the
+best epoch's, with the lowest validation loss of the run."""),
     code("""from workbench import evaluate
 
 model = wide_mlp()
@@ -243,9 +243,9 @@ print(f"median update/weight ratio at the first sample: {median_ratio(cos_probes
     md("""Warmup keeps the first steps small (ratio ~4e-2 at the first sample instead of ~0.85), and the
 decay lets the run settle: 99.6 % validation accuracy at the LR that gave 85 % when held constant.
 
-One finding here is the schedule's own doing: `update_ratio_low`. `diagnose` judges the ratio at the
-last samples, and by the last step a cosine schedule has brought the LR down to ~1e-5, a ten-thousandth
-of its peak, on purpose. Judge the ratio while the LR is near its peak (steps ~50-150 below)."""),
+By the last step a cosine schedule has brought the LR down to ~1e-5, a ten-thousandth of its peak, on
+purpose, so the last update ratios are tiny: `diagnose` knows the run's LR and does not call that
+`update_ratio_low`. Judge the ratio while the LR is near its peak (steps ~50-150 below)."""),
     code("""xs, ys = bq.LinearScale(), bq.LinearScale()
 planned = bq.Lines(x=np.arange(1, len(preview) + 1), y=preview, scales={"x": xs, "y": ys},
                    colors=["#1f77b4"], labels=["schedule_preview"], display_legend=True)

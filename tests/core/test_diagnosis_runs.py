@@ -74,6 +74,5 @@ def test_the_fix_removes_the_finding(digits, kind):
     bad = _run(digits, bad_model(digits), human=human, **bad_cfg)
     assert kind in bad.kinds, bad.summary()
     good = _run(digits, good_model(digits), human=human, **good_cfg)
-    # a cosine schedule ends at an LR near 0 on purpose: its last update ratios are tiny by design
-    by_design = {"update_ratio_low"} if good_cfg.get("schedule") == "cosine" else set()
-    assert good.healthy or good.kinds <= by_design, good.summary()
+    # a cosine schedule ends at an LR near 0 on purpose: diagnose does not call its tiny last ratios low
+    assert good.healthy, good.summary()

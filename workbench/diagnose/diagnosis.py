@@ -84,6 +84,9 @@ GAP = 0.05
 #: ... or a gap this large that opened during the run, even if validation still creeps up (a tiny
 #: subset trained long: 100 % train, ~70 % val on digits, the val loss still slowly falling).
 LARGE_GAP = 0.10
+#: The update ratio is not judged low when the run's LR ended below this share of its peak: cosine and
+#: linear schedules decay it to ~0 on purpose (seen in notebook 05: cosine to 0 flagged "too low").
+SCHEDULED_DOWN = 0.01
 #: Underfitting: train and val within 2 points, and this far below the human baseline.
 CLOSE = 0.02
 BELOW_HUMAN = 0.05
@@ -261,6 +264,15 @@ def _overfitting(snap: HistorySnapshot, c: _Curve | None) -> Finding | None:
         if turned
         else f"The train-val accuracy gap keeps growing ({gap[-1]:.1%} now)"
     )
+    if snap.stopped_epoch is not None and snap.best_epoch is not None:  # early stopping caught it
+        return Finding(
+            "overfitting",
+            "info",
+            msg + f": early stopping ended the run at epoch {snap.stopped_epoch} and kept the weights of "
+            f"epoch {snap.best_epoch}, so the model returned is the best one seen.",
+            {"epochs": [int(epochs[best]), int(epochs[-1])], "best_val_loss": float(vl[best])},
+            "To do better than the best epoch: more data or augmentation, weight decay, dropout.",
+        )
     return Finding(
         "overfitting",
         "warning",
@@ -358,7 +370,11 @@ def diagnose(
     if "lr_too_high" in kinds:
         findings = [f for f in findings if f.kind != "noisy"]  # the scatter is the LR's doing
     if probes is not None:
-        findings += probe_findings(probes)
+        found = probe_findings(probes)
+        if len(snap.lr) and snap.lr[-1] < snap.lr.max() * SCHEDULED_DOWN:
+            # a schedule that decays the LR to ~0 makes the last updates tiny by design: not a finding
+            found = [f for f in found if f.kind != "update_ratio_low"]
+        findings += found
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: order[f.severity])
     if not findings:
