@@ -71,8 +71,8 @@ def test_student_notebooks_hold_no_solution_text(source):
     text = "\n".join(c.source for c in student.cells)
     for marker in (make_labs.BEGIN, make_labs.BUGGY, make_labs.END):
         assert marker not in text
-    solution_lines = set()
-    for kind, src in make_labs.parse(source.read_text()):
+    solution_lines, given = set(), set()  # given: lines the student gets anyway (buggy part, outside)
+    for _kind, src in make_labs.parse(source.read_text()):
         inside = False
         for line in src.split("\n"):
             tag = line.strip()
@@ -80,6 +80,9 @@ def test_student_notebooks_hold_no_solution_text(source):
                 inside = tag == make_labs.BEGIN
             elif inside and tag and not tag.startswith("#"):
                 solution_lines.add(tag)
+            else:
+                given.add(tag)
+    solution_lines -= given
     assert solution_lines, "every lab has a solution"
     student_lines = {line.strip() for line in text.split("\n")}
     assert not solution_lines & student_lines
