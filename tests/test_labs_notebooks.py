@@ -90,7 +90,9 @@ def test_student_notebooks_hold_no_solution_text(source):
     assert solution_lines <= {line.strip() for c in solution.cells for line in c.source.split("\n")}
 
 
-@pytest.mark.parametrize("path", STUDENT + SOLUTION, ids=[f"{p.parent.name}/{p.stem}" for p in STUDENT + SOLUTION])
+@pytest.mark.parametrize(
+    "path", STUDENT + SOLUTION, ids=[f"{p.parent.name}/{p.stem}" for p in STUDENT + SOLUTION]
+)
 def test_labs_use_the_public_api_only(path):
     nb = nbformat.read(path, as_version=4)
     assert not [name for c in nb.cells if c.cell_type == "code" for name in private_names(c.source)]
@@ -121,7 +123,9 @@ def run_lab(path: Path, clone: Path, tmp_path: Path, monkeypatch) -> tuple[str, 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
 def test_student_lab_runs_and_says_not_yet(source, clone, tmp_path, monkeypatch):
-    text, seconds = run_lab(clone / "notebooks" / "labs" / f"{source.stem}.ipynb", clone, tmp_path, monkeypatch)
+    text, seconds = run_lab(
+        clone / "notebooks" / "labs" / f"{source.stem}.ipynb", clone, tmp_path, monkeypatch
+    )
     assert text.startswith("not yet"), text
     assert seconds < 300
 

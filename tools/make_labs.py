@@ -40,7 +40,9 @@ def parse(text: str) -> list[tuple[str, str]]:
     for m, nxt in zip(marks, [*marks[1:], None]):
         body = text[m.end() : nxt.start() if nxt else len(text)].strip("\n")
         if m.group(1) == "markdown":
-            body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.split("\n"))
+            body = "\n".join(
+                line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.split("\n")
+            )
             cells.append(("markdown", body))
         else:
             cells.append(("code", body))
@@ -60,7 +62,9 @@ def strip(source: str, solution: bool) -> str:
             state, indent, buggy = "solution", line[: len(line) - len(line.lstrip())], False
         elif tag == BUGGY:
             if state != "solution":
-                raise ValueError(f"{BUGGY!r} outside a solution region: put it between {BEGIN!r} and {END!r}.")
+                raise ValueError(
+                    f"{BUGGY!r} outside a solution region: put it between {BEGIN!r} and {END!r}."
+                )
             state, buggy = "buggy", True
         elif tag == END:
             if state is None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, from_arrays, inspect, load_digits
-from .feedback import Feedback, FeedbackList
+from .feedback import Feedback, FeedbackList, one_thread
 
 __all__ = ["PlantedDigits", "check_data_fixed", "planted_digits"]
 
@@ -113,7 +113,8 @@ def check_data_fixed(train: ImageDataset, test: ImageDataset, seed: int = 0) -> 
     """
     train, test = _check_split(train, "train"), _check_split(test, "test")
     truth = _build(int(seed))[1]
-    report = inspect(train, test, suspicious=False, progress=None)
+    with one_thread():
+        report = inspect(train, test, suspicious=False, progress=None)
     leaked = len(report.flagged("leakage", "train"))
     images, labels = train.tensors() if hasattr(train, "tensors") else _stack(train)
     keys = [_key(im) for im in images]

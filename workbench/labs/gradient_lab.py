@@ -15,7 +15,7 @@ from torch import nn
 
 from ..checks import gradient_check
 from ..data import load_digits
-from .feedback import Feedback
+from .feedback import Feedback, one_thread
 
 __all__ = ["check_backward"]
 
@@ -60,29 +60,50 @@ def check_backward(function: type, seed: int = 0) -> Feedback:
     try:
         out = model(x[:3])
         if out.shape != (3, 10):
-            return Feedback(False, f"forward gave shape {tuple(out.shape)} for 3 inputs, not (3, 10)",
-                            "compare the output's shape with x @ weight.T + bias", "backward")
-        result = gradient_check(model, (x[:3], y[:3]), dims_per_param=6, weight_decay=0.0)
+            return Feedback(
+                False,
+                f"forward gave shape {tuple(out.shape)} for 3 inputs, not (3, 10)",
+                "compare the output's shape with x @ weight.T + bias",
+                "backward",
+            )
+        with one_thread():
+            result = gradient_check(model, (x[:3], y[:3]), dims_per_param=6, weight_decay=0.0)
     except NotImplementedError:
-        return Feedback(False, "backward is not written yet (it raises NotImplementedError)",
-                        "return one gradient per input of forward, each shaped like that input", "backward")
+        return Feedback(
+            False,
+            "backward is not written yet (it raises NotImplementedError)",
+            "return one gradient per input of forward, each shaped like that input",
+            "backward",
+        )
     except Exception as err:  # shape mismatches in the student's backward, mostly
-        return Feedback(False, f"running your Function raised {type(err).__name__}: {err}",
-                        "each gradient backward returns must have the shape of the matching forward input",
-                        "backward")
+        return Feedback(
+            False,
+            f"running your Function raised {type(err).__name__}: {err}",
+            "each gradient backward returns must have the shape of the matching forward input",
+            "backward",
+        )
     per = result.details.get("per_parameter", {})
     worst = {name: d.get("max_rel_error") for name, d in per.items()}
     shown = ", ".join(f"{n} {e:.1e}" if e is not None else f"{n} not checked" for n, e in worst.items())
-    wrong = [n for n, d in per.items() if d.get("status") != "checked" or not result.passed and
-             (d.get("max_rel_error") or 0) > result.details.get("threshold", 1e-4)]
+    wrong = [
+        n
+        for n, d in per.items()
+        if d.get("status") != "checked"
+        or not result.passed
+        and (d.get("max_rel_error") or 0) > result.details.get("threshold", 1e-4)
+    ]
     hint = "the gradients agree"
     if not result.passed:
         if all(n.startswith("first") for n in wrong) and wrong:
-            hint = ("only the first layer is off: its gradients reach it through the second layer's "
-                    "gradient for its input")
+            hint = (
+                "only the first layer is off: its gradients reach it through the second layer's "
+                "gradient for its input"
+            )
         elif any(n.endswith("bias") for n in wrong) and not any(n.endswith("weight") for n in wrong):
             hint = "only the biases are off: a bias is added to every sample of the batch"
         else:
-            hint = ("the weights' gradients disagree: check each against its shape, and which "
-                    "tensors it must combine")
+            hint = (
+                "the weights' gradients disagree: check each against its shape, and which "
+                "tensors it must combine"
+            )
     return Feedback(result.passed, f"largest relative error per tensor: {shown}", hint, "backward")

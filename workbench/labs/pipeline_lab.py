@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 
 from ..checks import batch_dependency, capture_batch, overfit_batch
 from ..data import from_arrays, from_torch, load_digits
-from .feedback import Feedback, FeedbackList
+from .feedback import Feedback, FeedbackList, one_thread
 
 __all__ = [
     "PIPELINE_CHECKS",
@@ -71,7 +71,9 @@ def _guard(name: str, fn: Callable[[], Feedback]) -> Feedback:
     try:
         return fn()
     except Exception as err:  # the student's code may raise anything; say what, not where
-        return Feedback(False, f"your code raised {type(err).__name__}: {err}", "make the piece run first", name)
+        return Feedback(
+            False, f"your code raised {type(err).__name__}: {err}", "make the piece run first", name
+        )
 
 
 def check_pairs_kept(shuffle: Callable) -> Feedback:
@@ -154,7 +156,9 @@ def check_gradients_reset(train_step: Callable, model_fn: Callable[[], nn.Module
         train_step(model, optimizer, x, y)
         second = [p.grad for p in model.parameters() if p.grad is not None]
         if not first:
-            return Feedback(False, "no parameter got a gradient", "does the step call backward()?", "gradients_reset")
+            return Feedback(
+                False, "no parameter got a gradient", "does the step call backward()?", "gradients_reset"
+            )
         ratio = float(sum(s.norm() for s in second) / max(float(sum(f.norm() for f in first)), 1e-12))
         return Feedback(
             abs(ratio - 1.0) < 1e-3,
@@ -185,7 +189,9 @@ def check_validation_pipeline(val_transform, model_fn: Callable[[], nn.Module]) 
 
     def run() -> Feedback:
         images, labels = _digits()
-        val = from_torch(_Transformed(images[:64], labels[:64], val_transform), classes=[str(i) for i in range(10)])
+        val = from_torch(
+            _Transformed(images[:64], labels[:64], val_transform), classes=[str(i) for i in range(10)]
+        )
         batch = capture_batch(model_fn(), val)
         random_steps = [s.name for s in batch.pipeline if s.augmentation]
         twice = [val[i][0] for i in range(8)], [val[i][0] for i in range(8)]
@@ -222,23 +228,29 @@ def check_pipeline(
     train_step : callable(model, optimizer, x, y) -> loss
     val_transform : callable(image) -> image, or None
     """
-    for name, value in (("shuffle", shuffle), ("normalise", normalise), ("model_fn", model_fn), ("train_step", train_step)):
+    for name, value in (
+        ("shuffle", shuffle),
+        ("normalise", normalise),
+        ("model_fn", model_fn),
+        ("train_step", train_step),
+    ):
         if not callable(value):
             raise TypeError(
                 f"The '{name}' parameter of check_pipeline must be a function. Got {type(value).__name__} instead."
             )
     fresh = _seeded(model_fn)
-    overfit, dependency = check_model(fresh)
-    return FeedbackList(
-        (
-            check_pairs_kept(shuffle),
-            check_normalisation(normalise, fresh),
-            overfit,
-            dependency,
-            check_gradients_reset(train_step, fresh),
-            check_validation_pipeline(val_transform, fresh),
+    with one_thread():
+        overfit, dependency = check_model(fresh)
+        return FeedbackList(
+            (
+                check_pairs_kept(shuffle),
+                check_normalisation(normalise, fresh),
+                overfit,
+                dependency,
+                check_gradients_reset(train_step, fresh),
+                check_validation_pipeline(val_transform, fresh),
+            )
         )
-    )
 
 
 def _first_sentence(message: str) -> str:
@@ -255,5 +267,3 @@ def _seeded(model_fn: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
             return copy.deepcopy(model_fn())
 
     return fresh
-
-
