@@ -34,7 +34,8 @@ CELL = re.compile(r"^# %%(?: \[(markdown)\])?[ \t]*$", re.MULTILINE)
 
 
 def parse(text: str) -> list[tuple[str, str]]:
-    """``(cell_type, source)`` pairs of a percent-format source (text before the first ``# %%`` is dropped)."""
+    """``(cell_type, source)`` pairs of a percent-format source (text before the first ``# %%`` is
+    dropped)."""
     marks = list(CELL.finditer(text))
     cells = []
     for m, nxt in zip(marks, [*marks[1:], None]):

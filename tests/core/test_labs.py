@@ -41,7 +41,7 @@ def test_data_checker_counts_every_planted_problem_and_passes_once_they_are_gone
     # the planted truth, removed by hand: what is left passes (the checker is not fooled by a reorder)
     report_free = check_data_fixed(data.test, data.test)  # a split identical to test leaks everything
     assert not report_free["leakage"].passed
-    images, labels = data.train.tensors()
+    images, _ = data.train.tensors()
     leaked = {im.numpy().tobytes() for im in data.test.tensors()[0]}
     keep = [i for i, im in enumerate(images) if im.numpy().tobytes() not in leaked]
     train = data.train.subset(keep[::-1])
@@ -110,9 +110,13 @@ def step_buggy(model, optimizer, x, y):
     return loss.item()
 
 
-FIXED = dict(
-    shuffle=shuffle_fixed, normalise=normalise_fixed, model_fn=Net, train_step=step_fixed, val_transform=None
-)
+FIXED = {
+    "shuffle": shuffle_fixed,
+    "normalise": normalise_fixed,
+    "model_fn": Net,
+    "train_step": step_fixed,
+    "val_transform": None,
+}
 BUGS = {  # bug -> (the one piece that changes, the checks that must fail)
     "labels shuffled apart": ({"shuffle": shuffle_buggy}, {"pairs_kept"}),
     "wrong normalisation": ({"normalise": normalise_buggy}, {"normalisation"}),
@@ -229,6 +233,6 @@ def test_check_backward_says_not_yet_with_a_hint_at_the_symptom(function, hint):
 
 def test_check_backward_refuses_apply_or_an_instance():
     with pytest.raises(
-        TypeError, match="The 'function' parameter of check_backward must be a torch.autograd"
+        TypeError, match=r"The 'function' parameter of check_backward must be a torch\.autograd"
     ):
         check_backward(GoodLinear.apply)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..data import ImageDataset, from_arrays, inspect, load_digits
-from .feedback import Feedback, FeedbackList, one_thread
+from .feedback import Feedback, FeedbackList, one_thread, tensors_of
 
 __all__ = ["PlantedDigits", "check_data_fixed", "planted_digits"]
 
@@ -53,8 +53,10 @@ def _key(image: torch.Tensor) -> str:
 @functools.lru_cache(maxsize=4)
 def _build(seed: int) -> tuple[PlantedDigits, _Truth]:
     splits = load_digits(seed=seed)
-    x, y = (t.clone() for t in splits.train.tensors())  # (N, 1, 8, 8), (N,)
-    xt, yt = splits.test.tensors()
+    x, y = (t.clone() for t in tensors_of(splits.train))  # (N, 1, 8, 8), (N,)
+    xt, yt = tensors_of(
+        splits.test if splits.test is not None else splits.val
+    )  # it always has one
     rng = np.random.default_rng(seed)
     tiny = splits.classes.index(TINY_CLASS)
     tiny_idx = np.flatnonzero(y.numpy() == tiny)
@@ -116,7 +118,7 @@ def check_data_fixed(train: ImageDataset, test: ImageDataset, seed: int = 0) -> 
     with one_thread():
         report = inspect(train, test, suspicious=False, progress=None)
     leaked = len(report.flagged("leakage", "train"))
-    images, labels = train.tensors() if hasattr(train, "tensors") else _stack(train)
+    images, labels = tensors_of(train)
     keys = [_key(im) for im in images]
     present = set(keys)
     near = sum(1 for k in keys if k in truth.near and truth.near[k] in present)
@@ -149,7 +151,8 @@ def check_data_fixed(train: ImageDataset, test: ImageDataset, seed: int = 0) -> 
             ),
             Feedback(
                 counts[smallest] >= 0.5 * median,
-                f"the smallest class, {smallest!r}, has {counts[smallest]} images (median class: {median:.0f})",
+                f"the smallest class, {smallest!r}, has {counts[smallest]} images "
+                f"(median class: {median:.0f})",
                 "one class is far rarer than the others: the model will hardly learn it; is there more data?",
                 "smallest_class",
             ),
@@ -161,8 +164,3 @@ def check_data_fixed(train: ImageDataset, test: ImageDataset, seed: int = 0) -> 
             ),
         )
     )
-
-
-def _stack(data: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
-    images = torch.stack([data[i][0] for i in range(len(data))])
-    return images, torch.from_numpy(data.targets)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..data import ImageDataset, TensorImageDataset
+
 __all__ = ["Feedback", "FeedbackList"]
 
 
@@ -101,3 +103,10 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def tensors_of(data: ImageDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images ``(N, C, H, W)`` and labels ``(N,)`` of a dataset (in-memory ones without a copy loop)."""
+    if isinstance(data, TensorImageDataset):
+        return data.tensors()
+    return torch.stack([data[i][0] for i in range(len(data))]), torch.from_numpy(data.targets)

@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 
 from ..checks import batch_dependency, capture_batch, overfit_batch
 from ..data import from_arrays, from_torch, load_digits
-from .feedback import Feedback, FeedbackList, one_thread
+from .feedback import Feedback, FeedbackList, one_thread, tensors_of
 
 __all__ = [
     "PIPELINE_CHECKS",
@@ -56,7 +56,7 @@ PIPELINE_CHECKS = (
 
 @functools.lru_cache(maxsize=1)
 def _digits() -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = load_digits(seed=0).train.tensors()  # (N, 1, 8, 8) in [0, 1], (N,)
+    images, labels = tensors_of(load_digits(seed=0).train)  # (N, 1, 8, 8) in [0, 1], (N,)
     return images, labels
 
 
@@ -70,7 +70,7 @@ def _guard(name: str, fn: Callable[[], Feedback]) -> Feedback:
     """A piece that raises (``NotImplementedError``, a shape error) is "not yet", with the error."""
     try:
         return fn()
-    except Exception as err:  # the student's code may raise anything; say what, not where
+    except Exception as err:  # noqa: BLE001 - the student's code may raise anything; say what, not where
         return Feedback(
             False, f"your code raised {type(err).__name__}: {err}", "make the piece run first", name
         )
@@ -236,7 +236,8 @@ def check_pipeline(
     ):
         if not callable(value):
             raise TypeError(
-                f"The '{name}' parameter of check_pipeline must be a function. Got {type(value).__name__} instead."
+                f"The '{name}' parameter of check_pipeline must be a function. Got {type(value).__name__} "
+                "instead."
             )
     fresh = _seeded(model_fn)
     with one_thread():
