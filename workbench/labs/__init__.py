@@ -1,6 +1,7 @@
 """Teaching labs' checkers (pure: no widgets): each takes the student's objects and returns a
 ``Feedback`` (pass / not yet, what was measured, a hint at the symptom) built on the workbench's own
-checks — ``inspect`` for the data, ``workbench.checks`` for the pipeline and the gradients.
+checks — ``inspect`` for the data, ``workbench.checks`` for the pipeline and the gradients, the run
+store for overfitting and the LR, ``workbench.diagnose`` for reading the curves.
 
 The labs themselves are notebooks in ``notebooks/labs/`` (``tools/make_labs.py`` builds student and
 solution versions from one source).
@@ -18,6 +19,7 @@ from .pipeline_lab import (
     check_pipeline,
     check_validation_pipeline,
 )
+from .training_lab import check_diagnosis, check_lr, check_overfit
 
 __all__ = [
     "PIPELINE_CHECKS",
@@ -26,9 +28,12 @@ __all__ = [
     "PlantedDigits",
     "check_backward",
     "check_data_fixed",
+    "check_diagnosis",
     "check_gradients_reset",
+    "check_lr",
     "check_model",
     "check_normalisation",
+    "check_overfit",
     "check_pairs_kept",
     "check_pipeline",
     "check_validation_pipeline",

@@ -54,9 +54,7 @@ def _key(image: torch.Tensor) -> str:
 def _build(seed: int) -> tuple[PlantedDigits, _Truth]:
     splits = load_digits(seed=seed)
     x, y = (t.clone() for t in tensors_of(splits.train))  # (N, 1, 8, 8), (N,)
-    xt, yt = tensors_of(
-        splits.test if splits.test is not None else splits.val
-    )  # it always has one
+    xt, yt = tensors_of(splits.test if splits.test is not None else splits.val)  # it always has one
     rng = np.random.default_rng(seed)
     tiny = splits.classes.index(TINY_CLASS)
     tiny_idx = np.flatnonzero(y.numpy() == tiny)

@@ -1,3 +1,6 @@
+# Source of a teaching lab: tools/make_labs.py builds the student and solution notebooks from it.
+# ruff: noqa: E402, B018 (notebook cells: imports where they are used, a last expression is displayed)
+
 # %% [markdown]
 # # Lab 1: the data
 #
@@ -52,7 +55,9 @@ for members in groups.values():
 kept = data.train.subset([i for i in range(len(data.train)) if i not in drop])
 images, labels = kept.tensors()
 more_images, more_labels = data.extra.tensors()
-train = from_arrays(torch.cat([images, more_images]), torch.cat([labels, more_labels]).numpy(), data.train.classes)
+train = from_arrays(
+    torch.cat([images, more_images]), torch.cat([labels, more_labels]).numpy(), data.train.classes
+)
 test = data.test
 ### BUGGY
 train = data.train  # hand back something better

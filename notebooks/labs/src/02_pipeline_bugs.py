@@ -1,3 +1,6 @@
+# Source of a teaching lab: tools/make_labs.py builds the student and solution notebooks from it.
+# ruff: noqa: B018 (notebook cells: a last expression is displayed)
+
 # %% [markdown]
 # # Lab 2: six bugs in a training script
 #
@@ -32,7 +35,8 @@ def shuffle(images, labels, seed):
     order = torch.randperm(len(labels), generator=generator)
     return images[order], labels[order]
     ### BUGGY
-    return images[torch.randperm(len(labels), generator=generator)], labels[torch.randperm(len(labels), generator=generator)]
+    images = images[torch.randperm(len(labels), generator=generator)]
+    return images, labels[torch.randperm(len(labels), generator=generator)]
     ### END SOLUTION
 
 

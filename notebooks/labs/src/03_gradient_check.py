@@ -1,3 +1,6 @@
+# Source of a teaching lab: tools/make_labs.py builds the student and solution notebooks from it.
+# ruff: noqa: B018 (notebook cells: a last expression is displayed)
+
 # %% [markdown]
 # # Lab 3: write a backward, let the gradient check grade it
 #
