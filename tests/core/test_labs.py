@@ -236,3 +236,74 @@ def test_check_backward_refuses_apply_or_an_instance():
         TypeError, match=r"The 'function' parameter of check_backward must be a torch\.autograd"
     ):
         check_backward(GoodLinear.apply)
+
+
+# -- labs 4 and 5: the run store, the range test, the diagnosis ---------------------------------------------
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # nets this small train fastest on one thread
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from workbench import load_digits
+
+    return load_digits(seed=0)
+
+
+def _record(store, name, model, data, val=None, **config):
+    from workbench import TrainConfig, fit
+
+    return fit(model, data, val, config=TrainConfig(**config), callbacks=[store.recorder(name, {})])
+
+
+def test_check_overfit_reads_the_newest_run_of_that_name(tmp_path, digits, one_thread):
+    from workbench import build_model
+    from workbench.labs import check_overfit
+    from workbench.train import RunStore
+
+    path = tmp_path / "runs.sqlite"
+    assert "no run store" in check_overfit(path).message
+    store = RunStore(path)
+    assert "no run named 'overfit'" in check_overfit(path).message
+    tiny = digits.train.subset(range(40))
+    model = build_model("mlp", digits.train, seed=0)
+    _record(store, "overfit", model, tiny, epochs=5, lr=1e-5, batch_size=20)
+    assert not check_overfit(path).passed
+    model = build_model("mlp", digits.train, seed=0)
+    _record(store, "overfit", model, tiny, epochs=30, lr=1e-2, batch_size=20)
+    assert check_overfit(path).passed
+
+
+def test_check_lr_wants_the_range_tests_lr_and_a_good_run(tmp_path, digits, one_thread):
+    from workbench import build_model, lr_range_test
+    from workbench.labs import check_lr
+    from workbench.train import RunStore
+
+    path = tmp_path / "runs.sqlite"
+    store = RunStore(path)
+    result = lr_range_test(build_model("mlp", digits.train, seed=0), digits.train)
+    for lr, passes in ((1.0, False), (result.lr, True)):
+        model = build_model("mlp", digits.train, seed=0)
+        _record(store, "chosen_lr", model, digits.train, digits.val, epochs=5, lr=lr)
+        assert check_lr(path, result).passed is passes
+    with pytest.raises(TypeError, match="The 'result' parameter of check_lr must be the LRRangeResult"):
+        check_lr(path, result.lr)
+
+
+def test_check_diagnosis_agrees_with_diagnose(digits, one_thread):
+    from workbench import TrainConfig, build_model, fit
+    from workbench.labs import check_diagnosis
+
+    model = build_model("mlp", digits.train, seed=0)
+    history = fit(model, digits.train, digits.val, config=TrainConfig(epochs=10, lr=1e-5))
+    assert check_diagnosis("not_learning", history, name="run D").passed
+    wrong = check_diagnosis("overfitting", history, name="run D")
+    assert not wrong.passed and wrong.name == "run D"
+    unknown = check_diagnosis("too slow", history)
+    assert not unknown.passed and "not_learning" in unknown.hint
+    with pytest.raises(TypeError, match="The 'history' parameter of check_diagnosis must be the History"):
+        check_diagnosis("healthy", history.snapshot())
