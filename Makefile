@@ -53,7 +53,6 @@ test: $(TEST_STAMP) chromium
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -m "not browser and not slow"
 
-## build the teaching labs' student and solution notebooks from notebooks/labs/src (notebooks/labs/README.md)
 labs: $(RUN_STAMP)
 	$(PY) tools/make_labs.py
 
