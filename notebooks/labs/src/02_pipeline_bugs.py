@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
-from workbench import load_digits
+from workbench import from_arrays, load_digits
 from workbench.labs import check_pipeline
 from workbench.ui import BatchViewer
 
@@ -102,10 +102,11 @@ val_transform = train_transform
 # ## Look at a batch
 #
 # The batch viewer shows a batch exactly as the model gets it: images, labels, and the statistics of the
-# input tensor.
+# input tensor. Here: the training images after your `normalise` and `shuffle`.
 
 # %%
-BatchViewer(Net(), digits.train, batch_size=24)
+prepared_images, prepared_labels = shuffle(normalise(images), labels, 0)
+BatchViewer(Net(), from_arrays(prepared_images, prepared_labels.numpy()), batch_size=24)
 
 # %% [markdown]
 # ## Feedback
