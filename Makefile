@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8888
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test test-fast lint install install-test chromium bench clean
+.PHONY: lab labs test test-fast lint install install-test chromium bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ test: $(TEST_STAMP) chromium
 ## while working: everything but the browser and notebook tests (no lint or type check)
 test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -m "not browser and not slow"
+
+labs: $(RUN_STAMP)
+	$(PY) tools/make_labs.py
 
 bench: $(RUN_STAMP)
 	$(PY) benchmarks/train_overhead.py

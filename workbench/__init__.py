@@ -12,12 +12,13 @@ The core is plain Python + torch and never imports widgets:
 - ``workbench.diagnose``: per-layer probes and the curves read back in words (``diagnose``);
 - ``workbench.distributed``: ``fit_ddp``, the one loop data-parallel on ``torch.distributed``;
 - ``workbench.recipe``: ``Recipe``, which steps of the recipe are done on this data and what to do next;
-- ``workbench.squeeze``: EMA/SWA, ensembles (seeds, snapshots), distillation, ``compare`` on the test split.
+- ``workbench.squeeze``: EMA/SWA, ensembles (seeds, snapshots), distillation, ``compare`` on the test split;
+- ``workbench.labs``: the teaching labs' checkers (pass / not yet with a hint, from the checks above).
 
 ``workbench.ui`` holds the views over those results (import it explicitly: it needs ipywidgets/bqplot).
 """
 
-from . import checks, data, diagnose, distributed, lab, models, squeeze, train, tune
+from . import checks, data, diagnose, distributed, lab, labs, models, squeeze, train, tune
 from .checks import run_all
 from .data import (
     DataSplits,
@@ -61,6 +62,7 @@ __all__ = [
     "from_torch",
     "inspect",
     "lab",
+    "labs",
     "load_digits",
     "load_mnist_test",
     "lr_range_test",
