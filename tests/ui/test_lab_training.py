@@ -6,6 +6,7 @@ import pytest
 from workbench.diagnose import Probes, ProbeSample
 from workbench.lab import LabSettings
 from workbench.ui import OverfitLab, lab_callbacks
+from workbench.ui import lab as lab_module
 from workbench.ui.lab import PROBES_EVERY
 
 TOO_HIGH = LabSettings(epochs=30, subset=64, batch_size=16, lr=0.3)
@@ -16,7 +17,11 @@ def _tab(lab, title):
 
 
 @pytest.fixture
-def lab(digits):
+def lab(digits, monkeypatch):
+    # sample by step count only: the lab's wall-clock cap (2 Hz) and time budget would make the number of
+    # samples of these sub-second runs depend on how fast the machine is (the budget has its own test)
+    monkeypatch.setattr(lab_module, "PROBES_HZ", 1e6)
+    monkeypatch.setattr(lab_module, "PROBES_BUDGET", 1.0)
     return OverfitLab(digits, TOO_HIGH, store=None, background=False)
 
 
