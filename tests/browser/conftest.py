@@ -150,10 +150,12 @@ def page(lab):
 
 
 def open_notebook(page, lab: Lab, name: str) -> None:
-    """Open a notebook and wait until its kernel is idle."""
+    """Open a notebook (``name`` may be in a subfolder: its tab shows the file name) and wait until its
+    kernel is idle."""
     page.goto(lab.notebook_url(name))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=name[:12]).wait_for(
+    tab_text = name.rsplit("/", 1)[-1][:12]
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=tab_text).wait_for(
         timeout=60_000
     )
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
