@@ -120,6 +120,9 @@ def test_bad_arguments_are_named(parts):
 
 
 SCRIPT = """
+import os
+import sys
+
 import numpy as np
 from workbench.data import load_digits
 from workbench.distributed import fit_ddp
@@ -130,7 +133,10 @@ d = load_digits(seed=0)
 train = d.train.subset(np.arange(128))
 config = TrainConfig(epochs=1, batch_size=16)
 r = fit_ddp(lambda: build_model("linear", train, seed=0), train, d.val, config=config)
-print("RESULT", r.world_size, r.history.status, r.history.steps)
+# one file per rank: the ranks' stdout is relayed by torchrun and may interleave
+rank = os.environ.get("RANK", "solo")
+with open(os.path.join(sys.argv[1], f"result-{rank}.txt"), "w") as f:
+    f.write(f"RESULT {r.world_size} {r.history.status} {r.history.steps}")
 """
 
 
@@ -140,7 +146,7 @@ def test_torchrun_starts_the_same_code(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc_per_node=2", str(script)],
+        [str(torchrun), "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -148,5 +154,6 @@ def test_torchrun_starts_the_same_code(tmp_path):
         env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")]
-    assert lines == ["RESULT 2 finished 4"] * 2
+    results = sorted(p.name for p in tmp_path.glob("result-*.txt"))
+    assert results == ["result-0.txt", "result-1.txt"], out.stdout[-3000:]
+    assert [(tmp_path / name).read_text() for name in results] == ["RESULT 2 finished 4"] * 2
