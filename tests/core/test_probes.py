@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from workbench.diagnose import GRAD_BINS, Probes
+from workbench.diagnose.probes import HIST_VALUES
 from workbench.models import build_model
 from workbench.train import TrainConfig, fit
 
@@ -162,3 +163,33 @@ def test_mean_std_and_histograms_match_torch_on_the_sampled_batch(digits):
     assert sample.scalars[("body.0", "std")] == pytest.approx(float(out.std()), rel=1e-4)
     hist = torch.histc(out.clamp(-4, 4), bins=40, min=-4, max=4).numpy()
     assert np.array_equal(sample.histograms[("body.0", "activation")], hist)
+
+
+def test_large_outputs_are_histogrammed_from_an_even_stride(digits):
+    # a 28x28 batch: the first conv's output (64 samples x 28 x 28 x channels) is past HIST_VALUES
+    from workbench.data import mnist_test_set
+
+    mnist = mnist_test_set().subset(np.arange(64))
+    seen = []
+
+    def run(**kw):
+        model = build_model("cnn", mnist, seed=0)
+        model.body[0].register_forward_hook(lambda m, args, out: seen.append(out.detach().clone()))
+        probes = Probes(every=1, max_hz=1e6, **kw)
+        fit(model, mnist, config=FAST.replace(max_steps=1, batch_size=64), callbacks=[probes])
+        return probes.samples[0]
+
+    whole, part = run(hist_values=None), run()
+    full, strided = whole.histograms[("body.0", "activation")], part.histograms[("body.0", "activation")]
+    out = seen[0]
+    assert len(seen) == 2 and torch.equal(seen[0], seen[1])
+    assert out.numel() > HIST_VALUES
+    exact = torch.histc(out.clamp(-4, 4), bins=40, min=-4, max=4).numpy()
+    assert np.array_equal(full, exact)  # hist_values=None counts every value
+    assert strided.sum() == pytest.approx(out.numel(), rel=1e-6)  # scaled back to the whole output
+    assert np.abs(strided - exact).sum() / exact.sum() < 0.03  # within 3 % of the mass, bin by bin
+    for q in ("mean", "std"):
+        assert part.scalars[("body.0", q)] == pytest.approx(whole.scalars[("body.0", q)], rel=0.02)
+    assert part.scalars[("body.1", "dead_fraction")] == whole.scalars[("body.1", "dead_fraction")]
+    with pytest.raises(ValueError, match="'hist_values' parameter of Probes"):
+        Probes(hist_values=0)

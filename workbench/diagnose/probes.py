@@ -18,6 +18,7 @@ histograms to event files for another program to draw (and syncs per call); fast
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from torch import nn
 from .._validation import check_int, check_real
 from ..train.callbacks import Callback, FitState
 
-__all__ = ["ACT_BINS", "GRAD_BINS", "ProbeSample", "Probes"]
+__all__ = ["ACT_BINS", "GRAD_BINS", "HIST_VALUES", "ProbeSample", "Probes"]
 
 #: Activation histograms: values clamped into [-4, 4] (tails land in the edge bins), 40 bins. Post-ReLU
 #: and tanh activations of a healthy net live well inside this range; the edge bins show when they don't.
@@ -37,6 +38,12 @@ ACT_BINS = (40, -4.0, 4.0)
 #: Gradient histograms: log10 |g| over [-10, 0] (|g| = 0 lands in the first bin), 40 bins. Magnitudes,
 #: not signs, are what tell vanishing (mass at the left) from exploding (mass at the right).
 GRAD_BINS = (40, -10.0, 0.0)
+#: A layer's activation mean, std, saturation and histogram read at most this many of its values: a larger
+#: output is read at a fixed stride coprime with its per-sample size (so every position and channel is
+#: visited evenly) and the histogram's counts are scaled back to the whole output. 65,536 values put each of 40 bins within a fraction of a percent of
+#: the full count; on the CPU a histogram over the tiny CNN's 800k MNIST conv activations took most of a
+#: sample's time (~5 ms of 7.6 ms, against an 11 ms step), the strided one takes ~0.4 ms.
+HIST_VALUES = 65_536
 #: An output counts as saturated past this: |tanh| > 0.99, sigmoid < 0.01 or > 0.99.
 SATURATION = 0.99
 
@@ -58,6 +65,20 @@ def _histogram(x: torch.Tensor, bins: int, lo: float, hi: float) -> torch.Tensor
         return torch.histc(x.clamp(lo, hi), bins=bins, min=lo, max=hi)
     idx = (x - lo).mul_(bins / (hi - lo)).clamp_(0, bins - 1).nan_to_num_(nan=bins).to(torch.int32)
     return torch.bincount(idx.reshape(-1), minlength=bins + 1)[:bins].float()
+
+
+def _strided(x: torch.Tensor, most: int | None) -> tuple[torch.Tensor, float]:
+    """At most ``most`` of ``x``'s values, at a stride coprime with its per-sample size, and the factor
+    that scales counts over them back to all of ``x`` (1.0 when ``x`` is small enough to take whole)."""
+    n = x.numel()
+    if most is None or n <= most:
+        return x, 1.0
+    per_sample = n // x.shape[0] if x.ndim >= 2 and x.shape[0] else n
+    stride = -(-n // most)
+    while math.gcd(stride, per_sample) != 1:
+        stride += 1
+    sub = x.reshape(-1)[::stride]
+    return sub, n / sub.numel()
 
 
 @dataclass(frozen=True)
@@ -90,15 +111,20 @@ class Probes(Callback):
         Sample every this many optimizer steps (the first step is always sampled).
     max_hz : float
         Never sample more often than this by wall clock (tiny models run thousands of steps a second).
+    hist_values : int or None
+        A layer's activation statistics (mean, std, saturation, histogram) read at most this many of its
+        values, evenly strided, the histogram's counts scaled to the whole output (``HIST_VALUES``); the
+        dead-unit share always reads every value. ``None`` reads every value everywhere (slower).
 
     After (or during) ``fit(..., callbacks=[probes])``: ``probes.samples`` (a list of ``ProbeSample``),
     ``probes.to_frame()`` (long table: step, layer, quantity, value), ``probes.histogram(layer, kind)``
     (steps × bins, for a heat strip), ``probes.first_layer_images()``.
     """
 
-    def __init__(self, every: int = 25, max_hz: float = 4.0) -> None:
+    def __init__(self, every: int = 25, max_hz: float = 4.0, hist_values: int | None = HIST_VALUES) -> None:
         self.every = check_int(every, "every", "Probes", low=1)
         self.max_hz = check_real(max_hz, "max_hz", "Probes", low=1e-6)
+        self.hist_values = None if hist_values is None else check_int(hist_values, "hist_values", "Probes", low=1)
         self.samples: list[ProbeSample] = []
         self.version = 0
         self._lock = threading.Lock()
@@ -154,8 +180,11 @@ class Probes(Callback):
                 return
             a = out.detach().float()
             p = self._pending
-            p[(name, "mean")] = m = a.mean()
-            c = (a - m).reshape(-1)  # two-pass variance by a dot product: ~4x faster than a.std() on CPU
+            # mean, std, saturation and the histogram from at most hist_values values (evenly strided);
+            # dead units from every value (a unit is dead only if it is 0 everywhere)
+            v, scale = _strided(a, self.hist_values)
+            p[(name, "mean")] = m = v.mean()
+            c = (v - m).reshape(-1)  # two-pass variance by a dot product: ~4x faster than a.std() on CPU
             p[(name, "std")] = (torch.dot(c, c) / max(c.numel() - 1, 1)).sqrt()
             if isinstance(mod, _RELUS) and a.ndim >= 2:
                 # a unit (feature or channel) is dead when it is exactly 0 for every sample and position;
@@ -163,11 +192,12 @@ class Probes(Callback):
                 alive = a.amax(dim=[d for d in range(a.ndim) if d != 1]) > 0
                 p[(name, "dead_fraction")] = 1.0 - alive.float().mean()
             if isinstance(mod, _TANH_LIKE):
-                p[(name, "saturated_fraction")] = (a.abs() > SATURATION).float().mean()
+                p[(name, "saturated_fraction")] = (v.abs() > SATURATION).float().mean()
             elif isinstance(mod, _SIGMOID_LIKE):
-                p[(name, "saturated_fraction")] = ((a < 1 - SATURATION) | (a > SATURATION)).float().mean()
+                p[(name, "saturated_fraction")] = ((v < 1 - SATURATION) | (v > SATURATION)).float().mean()
             bins, lo, hi = ACT_BINS
-            p[(name, "hist:activation")] = _histogram(a, bins, lo, hi)
+            counts = _histogram(v, bins, lo, hi)
+            p[(name, "hist:activation")] = counts if scale == 1.0 else counts * scale
 
         return hook
 
