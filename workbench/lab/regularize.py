@@ -156,8 +156,10 @@ def augment_preview(
     """
     if indices is None:
         k = min(samples, len(data))
-        indices = np.sort(np.random.default_rng(seed).choice(len(data), size=k, replace=False))
-    x = resize_images(torch.stack([data[int(i)][0] for i in indices]), input_size)  # (k, C, H, W)
+        picked = np.sort(np.random.default_rng(seed).choice(len(data), size=k, replace=False)).tolist()
+    else:
+        picked = [int(i) for i in indices]
+    x = resize_images(torch.stack([data[i][0] for i in picked]), input_size)  # (k, C, H, W)
     augmentation = augmentation_from_text(augment)
     augmentation.check(tuple(x.shape[1:]))
     copies = x.repeat(n, 1, 1, 1)  # (n * k, C, H, W): copy j of every image, then copy j + 1

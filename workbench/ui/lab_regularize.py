@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
+import torch
 import traitlets
 from torchvision.utils import make_grid  # type: ignore[import-untyped]
 
@@ -111,13 +112,14 @@ class AugmentPreview(widgets.VBox):
 
     def __init__(self, data: ImageDataset, *, n: int = 6, samples: int = 4, cell: int = 40, **kwargs) -> None:
         self.data, self.n, self.samples, self.cell = data, n, samples, cell
-        self.augment, self.input_size = "", None
+        self.augment: str = ""
+        self.input_size: int | None = None
         self.image = widgets.Image(format="png")
         self.image.add_class("wb-augment-grid")
         self.caption = widgets.HTML()
         self.next_button = widgets.Button(description="another draw", icon="refresh")
         self.next_button.on_click(lambda _: setattr(self, "seed", self.seed + 1))
-        self.images_ = None
+        self.images_: torch.Tensor | None = None  # the drawn grid's images
         super().__init__(children=[self.caption, self.image, self.next_button], **kwargs)
         self.add_class("wb-augment-preview")
         self.show("", None)
@@ -175,7 +177,7 @@ class RegularizeRow(widgets.VBox):
     augmentation (redrawn when the picker or the input size changes)."""
 
     def __init__(self, controls: dict[str, widgets.ValueWidget], data: ImageDataset, **kwargs) -> None:
-        self.picker: AugmentPicker = controls["augment"]  # type: ignore[assignment]
+        self.picker: AugmentPicker = controls["augment"]
         self.input_size = controls["input_size"]
         self.preview = AugmentPreview(data)
         knobs = widgets.VBox([controls[k] for k in REGULARIZE_KEYS if k != "augment"])
