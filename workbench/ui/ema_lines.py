@@ -21,7 +21,7 @@ from .curves import LiveCurves
 
 __all__ = ["EMA_COLOR", "EMALines"]
 
-EMA_COLOR = "#d62728"
+EMA_COLOR = "#6a3d9a"  # not the evidence marks' red nor a faded earlier run's colour
 
 
 class EMALines:

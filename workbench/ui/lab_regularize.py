@@ -121,6 +121,7 @@ class AugmentPreview(widgets.VBox):
         self.next_button.on_click(lambda _: setattr(self, "seed", self.seed + 1))
         self.images_: torch.Tensor | None = None  # the drawn grid's images
         super().__init__(children=[self.caption, self.image, self.next_button], **kwargs)
+        self.layout.max_width = f"{(n + 1) * cell + 40}px"  # the caption wraps above the grid
         self.add_class("wb-augment-preview")
         self.show("", None)
 
