@@ -87,7 +87,11 @@ class _Redraw(Callback):
         self.lines.clear()  # the previous run's lines
 
     def on_epoch_end(self, state: FitState) -> None:
-        self.throttle.call(self.lines.draw, self.get_ema())
+        ema = self.get_ema()
+        if ema is not None:  # EMA off: nothing to send (the lines were cleared at the start)
+            self.throttle.call(self.lines.draw, ema)
 
     def on_fit_end(self, state: FitState) -> None:
-        self.lines.draw(self.get_ema())
+        ema = self.get_ema()
+        if ema is not None:
+            self.lines.draw(ema)
