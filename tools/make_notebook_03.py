@@ -84,12 +84,27 @@ identical; the loss cannot go below the class prior (the verdict says the model 
     lab.start()
     lab.wait()
     print(f"{init:8s} {lab.verdict.kind}: {lab.verdict.message}")"""),
+    md("""## The regularize row
+
+Once the model can fit, the row under the controls takes the gap between train and val one change at a
+time: **augmentation** (tick a step, its slider sets how much; the grid beside it shows the same four
+training digits as they are and augmented six times, seeded, so a change in the picker is a change in the
+grid; augmentation touches the training data only, never val), **dropout**, **weight decay**, **early
+stop** (patience on the val loss), **input size** (every split resized; the model follows) and **EMA
+decay**: an average of the weights kept during the run and scored on val after every epoch, drawn as the
+dashed "EMA" line beside the live curves. All of it is in the run line (`augment=shift:2,rotate:10;...`)."""),
+    code("""lab.augment.value = "shift:2,rotate:10"  # the picker's boxes and sliders follow
+lab.ema.value = 0.99
+lab.start()
+lab.wait()
+ema = lab.core.ema.history_.to_frame()
+print(f"val acc: live {lab.history.last('val_acc'):.3f}, EMA {ema.ema_val_acc.iloc[-1]:.3f}")"""),
     code("""lab.store.list()[["id", "name", "status", "final_train_acc", "final_val_acc"]].head(8)"""),
     md("""## What next
 
-The model can fit. Now give it data back (a bigger subset, the whole split), then regularise: weight decay,
-dropout (both sliders above), augmentation, early stopping, and watch the gap between the train and val
-curves close. Then: `04_tune_the_learning_rate`."""),
+The model can fit. Now give it data back (a bigger subset, the whole split), then regularise with the row
+above, one knob at a time, and watch the gap between the train and val curves close. Then:
+`04_tune_the_learning_rate`."""),
 ]
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -24,6 +24,9 @@ CHANGED = {  # a non-default value for every field
     "schedule": "inv_sqrt",
     "warmup_steps": 5,
     "patience": 4,
+    "augment": "shift:3,affine:15/scale=0.2",
+    "input_size": 6,
+    "ema": 0.95,
 }
 
 

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..background import BackgroundRun
 from ..data.dataset import ImageDataset
+from ..squeeze.averaging import EMA
 from ..train.callbacks import Callback, FitState
 from ..train.history import History
 from ..train.loop import fit
@@ -82,6 +83,7 @@ class Lab:
         self.live_lr: LiveLR | None = None
         self.run_settings: LabSettings | None = None  # what the current (or last) run started with
         self.run: BackgroundRun | None = None
+        self.ema: EMA | None = None  # the current run's EMA callback (``ema.history_``), when ema is on
 
     # -- settings -------------------------------------------------------------------------------------
     @property
@@ -126,20 +128,23 @@ class Lab:
         """Build the run from the settings and return it as ``target(stop_event)`` (a view runs it in its
         own worker); the model, history and ``LiveLR`` are in place before it starts."""
         settings = self._settings
-        model, part, config = prepare_run(settings, self.train)
-        if self.val is None and config.patience is not None:  # early stopping watches the training loss
+        run = prepare_run(settings, self.train, self.val)  # val resized with the input, if it is
+        model, part, config, val = run.model, run.train, run.config, run.val
+        if val is None and config.patience is not None:  # early stopping watches the training loss
             config = config.replace(monitor="train_loss")
         self.model, self.history, self.optimizer = model, History(), None
         self.live_lr = LiveLR(settings.lr)
         self.run_settings = settings
-        cbs: list[Callback] = [_Optimizer(self), *callbacks]
+        self.ema = run.ema
+        # the run's own callbacks (EMA) first: the views' callbacks then see an epoch's EMA metrics
+        cbs: list[Callback] = [_Optimizer(self), *run.callbacks, *callbacks]
         if self.store is not None:
             cbs.append(
                 self.store.recorder(
                     settings.name(), settings.to_dict(), seed=settings.seed, human_baseline=human_baseline
                 )
             )
-        history, live_lr, val = self.history, self.live_lr, self.val
+        history, live_lr = self.history, self.live_lr
         self.part = part
 
         def target(stop_event: threading.Event) -> History:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -11,11 +12,14 @@ from torch import nn
 from .._validation import check_choice, check_int, check_real
 from ..data.dataset import ImageDataset
 from ..models import INIT_SCHEMES, MODEL_KINDS, build_model, init_weights
+from ..squeeze.averaging import EMA
+from ..train.callbacks import Callback
 from ..train.config import TrainConfig
 from ..train.optimizers import OPTIMIZERS
 from ..train.schedules import SCHEDULES, schedule_preview
+from .regularize import augmentation_from_text, augmentation_text, regularized_run
 
-__all__ = ["LIVE_SETTINGS", "LabSettings", "lr_preview", "prepare_run", "run_config"]
+__all__ = ["LIVE_SETTINGS", "LabSettings", "PreparedRun", "lr_preview", "prepare_run", "run_config"]
 
 #: Settings a running lab applies at the next step; every other change restarts the run.
 LIVE_SETTINGS = ("lr",)
@@ -40,6 +44,9 @@ class LabSettings:
     schedule: str = "constant"  # the LR slider sets the schedule's peak
     warmup_steps: int = 0
     patience: int | None = None  # early stopping on val loss (restores the best epoch); None: off
+    augment: str = ""  # training augmentation, e.g. "shift:2,rotate:10" (see lab.regularize); "": off
+    input_size: int | None = None  # resize every split to this side (the model follows); None: native
+    ema: float | None = None  # decay of an EMA of the weights scored beside them, e.g. 0.99; None: off
 
     def __post_init__(self) -> None:
         w = "LabSettings"
@@ -59,6 +66,11 @@ class LabSettings:
         check_int(self.warmup_steps, "warmup_steps", w, low=0)
         if self.patience is not None:
             check_int(self.patience, "patience", w, low=1)
+        object.__setattr__(self, "augment", augmentation_text(augmentation_from_text(self.augment)))
+        if self.input_size is not None:
+            check_int(self.input_size, "input_size", w, low=2, high=1024)
+        if self.ema is not None:
+            check_real(self.ema, "ema", w, low=0.0, high=0.9999, low_open=True)
 
     def replace(self, **changes) -> LabSettings:
         return replace(self, **changes)
@@ -85,22 +97,54 @@ class LabSettings:
         warm = f" warmup {self.warmup_steps}" if self.warmup_steps else ""
         stop = f" patience {self.patience}" if self.patience is not None else ""
         lr = f"lr {self.lr:.0e}{sched}{warm}"
-        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}"
+        reg = f" aug {self.augment}" if self.augment else ""
+        reg += f" @{self.input_size}px" if self.input_size else ""
+        reg += f" ema {self.ema:g}" if self.ema is not None else ""
+        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}{reg}"
 
 
-def prepare_run(settings: LabSettings, train: ImageDataset) -> tuple[nn.Module, ImageDataset, TrainConfig]:
-    """The model (built and initialised from the seed), the training subset and the loop's config."""
+@dataclass(frozen=True)
+class PreparedRun:
+    """What ``prepare_run`` builds: the model, the training data, the loop's config, val as the run scores
+    it (resized with ``input_size``) and the run's own callbacks (the ``EMA`` when ``ema`` is on).
+
+    Unpacks as ``model, train, config = prepare_run(...)``, as before val and callbacks were part of it.
+    """
+
+    model: nn.Module
+    train: ImageDataset
+    config: TrainConfig
+    val: ImageDataset | None = None
+    callbacks: tuple[Callback, ...] = ()
+
+    def __iter__(self) -> Iterator:
+        return iter((self.model, self.train, self.config))
+
+    @property
+    def ema(self) -> EMA | None:
+        """The run's ``EMA`` callback (its ``history_`` holds the averaged weights' val metrics), if on."""
+        return next((c for c in self.callbacks if isinstance(c, EMA)), None)
+
+
+def prepare_run(settings: LabSettings, train: ImageDataset, val: ImageDataset | None = None) -> PreparedRun:
+    """The model (built and initialised from the seed, sized for ``input_size``), the training subset
+    (resized, then augmented on the fly: the training data only), val resized like it, the loop's config
+    and the EMA callback (scoring the averaged weights on val)."""
     n = min(settings.subset, len(train))
     order = np.random.default_rng(settings.seed).permutation(len(train))[:n]
     part = train.subset(np.sort(order), name=f"{train.name}[{n}]")
+    part, val, callbacks = regularized_run(
+        part, val, augment=settings.augment, input_size=settings.input_size, ema=settings.ema
+    )
     knobs: dict = {}
     if settings.model == "mlp":
         knobs = {"width": settings.width, "depth": settings.depth, "dropout": settings.dropout}
     elif settings.model == "cnn":
         knobs = {"channels": settings.width, "depth": settings.depth, "dropout": settings.dropout}
-    model = build_model(settings.model, train, seed=settings.seed, **knobs)
+    sized = train if settings.input_size is None else part  # the model follows the resized shape
+    model = build_model(settings.model, sized, seed=settings.seed, **knobs)
     init_weights(model, settings.init, seed=settings.seed)
-    return model, part, run_config(settings, n)
+    return PreparedRun(model, part, run_config(settings, n), val, tuple(callbacks))
 
 
 def run_config(settings: LabSettings, n: int) -> TrainConfig:

@@ -323,6 +323,13 @@ class LiveCurves(widgets.VBox):
         low, high = self._loss_range
         self.evidence.draw(evidence_x(self._snap, steps, epochs, self.x_axis), low, high)
 
+    def add_marks(self, loss: Sequence[bq.Mark] = (), acc: Sequence[bq.Mark] = ()) -> None:
+        """Draw more marks of the current run on the loss / accuracy figures (on their scales: use
+        ``val_loss.scales`` / ``val_acc.scales``); they stay when earlier runs are added or cleared."""
+        self._own_loss_marks += list(loss)
+        self._own_acc_marks += list(acc)
+        self._place_ghosts()
+
     def _place_ghosts(self) -> None:
         self.loss_figure.marks = [*self.ghost_loss, *self._own_loss_marks]
         self.acc_figure.marks = [*self.ghost_acc, *self._own_acc_marks]

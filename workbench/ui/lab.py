@@ -1,10 +1,9 @@
 """``OverfitLab``: overfit a tiny subset with sliders, live curves against a human baseline; runs persist.
 
-Controls map onto ``LabSettings`` (pure). While a run trains in its worker thread, the LR slider
-hands its value to the run through the lab core (``workbench.lab.Lab``), which the loop applies before its
-next step; any other control restarts the run (the
-stopped run stays as a faded line, labelled with what changed). Every run is written to the run
-store as it trains.
+Controls map onto ``LabSettings`` (pure). While a run trains in its worker thread, the LR slider hands its
+value to the run through the lab core (``workbench.lab.Lab``), which the loop applies before its next step;
+any other control restarts the run (the stopped run stays as a faded line, labelled with what changed).
+Every run is written to the run store as it trains.
 
 Tabs: "curves" (loss and accuracy, the LR schedule's preview and the LR used under the loss, the best
 epoch of early stopping, and the diagnosis in words: ``diagnose`` of the run and its probes, each finding
@@ -31,15 +30,17 @@ from ..diagnose.dynamics import fixed_batch
 from ..diagnose.finding import Diagnosis
 from ..diagnose.probes import Probes
 from ..diagnose.verdict import verdict
-from ..lab import Lab, LabSettings
+from ..lab import Lab, LabSettings, resize_images
 from ..train.callbacks import Callback
 from ..train.history import History
 from ..train.runs import DEFAULT_STORE, RunStore, StoredRun
 from .base import RunView
 from .curves import LiveCurves
 from .diagnosis_view import DiagnosisView
+from .ema_lines import EMALines
 from .lab_callbacks import ProbeBudget, Verdicts
-from .lab_controls import make_controls, setting_value
+from .lab_controls import control_value, make_controls, setting_value
+from .lab_regularize import REGULARIZE_KEYS, RegularizeRow, regularize_controls
 from .plotting import config_diff
 from .predictions import PredictionView
 from .probes_view import ProbesView
@@ -97,8 +98,7 @@ class OverfitLab(RunView):
         else:
             raise TypeError(
                 "The 'data' parameter of OverfitLab must be DataSplits or a (train, val) pair of "
-                "ImageDatasets. "
-                f"Got {type(data).__name__} instead."
+                f"ImageDatasets. Got {type(data).__name__} instead."
             )
         s = settings or LabSettings()
         self.core = Lab(self.train_data, self.val_data, s, store=store)
@@ -108,13 +108,14 @@ class OverfitLab(RunView):
         self._last_history: History | None = None
 
         # -- controls ----------------------------------------------------------------------------------------
-        self._controls = make_controls(s, len(self.train_data))
+        self._controls = {**make_controls(s, len(self.train_data)), **regularize_controls(s, self.train_data)}
         c = self._controls
         self.lr, self.optimizer, self.init, self.model_kind = c["lr"], c["optimizer"], c["init"], c["model"]
         self.width, self.depth, self.seed, self.subset = c["width"], c["depth"], c["seed"], c["subset"]
         self.batch_size, self.weight_decay, self.dropout = c["batch_size"], c["weight_decay"], c["dropout"]
         self.epochs = c["epochs"]
         self.schedule, self.warmup_steps, self.patience = c["schedule"], c["warmup_steps"], c["patience"]
+        self.augment, self.input_size, self.ema = c["augment"], c["input_size"], c["ema"]
         for key, w in self._controls.items():
             w.observe(
                 lambda change, key=key: self._on_control(key, setting_value(key, change["new"])), "value"
@@ -138,20 +139,22 @@ class OverfitLab(RunView):
 
         # -- views ------------------------------------------------------------------------------------------
         self.curves = LiveCurves(smooth=True, band=True, lr=True)
+        self.ema_lines = EMALines(self.curves)  # the EMA weights' val curves, when the EMA is on
         self._preview: tuple[tuple, np.ndarray] | None = None  # (what shapes it, the schedule at LR 1)
         if isinstance(human_accuracy, traitlets.HasTraits) and human_accuracy.has_trait("accuracy"):
             traitlets.dlink((human_accuracy, "accuracy"), (self.curves, "human_accuracy"))
         elif human_accuracy is not None:
             self.curves.human_accuracy = float(human_accuracy)
-        x, y, _ = fixed_batch(self.val_data, n=min(8, len(self.val_data)), seed=0)
+        x, y, _ = self._fixed = fixed_batch(self.val_data, n=min(8, len(self.val_data)), seed=0)
         self.predictions = PredictionView(x, y, self.val_data.classes, budget=VIEW_BUDGET["predictions"])
         self.runs_view = RunsView(self.store, on_reload=self.compare) if self.store is not None else None
         self.diagnosis_view = DiagnosisView(curves=self.curves)
         self.probes_view = ProbesView()
         self.probes: Probes | None = None  # the current run's
 
+        self.regularize = RegularizeRow(c, self.train_data)  # its knobs and the augmentation preview
         grid = widgets.GridBox(
-            list(self._controls.values()),
+            [w for k, w in c.items() if k not in REGULARIZE_KEYS],
             layout=widgets.Layout(grid_template_columns="repeat(3, 330px)", grid_gap="2px 8px"),
         )
         self.predictions.wiggle_figure.layout = widgets.Layout(width="50%", min_width="320px", height="260px")
@@ -180,6 +183,7 @@ class OverfitLab(RunView):
         super().__init__(
             children=[
                 grid,
+                self.regularize,
                 widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
                 widgets.HBox([self.run_line, self.use_line_button], layout=widgets.Layout(width="100%")),
                 self.status_html,
@@ -228,9 +232,7 @@ class OverfitLab(RunView):
         self._applying = True
         try:
             for key, w in self._controls.items():
-                value = getattr(settings, key)
-                if key == "patience":
-                    value = value or 0
+                value = control_value(key, getattr(settings, key))
                 if hasattr(w, "options"):  # a choice the control does not offer yet: add it (e.g. subset 100)
                     _offer(w, value)
                 w.value = value
@@ -241,11 +243,7 @@ class OverfitLab(RunView):
                     )
         except (ValueError, traitlets.TraitError):
             for key, w in self._controls.items():  # put the controls back as they were
-                w.value = (
-                    getattr(self.core.settings, key)
-                    if key != "patience"
-                    else self.core.settings.patience or 0
-                )
+                w.value = control_value(key, getattr(self.core.settings, key))
             raise
         finally:
             self._applying = False
@@ -298,6 +296,7 @@ class OverfitLab(RunView):
             )
         self.curves.reset()
         self._show_schedule()
+        self.predictions.inputs = resize_images(self._fixed[0], settings.input_size)  # as the model takes it
         self.probes = Probes(every=PROBES_EVERY, max_hz=PROBES_HZ)
         callbacks: list[Callback] = [
             self.probes,
@@ -307,6 +306,7 @@ class OverfitLab(RunView):
             self.predictions.callback(),
             self.probes_view.callback(VIEW_BUDGET["probes"]),
             Verdicts(lambda: self._show_verdict, 2.0, VIEW_BUDGET["verdict"]),
+            self.ema_lines.callback(lambda: self.core.ema),
         ]
         target = self.core.prepare(callbacks, human_baseline=self.curves.human_accuracy)
         self.probes_view.follow(self.core.history, self.probes)

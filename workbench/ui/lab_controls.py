@@ -13,7 +13,7 @@ from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.optimizers import OPTIMIZERS
 from ..train.schedules import SCHEDULES
 
-__all__ = ["OPT_LABELS", "make_controls", "setting_value"]
+__all__ = ["OPT_LABELS", "control_value", "make_controls", "setting_value"]
 
 OPT_LABELS = {
     "sgd": "SGD",
@@ -106,6 +106,15 @@ def make_controls(s: LabSettings, n_train: int) -> dict[str, widgets.ValueWidget
     }
 
 
+#: Settings whose None ("off", "native") is 0 in their control (a Dropdown reads None as "nothing selected").
+ZERO_IS_NONE = ("patience", "input_size", "ema")
+
+
 def setting_value(key: str, value):
     """The ``LabSettings`` value of a control's value (the early-stop control's "off" is 0: None)."""
-    return None if key == "patience" and value == 0 else value
+    return None if key in ZERO_IS_NONE and value == 0 else value
+
+
+def control_value(key: str, value):
+    """The control's value of a ``LabSettings`` value: ``setting_value`` the other way round."""
+    return 0 if key in ZERO_IS_NONE and value is None else value
