@@ -18,7 +18,9 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from .._validation import check_choice
 from ..data import DataSplits, from_folder, load_digits, split
+from ..models import MODEL_KINDS
 from ..recipe import Recipe
 from ..train.runs import DEFAULT_STORE, RunStore
 from .app_tabs import TABS
@@ -94,6 +96,7 @@ class App(widgets.HBox):
         background: bool = True,
         **kwargs: Any,
     ) -> None:
+        check_choice(model, "model", "App", MODEL_KINDS)
         self.folder, self.seed, self.model_kind, self.background = folder, int(seed), model, background
         self.views: dict[str, widgets.Widget] = {}
         super().__init__(children=[], **kwargs)

@@ -92,10 +92,14 @@ class RunReader(widgets.VBox):
         self.run: StoredRun | None = None
         super().__init__(children=[self.runs_view, self.title, self.curves, self.diagnosis_view], **kwargs)
         self.add_class("wb-run-reader")
+        self.refresh()
 
     def refresh(self) -> None:
-        """List the store's runs again (new lab runs, search trials)."""
+        """List the store's runs again (new lab runs, search trials); the first one is picked if none is."""
         self.runs_view.refresh()
+        picker = self.runs_view.picker
+        if picker.value is None and picker.options and picker.options[0][1] is not None:
+            picker.value = picker.options[0][1]
 
     def show(self, run: StoredRun) -> None:
         """Draw ``run``'s curves and its diagnosis."""
