@@ -72,6 +72,7 @@ def _lab(args) -> int:
 
 
 def _app(args) -> int:
+    import os
     import secrets
     import signal
     import subprocess
@@ -79,6 +80,7 @@ def _app(args) -> int:
     from pathlib import Path
 
     from .app import app_env, app_notebook, page_url, voila_command
+    from .app.server import ENV_STORE
 
     if args.folder and not Path(args.folder).is_dir():
         raise FileNotFoundError(
@@ -86,7 +88,7 @@ def _app(args) -> int:
             "or leave --folder out to use the embedded digits."
         )
     token = secrets.token_hex(24)
-    store = Path(args.store or "workbench_runs.sqlite")
+    store = Path(args.store or os.environ.get(ENV_STORE) or "workbench_runs.sqlite")
     with tempfile.TemporaryDirectory(prefix="workbench-app-") as tmp:
         cmd = voila_command(app_notebook(tmp), port=args.port, token=token)
         proc = subprocess.Popen(
@@ -143,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     app.add_argument("--port", type=int, default=8866)
     app.add_argument("--seed", type=int, default=0)
-    app.add_argument("--store", help="the run store (default: workbench_runs.sqlite here)")
+    app.add_argument(
+        "--store", help="the run store (default: $WORKBENCH_APP_STORE, else workbench_runs.sqlite here)"
+    )
     args = ap.parse_args(argv)
     try:
         return {"check": _check, "inspect": _inspect, "lab": _lab, "app": _app}[args.command](args)
