@@ -171,6 +171,12 @@ class App(widgets.HBox):
         self._pages[index].children = [view]
         self.built = (*self.built, title)
 
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the data tab's ``inspect`` is done (for scripts and top-to-bottom notebooks); its
+        ``DataReport`` (None when the data could not be opened)."""
+        data = self.views.get("data")
+        return data.wait(timeout) if data is not None else None
+
     # -- the recipe ------------------------------------------------------------------------------------------
     def record(self, result: Any, **kwargs: Any) -> None:
         """Record ``result`` into the recipe and redraw the panel (a failure is logged, never raised into
