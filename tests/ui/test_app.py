@@ -2,6 +2,7 @@
 message on the page."""
 
 import importlib.util
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -127,3 +128,38 @@ def test_bad_arguments(store, app):
         App(store=store, model="resnet")
     with pytest.raises(ValueError, match=r"'title' parameter of App\.select must be one of"):
         app.select("deploy")
+
+
+def test_a_squeeze_run_is_recorded_with_its_test_accuracies(store, monkeypatch):
+    # SqueezeView is written on another branch: a stand-in with its interface (running, comparison)
+    import ipywidgets as widgets
+    import traitlets
+
+    from workbench.ui import app_tabs
+
+    class Squeeze(widgets.VBox):
+        running = traitlets.Bool(False)
+
+        def __init__(self, data, *, store, background):
+            self.data, self.store, self.comparison = data, store, None
+            super().__init__()
+
+    monkeypatch.setattr(app_tabs, "SqueezeView", Squeeze)
+    tabs = tuple(t for t in app_module.TABS if t[0] != "squeeze")
+    monkeypatch.setattr(app_module, "TABS", (*tabs, ("squeeze", app_tabs._squeeze)))
+    app = App(store=store, background=False)
+    view = app.select("squeeze")
+    assert isinstance(view, Squeeze) and view.data is app.splits and view.store is app.store
+    view.running = True
+    view.running = False  # cancelled before anything was scored: nothing to record
+    assert app.panel.states["squeeze"] == "not yet"
+    rows = [
+        SimpleNamespace(name="single best", accuracy=0.9512),
+        SimpleNamespace(name="ensemble", accuracy=0.97),
+    ]
+    view.comparison = SimpleNamespace(rows=rows)
+    view.running = True
+    view.running = False
+    assert app.panel.states["squeeze"] == "done"
+    assert app.recipe.step("squeeze").evidence == {"test_accuracy": {"single best": 0.9512, "ensemble": 0.97}}
+    assert "test accuracy: single best=0.951, ensemble=0.97" in app.panel.checklist.value

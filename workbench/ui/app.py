@@ -186,14 +186,16 @@ class App(widgets.HBox):
         except Exception:  # recording is bookkeeping: it must not break the view whose run ended
             log.exception("recording %s into the recipe failed", type(result).__name__)
 
-    def watch(self, view: widgets.Widget, get_result: Callable[[], Any]) -> None:
-        """When ``view``'s run ends (``running`` goes False), record ``get_result()`` unless it is None."""
+    def watch(self, view: widgets.Widget, get_result: Callable[[], Any], step: str | None = None) -> None:
+        """When ``view``'s run ends (``running`` goes False), record ``get_result()`` unless it is None;
+        with ``step``, ``get_result()`` is that step's evidence (a dict), for results the recipe does not
+        read by itself."""
 
         def ended(change: dict) -> None:
             if not change["new"]:
                 result = get_result()
                 if result is not None:
-                    self.record(result)
+                    self.record(result, **({} if step is None else {"step": step, "evidence": result}))
 
         view.observe(ended, "running")
 

@@ -156,7 +156,15 @@ def _read(app: App) -> widgets.Widget:
 
 
 def _squeeze(app: App) -> widgets.Widget:
-    return SqueezeView(app.splits, store=app.store)
+    view = SqueezeView(app.splits, store=app.store, background=app.background)
+
+    def scores() -> dict | None:
+        # the step's evidence: every model's accuracy on the whole test split (single best, EMA, ensemble…)
+        c = view.comparison
+        return None if c is None else {"test_accuracy": {r.name: round(r.accuracy, 4) for r in c.rows}}
+
+    app.watch(view, scores, step="squeeze")
+    return view
 
 
 #: (tab title, builder) in recipe order; a step whose view is not installed has no tab
