@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PORT ?= 8888
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab labs test test-fast lint install install-test chromium bench clean
+.PHONY: lab labs app test test-fast lint install install-test chromium bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ install-test: $(TEST_STAMP)
 lab: $(RUN_STAMP)
 	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(PORT) --no-browser $(ALLOW_ROOT) --ServerApp.root_dir=. \
 		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+
+## the whole recipe as one page (Voilà on 127.0.0.1, token on): FOLDER=path/to/ImageFolder, default the digits
+app: $(RUN_STAMP)
+	$(PY) -m workbench app $(if $(FOLDER),--folder $(FOLDER)) --port $(PORT)
 
 ## Debian's chromium for the browser tests (never `playwright install`)
 chromium:

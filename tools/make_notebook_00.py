@@ -68,6 +68,23 @@ history.to_frame().tail()"""),
 when you are done choosing; choosing by test accuracy makes it a validation split."""),
     code("""result = evaluate(panel.model, splits.test)
 print(f"test accuracy {result.accuracy:.1%} on all {result.n} test images (loss {result.loss:.3f})")"""),
+    md("""## 5. The whole recipe as one page
+
+`App()` puts every step of the recipe on one page: a tab per step (the data, the pipeline checks, the
+overfit lab, tuning, reading a run's curves), each built the first time you open it, and on the side the
+recipe's progress: which steps are done on these data, with what was found, and what to do next and why.
+What you run in the tabs is recorded (in the run store, `workbench_runs.sqlite`), so the progress is still
+there tomorrow. `App(folder="path/to/images")` opens your own ImageFolder tree instead of the digits.
+
+The same page without any code, in the browser: `make app` in the repository (or
+`python -m workbench app --folder PATH --port N`)."""),
+    code("""from workbench.ui import App
+
+app = App(seed=0)
+app"""),
+    md("""The data tab inspects the data in the background; waiting for it is only needed in a script."""),
+    code("""report = app.wait()
+print(app.panel.message)"""),
     md("""## Where next
 
 This loop (`workbench.fit`) is the one every other tool trains through. Bring your own data with

@@ -1,8 +1,10 @@
-"""Command line: ``python -m workbench check|inspect|lab``.
+"""Command line: ``python -m workbench check|inspect|lab|app``.
 
 ``check`` runs the recipe's pipeline checks and exits 1 when one fails (usable in a project's CI);
 ``inspect`` prints what ``inspect`` finds in a dataset and exits 1 on leakage or label conflicts.
 Progress goes to stderr: bars on a terminal, one summary line when stderr is a pipe or a log file.
+``app`` serves the whole recipe as one page (Voilà on 127.0.0.1 with a token); it prints the page's URL
+on stdout and Voilà's log on stderr, and stops Voilà (and its kernels) on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -69,6 +71,56 @@ def _lab(args) -> int:
     return subprocess.call(cmd)
 
 
+def _app(args) -> int:
+    import os
+    import secrets
+    import signal
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from .app import app_env, app_notebook, page_url, voila_command
+    from .app.server import ENV_STORE
+
+    if args.folder and not Path(args.folder).is_dir():
+        raise FileNotFoundError(
+            f"--folder {args.folder}: no such folder. Give an ImageFolder tree (PATH/<class>/<images>), "
+            "or leave --folder out to use the embedded digits."
+        )
+    token = secrets.token_hex(24)
+    store = Path(args.store or os.environ.get(ENV_STORE) or "workbench_runs.sqlite")
+    with tempfile.TemporaryDirectory(prefix="workbench-app-") as tmp:
+        cmd = voila_command(app_notebook(tmp), port=args.port, token=token)
+        proc = subprocess.Popen(
+            cmd,
+            env=app_env(args.folder, store, args.seed),
+            cwd=tmp,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        # SIGTERM (a kill of the process group, `make` stopped) stops Voilà, which shuts its kernels down
+        signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        running = False
+        try:
+            for line in proc.stdout or ():
+                sys.stderr.write(line)
+                if "is running at" in line:
+                    running = True
+                elif running and (url := page_url(line, token)):
+                    running = False
+                    print(f"workbench app: {url}", flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0 if proc.returncode in (0, -signal.SIGTERM) else proc.returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m workbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,9 +139,18 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--csv", help="write one row per (sample, issue) to this CSV file")
     lab = sub.add_parser("lab", help="start JupyterLab on 127.0.0.1")
     lab.add_argument("notebook", nargs="?", default="notebooks/00_start_here.ipynb")
+    app = sub.add_parser("app", help="serve the whole recipe as one page (Voilà on 127.0.0.1)")
+    app.add_argument(
+        "--folder", help="an ImageFolder tree (path/<class>/<image>); default: the embedded digits"
+    )
+    app.add_argument("--port", type=int, default=8866)
+    app.add_argument("--seed", type=int, default=0)
+    app.add_argument(
+        "--store", help="the run store (default: $WORKBENCH_APP_STORE, else workbench_runs.sqlite here)"
+    )
     args = ap.parse_args(argv)
     try:
-        return {"check": _check, "inspect": _inspect, "lab": _lab}[args.command](args)
+        return {"check": _check, "inspect": _inspect, "lab": _lab, "app": _app}[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Widgets: thin views over the core's result objects (imports ipywidgets and bqplot)."""
 
 from ..background import BackgroundRun, Throttle
+from .app import App
 from .base import RunView
 from .checks import BatchViewer, ChecksPanel
 from .curves import LiveCurves
@@ -14,10 +15,12 @@ from .lr_range_view import LRRangeView
 from .panel import TrainingPanel
 from .predictions import PredictionView
 from .probes_view import ProbesView
+from .recipe_panel import RecipePanel
 from .runs import RunsView
 from .search_view import SearchView
 
 __all__ = [
+    "App",
     "BackgroundRun",
     "BatchViewer",
     "ChecksPanel",
@@ -31,6 +34,7 @@ __all__ = [
     "OverfitLab",
     "PredictionView",
     "ProbesView",
+    "RecipePanel",
     "RunView",
     "RunsView",
     "SearchView",
