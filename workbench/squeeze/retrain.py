@@ -54,7 +54,7 @@ def _one(
         name=name,
         callbacks=lambda _: [*extra, *callbacks],
         stop_event=stop_event,
-        record=record,
+        extra_config=record,
     )
     return members[0] if members else None
 
