@@ -3,6 +3,7 @@
 from ..background import BackgroundRun, Throttle
 from .base import RunView
 from .checks import BatchViewer, ChecksPanel
+from .comparison_view import ComparisonView
 from .curves import LiveCurves
 from .databrowser import DataBrowser
 from .datastats import DataStats
@@ -16,11 +17,13 @@ from .predictions import PredictionView
 from .probes_view import ProbesView
 from .runs import RunsView
 from .search_view import SearchView
+from .squeeze_view import SqueezeView
 
 __all__ = [
     "BackgroundRun",
     "BatchViewer",
     "ChecksPanel",
+    "ComparisonView",
     "DataBrowser",
     "DataStats",
     "DiagnosisView",
@@ -34,6 +37,7 @@ __all__ = [
     "RunView",
     "RunsView",
     "SearchView",
+    "SqueezeView",
     "Throttle",
     "TrainingPanel",
 ]
