@@ -14,6 +14,7 @@ from workbench.squeeze import (
     Member,
     ModelSpec,
     check_same_task,
+    ema_decay_for,
     ensemble_from_search,
     load_member,
     load_members,
@@ -148,3 +149,10 @@ def test_recipe_again_with_ema_swa_snapshots_and_distillation(digits, tmp_path):
     assert train_averaged(spec, digits.train, config=config, stop_event=stop) is None
     with pytest.raises(ValueError, match="The 'kind' parameter of train_averaged"):
         train_averaged(spec, digits.train, kind="polyak")
+
+
+def test_ema_decay_for_a_run_averages_its_last_tenth():
+    assert ema_decay_for(2000) == pytest.approx(0.995)
+    assert ema_decay_for(20) == 0.9 and ema_decay_for(10**6) == 0.999  # clipped to [0.9, 0.999]
+    with pytest.raises(ValueError, match="The 'steps' parameter of ema_decay_for"):
+        ema_decay_for(0)

@@ -16,7 +16,7 @@ from .distill import (
 )
 from .ensemble import Ensemble, SnapshotEnsemble, frozen_copy
 from .members import Member, ModelSpec, load_member, save_member, train_members
-from .retrain import load_snapshots, train_averaged, train_distilled, train_snapshots
+from .retrain import ema_decay_for, load_snapshots, train_averaged, train_distilled, train_snapshots
 from .stored import (
     check_same_task,
     ensemble_from_search,
@@ -44,6 +44,7 @@ __all__ = [
     "compare",
     "distill",
     "distillation_loss",
+    "ema_decay_for",
     "ensemble_from_search",
     "frozen_copy",
     "has_batchnorm",

@@ -27,7 +27,7 @@ from .distill import distill
 from .ensemble import Ensemble, SnapshotEnsemble
 from .members import Member, ModelSpec, load_member, save_member, train_members
 
-__all__ = ["load_snapshots", "train_averaged", "train_distilled", "train_snapshots"]
+__all__ = ["ema_decay_for", "load_snapshots", "train_averaged", "train_distilled", "train_snapshots"]
 
 
 def _one(
@@ -59,6 +59,14 @@ def _one(
     return members[0] if members else None
 
 
+def ema_decay_for(steps: int) -> float:
+    """An EMA decay that averages over about the last tenth of a run of ``steps`` optimizer steps
+    (``1 - 10 / steps``), kept in [0.9, 0.999]: 0.99 on a short run would still weigh the first, untrained
+    weights (after 20 steps, 0.99**20 = 82 % of the average is the initial copy)."""
+    steps = check_int(steps, "steps", "ema_decay_for", low=1)
+    return min(0.999, max(0.9, 1.0 - 10.0 / steps))
+
+
 def train_averaged(
     spec: ModelSpec,
     train: ImageDataset,
@@ -66,19 +74,25 @@ def train_averaged(
     *,
     kind: str = "ema",
     config: TrainConfig | None = None,
-    decay: float = 0.99,
+    decay: float | None = None,
     store: RunStore | str | Path | None = None,
     folder: str | Path | None = None,
     name: str | None = None,
     callbacks: Sequence[Callback] = (),
     stop_event: threading.Event | None = None,
 ) -> tuple[Member, nn.Module] | None:
-    """Train ``spec`` with ``config`` and an ``EMA`` (``decay``) or an ``SWA`` (from the middle epoch on)
-    beside it; returns the live member and the averaged network, or None when stopped."""
+    """Train ``spec`` with ``config`` and an ``EMA`` or an ``SWA`` (from the middle epoch on) beside it;
+    returns the live member and the averaged network, or None when stopped.
+
+    ``decay`` (EMA) defaults to ``ema_decay_for(steps)``: an average over about the last tenth of the run.
+    """
     kind = check_choice(kind, "kind", "train_averaged", ("ema", "swa"))
     config = config or TrainConfig()
     averager: WeightAveraging
     if kind == "ema":
+        if decay is None:
+            steps = config.epochs * -(-len(train) // config.batch_size)  # batches per epoch, rounded up
+            decay = ema_decay_for(min(steps, config.max_steps or steps))
         averager = EMA(check_real(decay, "decay", "train_averaged", low=0.0, high=0.999999), val=val)
     else:
         bn = train if has_batchnorm(spec.build()) else None

@@ -53,8 +53,6 @@ class ComparisonView(widgets.VBox):
             y=np.zeros(0),
             scales={"x": xs, "y": ys},
             padding=0.3,
-            label_display=True,
-            label_display_format=".1%",
             tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".2%"], labels=["model", "test acc"]),
         )
         # one vertical segment per model, from the interval's low to its high end: shape (models, 2)

@@ -69,6 +69,13 @@ class SqueezeView(RunView):
         Where new runs' weights go (default: ``<store>-weights/squeeze`` beside the store).
     epochs : int, optional
         Epochs of the runs the view trains (default: the picked run's own).
+
+    The buttons train or reuse, then score: "ensemble" (the picked runs' probabilities averaged),
+    "snapshot ensemble" (the best picked run's snapshots if it recorded some, else its recipe again with
+    cyclic cosine LR), "EMA" / "SWA" (its recipe again with the average beside the live weights; EMA decay
+    0 picks ``ema_decay_for`` the run's steps), "distill into one" (a network of its size trained on the
+    ensemble's soft targets). The best picked run (by validation accuracy) is the "single best" row, the
+    reference of every gain.
     """
 
     stopping_text = "cancelling…"
@@ -115,7 +122,12 @@ class SqueezeView(RunView):
             style={"description_width": "40px"},
         )
         self.top_k = widgets.BoundedIntText(
-            value=5, min=1, max=100, description="k", layout={"width": "110px"}
+            value=5,
+            min=1,
+            max=100,
+            description="k",
+            layout={"width": "110px"},
+            style={"description_width": "20px"},
         )
         self.top_button = widgets.Button(description="pick top k", icon="sort-amount-desc")
         self.top_button.on_click(lambda _: self.pick_top(self.top_k.value))
@@ -125,7 +137,7 @@ class SqueezeView(RunView):
             value=epochs or 0, min=0, max=10_000, description="epochs (0: run's)"
         )
         self.decay = widgets.BoundedFloatText(
-            value=0.99, min=0.0, max=0.999999, step=0.001, description="EMA decay"
+            value=0.0, min=0.0, max=0.999999, step=0.001, description="EMA decay (0: auto)"
         )
         self.cycles = widgets.BoundedIntText(value=3, min=1, max=100, description="snapshots")
         self.temperature = widgets.BoundedFloatText(value=4.0, min=0.1, max=100.0, description="temperature")
@@ -276,7 +288,7 @@ class SqueezeView(RunView):
                 d.val,
                 kind=action.lower(),
                 config=config,
-                decay=self.decay.value,
+                decay=self.decay.value or None,  # 0: ema_decay_for(the run's steps)
                 name=f"{action} of #{run.id}",
                 callbacks=tick,
                 **where,
