@@ -49,8 +49,12 @@ class ModelSpec:
 
     def stored_spec(self, data: ImageDataset) -> dict:
         """What rebuilds the network without the data (``workbench.squeeze.ModelSpec``'s dict form)."""
-        return {"kind": self.kind, "input_shape": [int(s) for s in data.input_shape],
-                "num_classes": int(data.num_classes), "knobs": self.knobs()}
+        return {
+            "kind": self.kind,
+            "input_shape": [int(s) for s in data.input_shape],
+            "num_classes": int(data.num_classes),
+            "knobs": self.knobs(),
+        }
 
 
 @dataclass(frozen=True)
@@ -192,9 +196,16 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
             seed=task.seed,
             optimizer=task.optimizer,
         )
-        outcome.config = {"epochs": task.epochs, "batch_size": task.batch_size, "optimizer": task.optimizer,
-                          "seed": task.seed, "model": task.model.kind, **task.model.knobs(),
-                          "model_spec": task.model.stored_spec(train), "weights": None}
+        outcome.config = {
+            "epochs": task.epochs,
+            "batch_size": task.batch_size,
+            "optimizer": task.optimizer,
+            "seed": task.seed,
+            "model": task.model.kind,
+            **task.model.knobs(),
+            "model_spec": task.model.stored_spec(train),
+            "weights": None,
+        }
         history = fit(model, train, val, config=config, callbacks=callbacks)
         snap = history.snapshot()
         outcome.steps, outcome.losses, outcome.lrs = snap.step.tolist(), snap.loss.tolist(), snap.lr.tolist()
