@@ -115,20 +115,10 @@ class SqueezeView(RunView):
             button = widgets.Button(description=action, button_style="success")
             button.on_click(lambda _, a=action: self.start(a))
             self.buttons[action] = button
-        self.runs = widgets.SelectMultiple(
-            description="runs",
-            rows=8,
-            layout=widgets.Layout(width="640px"),
-            style={"description_width": "40px"},
-        )
-        self.top_k = widgets.BoundedIntText(
-            value=5,
-            min=1,
-            max=100,
-            description="k",
-            layout={"width": "110px"},
-            style={"description_width": "20px"},
-        )
+        self.runs = widgets.SelectMultiple(description="runs", rows=8, layout=widgets.Layout(width="640px"))
+        self.runs.style.description_width = "40px"
+        self.top_k = widgets.BoundedIntText(value=5, min=1, max=100, description="k")
+        self.top_k.layout.width, self.top_k.style.description_width = "110px", "20px"
         self.top_button = widgets.Button(description="pick top k", icon="sort-amount-desc")
         self.top_button.on_click(lambda _: self.pick_top(self.top_k.value))
         self.refresh_button = widgets.Button(description="refresh", icon="refresh")
@@ -258,57 +248,32 @@ class SqueezeView(RunView):
         return self.comparison
 
     def _train(self, action: str, members: list[Member], best: Member, stop: threading.Event) -> dict:
-        run = self.store.load(best.run_id)
-        overrides = {"epochs": self.epochs.value} if self.epochs.value else {}
-        config = stored_config(run, **overrides)
-        where: dict[str, Any] = {"store": self.store, "folder": self._folder(), "stop_event": stop}
-        tick = [_EpochProgress(self._report, action)]
-        d = self.data
         if action == "ensemble":
             return {f"ensemble ({len(members)})": Ensemble([m.model for m in members])}
+        run = self.store.load(best.run_id)
+        config = stored_config(run, **({"epochs": self.epochs.value} if self.epochs.value else {}))
+        tick = [_EpochProgress(self._report, action)]
+        common: dict[str, Any] = {"config": config, "callbacks": tick, "stop_event": stop}
+        common.update(store=self.store, folder=self._folder())  # recorded, with weights: they reload
+        data = (best.spec, self.data.train, self.data.val)
         if action == "snapshot ensemble":
-            if run.config.get("snapshots"):
+            if run.config.get("snapshots"):  # a snapshot run: its ensemble from its files
                 ens = load_snapshots(self.store, run.id)
                 return {f"snapshot ensemble ({len(ens)}, #{run.id})": ens}
-            snapped = train_snapshots(
-                best.spec,
-                d.train,
-                d.val,
-                config=config,
-                cycles=self.cycles.value,
-                name=f"snapshots of #{run.id}",
-                callbacks=tick,
-                **where,
-            )
+            name = f"snapshots of #{run.id}"
+            snapped = train_snapshots(*data, cycles=self.cycles.value, name=name, **common)
             return {} if snapped is None else {f"snapshot ensemble ({len(snapped[1])})": snapped[1]}
         if action in ("EMA", "SWA"):
-            out = train_averaged(
-                best.spec,
-                d.train,
-                d.val,
-                kind=action.lower(),
-                config=config,
-                decay=self.decay.value or None,  # 0: ema_decay_for(the run's steps)
-                name=f"{action} of #{run.id}",
-                callbacks=tick,
-                **where,
-            )
+            decay = self.decay.value or None  # 0: ema_decay_for(the run's steps)
+            name = f"{action} of #{run.id}"
+            out = train_averaged(*data, kind=action.lower(), decay=decay, name=name, **common)
             return {} if out is None else {action: out[1], f"{action} run (live)": out[0].model}
         teacher_name = f"ensemble ({len(members)})"
         known = self.models.get(teacher_name)
         teacher = known if known is not None else Ensemble([m.model for m in members])
-        student = train_distilled(
-            teacher,
-            best.spec,
-            d.train,
-            d.val,
-            config=config,
-            temperature=self.temperature.value,
-            alpha=self.alpha.value,
-            name=f"distilled from #{','.join(str(m.run_id) for m in members)}",
-            callbacks=tick,
-            **where,
-        )
+        name = f"distilled from #{','.join(str(m.run_id) for m in members)}"
+        knobs = {"temperature": self.temperature.value, "alpha": self.alpha.value}
+        student = train_distilled(teacher, *data, name=name, **knobs, **common)
         return {} if student is None else {teacher_name: teacher, "distilled student": student.model}
 
     def _folder(self) -> Path:
