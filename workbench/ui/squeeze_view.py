@@ -134,7 +134,7 @@ class SqueezeView(RunView):
         self.alpha = widgets.BoundedFloatText(value=0.9, min=0.0, max=1.0, step=0.05, description="alpha")
         settings = [self.epochs, self.decay, self.cycles, self.temperature, self.alpha]
         for w in settings:
-            w.layout, w.style = widgets.Layout(width="200px"), {"description_width": "110px"}
+            w.layout, w.style = widgets.Layout(width="240px"), {"description_width": "140px"}
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="")
         self.chart = ComparisonView()
         super().__init__(
