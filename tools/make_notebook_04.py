@@ -58,6 +58,28 @@ here; 10–20 in the recipe), no LR decay. **Refine top 3** in the view above do
     coarse, digits, top_k=3, n_trials=4, epochs=12, model=ModelSpec("cnn", width=16), workers=2
 )
 fine.to_frame()[["trial", "lr", "weight_decay", "val_acc", "status"]]"""),
+    md("""## Squeeze the best trials
+
+Every finished trial kept its weights (beside the store, in `workbench_runs-weights/`), so the best trials
+reload as they were and average into an **ensemble** (the recipe's "ensemble of the search's top-k"). Both
+are scored on the whole test split: accuracy with its 95 % interval, and the ensemble's gain over the best
+trial with a paired interval (the same images for both)."""),
+    code("""from workbench.squeeze import compare, ensemble_from_search, search_members
+
+best = search_members(fine, k=1)[0]
+top3 = ensemble_from_search(fine, k=3)
+scores = compare({"best trial": best.model, "ensemble of top 3": top3}, digits.test)
+print(scores.gain("ensemble of top 3", "best trial"))
+scores.to_frame()"""),
+    md("""`SqueezeView` does the same on any stored runs you pick, and more: a snapshot ensemble, EMA or SWA
+of the best run's recipe, a student distilled from the ensemble — each scored on the test split, as a bar
+of accuracy with its interval and a row of costs. Long work runs in the background; Cancel stops it."""),
+    code("""from workbench.ui import SqueezeView
+
+squeeze_view = SqueezeView(digits, store="workbench_runs.sqlite")
+squeeze_view.pick_top(3)
+squeeze_view.start("ensemble")
+squeeze_view"""),
     md("""## Scale out on Dask
 
 The same search runs on a Dask distributed cluster: pass `client=` (a `distributed.Client`, or a scheduler

@@ -110,6 +110,7 @@ def train_members(
     callbacks: Callable[[int], Sequence[Callback]] | None = None,
     stop_event: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    extra_config: Mapping[str, Any] | None = None,
 ) -> list[Member]:
     """Train one network per seed through ``fit`` (an ensemble of inits); optionally store each.
 
@@ -126,6 +127,8 @@ def train_members(
         ``callbacks(seed)`` -> the callbacks of that member's run (e.g. a fresh ``EMA``).
     stop_event : threading.Event, optional
         Stops the current run; members already trained are returned (the stopped one is left out).
+    extra_config : mapping, optional
+        More fields for each stored run's config (e.g. where a ``SnapshotEnsemble`` writes its snapshots).
     """
     config = config or TrainConfig()
     seeds = [check_int(s, "seeds", "train_members", low=0) for s in seeds]
@@ -158,6 +161,7 @@ def train_members(
                 **spec.knobs,
                 "model_spec": spec.to_dict(),
                 "weights": path,
+                **(extra_config or {}),
             }
             recorder = runs.recorder(f"{name} seed {seed}", record, seed=seed)
             cbs.append(recorder)

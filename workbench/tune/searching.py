@@ -37,6 +37,7 @@ from .trial import (
     _pruner,
     _quiet_optuna,
     _record,
+    _weights_dir,
     run_trial,
 )
 
@@ -156,6 +157,7 @@ def search(
     pruning: bool = False,
     on_trial: Callable[[TrialOutcome], None] | None = None,
     stop_event: threading.Event | None = None,
+    keep_weights: bool = True,
 ) -> SearchResult:
     """Run (or resume) a search until the study holds ``n_trials`` finished trials.
 
@@ -192,6 +194,10 @@ def search(
         Called in this process as each trial finishes (a view draws it).
     stop_event : threading.Event, optional
         Stop handing out new trials; the ones running finish.
+    keep_weights : bool
+        With a store: save each completed (or pruned) trial's weights to ``<store>-weights/<study_name>/
+        trial-<n>.pt``, its path in the trial's stored config, so ``workbench.squeeze.load_member`` reloads
+        it (a Dask cluster's workers must see that folder).
     """
     import optuna
 
@@ -228,7 +234,7 @@ def search(
             finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
             runner.ready()
             template = TrialTask(-1, {}, epochs, batch_size, seed, model, optimizer, url, study_name, pruning,
-                                 threads)
+                                 threads, _weights_dir(store, study_name) if keep_weights else None)
             todo = max(0, n_trials - finished)
             _run_trials(study, runner, todo, space, stop_event, on_trial, store, template)
             interrupted = set(study.user_attrs.get(_INTERRUPTED, ()))

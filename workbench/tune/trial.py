@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import traceback
 from contextlib import contextmanager
@@ -33,19 +34,27 @@ class ModelSpec:
     depth: int = 2
     seed: int = 0
 
+    def knobs(self) -> dict:
+        """The capacity knobs ``build_model`` gets for this kind."""
+        if self.kind == "linear":
+            return {}
+        if self.kind == "mlp":
+            return {"width": self.width, "depth": self.depth}
+        return {"channels": self.width, "depth": self.depth}
+
     def build(self, data: ImageDataset):
         from ..models import build_model
 
-        knobs = (
-            {}
-            if self.kind == "linear"
-            else (
-                {"width": self.width, "depth": self.depth}
-                if self.kind == "mlp"
-                else {"channels": self.width, "depth": self.depth}
-            )
-        )
-        return build_model(self.kind, data, seed=self.seed, **knobs)
+        return build_model(self.kind, data, seed=self.seed, **self.knobs())
+
+    def stored_spec(self, data: ImageDataset) -> dict:
+        """What rebuilds the network without the data (``workbench.squeeze.ModelSpec``'s dict form)."""
+        return {
+            "kind": self.kind,
+            "input_shape": [int(s) for s in data.input_shape],
+            "num_classes": int(data.num_classes),
+            "knobs": self.knobs(),
+        }
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class TrialTask:
     study_name: str | None = None
     pruning: bool = False
     threads: int = 1
+    weights_dir: str | None = None  # a completed (or pruned) trial's weights go to <weights_dir>/trial-<n>.pt
 
 
 @dataclass
@@ -86,6 +96,9 @@ class TrialOutcome:
     seconds: float = 0.0
     run_id: int | None = None
     worker: str = ""
+    # what retrains or reloads the trial (epochs, batch_size, optimizer, seed, model knobs, "model_spec" and
+    # the "weights" file, None when not kept); stored with the run
+    config: dict = field(default_factory=dict)
 
 
 def _pruner(on: bool):
@@ -183,6 +196,16 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
             seed=task.seed,
             optimizer=task.optimizer,
         )
+        outcome.config = {
+            "epochs": task.epochs,
+            "batch_size": task.batch_size,
+            "optimizer": task.optimizer,
+            "seed": task.seed,
+            "model": task.model.kind,
+            **task.model.knobs(),
+            "model_spec": task.model.stored_spec(train),
+            "weights": None,
+        }
         history = fit(model, train, val, config=config, callbacks=callbacks)
         snap = history.snapshot()
         outcome.steps, outcome.losses, outcome.lrs = snap.step.tolist(), snap.loss.tolist(), snap.lr.tolist()
@@ -199,10 +222,33 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
             outcome.value = float(acc) if math.isfinite(acc) else None
         else:
             outcome.reason = history.message or history.status
+        if task.weights_dir is not None and outcome.status in ("complete", "pruned"):
+            try:
+                outcome.config["weights"] = _save_weights(model, task)
+            except OSError as err:  # the trial's result stands; only its reload is lost
+                outcome.reason = f"{outcome.reason} (weights not saved: {err})".strip()
     except Exception as err:  # noqa: BLE001 (recorded as a failed trial; the search goes on)
         outcome.reason = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
     outcome.seconds = time.perf_counter() - t0
     return outcome
+
+
+def _save_weights(model, task: TrialTask) -> str:
+    """``torch.save`` the trial's state dict (on the CPU); ``load_member`` reads it with weights_only=True."""
+    import torch
+
+    path = os.path.join(task.weights_dir or ".", f"trial-{task.number}.pt")
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+    return path
+
+
+def _weights_dir(store: RunStore | None, study_name: str) -> str | None:
+    """``<store stem>-weights/<study name>/`` beside the store's file, made now (None without a store)."""
+    if store is None:
+        return None
+    folder = store.path.parent / f"{store.path.stem}-weights" / re.sub(r"[^\w.-]+", "_", study_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder.resolve())
 
 
 # -- a trial in the study ---------------------------------------------------------------------------------
@@ -253,7 +299,7 @@ def _record(
     if store is not None and outcome.steps:
         outcome.run_id = store.save(
             f"{study_name} #{outcome.number}",
-            {**outcome.params, "study": study_name, "trial": outcome.number},
+            {**outcome.config, **outcome.params, "study": study_name, "trial": outcome.number},
             outcome.steps,
             outcome.losses,
             outcome.lrs,
@@ -261,6 +307,7 @@ def _record(
             status={"complete": "finished", "pruned": "stopped"}.get(outcome.status, "failed"),
             message=outcome.reason.splitlines()[0] if outcome.reason else "",
             kind="trial",
+            seed=outcome.config.get("seed"),
         )
     trial.set_user_attr("reason", outcome.reason.splitlines()[0] if outcome.reason else "")
     trial.set_user_attr("seconds", outcome.seconds)

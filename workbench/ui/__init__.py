@@ -4,6 +4,7 @@ from ..background import BackgroundRun, Throttle
 from .app import App
 from .base import RunView
 from .checks import BatchViewer, ChecksPanel
+from .comparison_view import ComparisonView
 from .curves import LiveCurves
 from .databrowser import DataBrowser
 from .datastats import DataStats
@@ -18,12 +19,14 @@ from .probes_view import ProbesView
 from .recipe_panel import RecipePanel
 from .runs import RunsView
 from .search_view import SearchView
+from .squeeze_view import SqueezeView
 
 __all__ = [
     "App",
     "BackgroundRun",
     "BatchViewer",
     "ChecksPanel",
+    "ComparisonView",
     "DataBrowser",
     "DataStats",
     "DiagnosisView",
@@ -38,6 +41,7 @@ __all__ = [
     "RunView",
     "RunsView",
     "SearchView",
+    "SqueezeView",
     "Throttle",
     "TrainingPanel",
 ]
