@@ -1,4 +1,4 @@
-"""``export_html``: a widget as one standalone HTML file that opens offline, curves and tables as they are now.
+"""``export_html``: a widget as one standalone HTML file that opens offline, curves and tables as they are.
 
 ipywidgets' own ``embed_minimal_html`` writes the widget state but loads the widget manager, require.js and
 every custom widget's JavaScript from CDNs when the file is opened. Here the state comes from the same
@@ -48,7 +48,7 @@ def _nbextension_dirs() -> list[Path]:
 
 
 def widget_javascript(module: str) -> str:
-    """The JavaScript of widget module ``module`` (e.g. ``"bqplot"``) as a *named* AMD module, ready to inline.
+    """The JavaScript of widget module ``module`` (e.g. ``"bqplot"``) as a *named* AMD module, to inline.
 
     Raises
     ------
@@ -60,13 +60,15 @@ def widget_javascript(module: str) -> str:
     if path is None:
         raise FileNotFoundError(
             f"The widget module {module!r} has no JavaScript on this machine (looked for "
-            f"{', '.join(map(str, tried))}), so an offline HTML file cannot draw it. Install the Python package "
-            f"that provides {module!r} in this environment, or export a widget that does not use it."
+            f"{', '.join(map(str, tried))}), so an offline HTML file cannot draw it. Install the Python "
+            f"package that provides {module!r} in this environment, or export a widget that does not use it."
         )
     source = path.read_text(encoding="utf-8")
     named, n = _ANONYMOUS_DEFINE.subn(lambda m: f"{m.group(1)}define({json.dumps(module)},", source, count=1)
     if n != 1:
-        raise ValueError(f"{path} does not start with an AMD define(...): cannot inline widget module {module!r}.")
+        raise ValueError(
+            f"{path} does not start with an AMD define(...): cannot inline widget module {module!r}."
+        )
     return named
 
 
@@ -106,10 +108,16 @@ def export_html(widget: widgets.Widget, path: str | Path, *, title: str | None =
         )
     state = dependency_state([widget], drop_defaults=True)
     data = embed_data(views=[widget], state=state)
-    modules = sorted({s["model_module"] for s in state.values()} | {s["state"].get("_view_module", "")
-                                                                     for s in state.values()})
+    modules = sorted(
+        {s["model_module"] for s in state.values()}
+        | {s["state"].get("_view_module", "") for s in state.values()}
+    )
     custom = [m for m in modules if m and m not in _MANAGER_MODULES]
-    scripts = [_static("require.js"), *(widget_javascript(m) for m in custom), _static("html-manager-embed-amd.js")]
+    scripts = [
+        _static("require.js"),
+        *(widget_javascript(m) for m in custom),
+        _static("html-manager-embed-amd.js"),
+    ]
     state_json = json.dumps(data["manager_state"]).replace("</", "<\\/")
     views = "\n".join(
         '<script type="application/vnd.jupyter.widget-view+json">\n'
