@@ -8,6 +8,7 @@ from .databrowser import DataBrowser
 from .datastats import DataStats
 from .diagnosis_view import DiagnosisView
 from .doubtful import DoubtfulLabelsView
+from .export import export_html
 from .human import HumanBaseline
 from .lab import OverfitLab
 from .lr_range_view import LRRangeView
@@ -16,11 +17,14 @@ from .predictions import PredictionView
 from .probes_view import ProbesView
 from .runs import RunsView
 from .search_view import SearchView
+from .share import CopyButton
+from .trial_lines import TrialLines
 
 __all__ = [
     "BackgroundRun",
     "BatchViewer",
     "ChecksPanel",
+    "CopyButton",
     "DataBrowser",
     "DataStats",
     "DiagnosisView",
@@ -36,4 +40,6 @@ __all__ = [
     "SearchView",
     "Throttle",
     "TrainingPanel",
+    "TrialLines",
+    "export_html",
 ]
