@@ -122,15 +122,20 @@ def test_a_search_lists_trial_lines_and_opens_one_in_the_lab_which_reproduces_it
         space=SearchSpace(lr=(1e-3, 3e-2)),
         background=False,
     )
+    shown = []
+    sv.trial_lines.trial.observe(lambda change: shown.append(change["new"]), "value")
     sv.start()
     best = sv.result.best
     lines = sv.trial_lines
     assert len(lines.trial.options) == 2 and lines.trial.value == best.number
+    assert shown[-1] == best.number  # the best one follows the search as trials end
     assert lines.line.value == best.line and _button(lines.copy_button)["data-copy"] == best.line
     assert lines.open_button.disabled  # no lab linked
     other = next(o for o in sv.result.outcomes if o.number != best.number)
     lines.trial.value = other.number
     assert lines.line.value == other.line
+    lines.show(sv.result.outcomes)  # redrawn (e.g. by a later trial): the pick stays
+    assert lines.trial.value == other.number
 
     lab = OverfitLab(small, FAST, store=None, background=False)
     lines.link(lab)
@@ -162,3 +167,27 @@ def test_a_trial_without_a_line_says_why(digits, tmp_path):
         and "has no run line" in lines.note.value
         and "ModelSpec seed 4" in lines.note.value
     )
+
+
+def test_trial_lines_follow_the_best_trial_until_the_user_picks_one():
+    from workbench.tune import TrialOutcome
+    from workbench.ui import TrialLines
+
+    def outcome(number, acc):
+        line = LabSettings(lr=1e-3 * (number + 1)).to_line()
+        return TrialOutcome(
+            number, {"lr": 1e-3 * (number + 1), "weight_decay": 0.0}, "complete", acc, 1.0, "", line=line
+        )
+
+    a, b, c = outcome(0, 0.3), outcome(1, 0.8), outcome(2, 0.5)
+    view = TrialLines()
+    view.show([a])
+    assert view.trial.value == 0 and view.line.value == a.line
+    view.show([a, b])  # a better trial ended: it is selected
+    assert view.trial.value == 1 and view.line.value == b.line
+    view.trial.value = 0  # the user picks one: it stays through later redraws
+    view.show([a, b, c])
+    assert view.trial.value == 0 and view.line.value == a.line
+    assert [v for _, v in view.trial.options] == [1, 2, 0]  # best first
+    with pytest.raises(TypeError, match=r"'lab' parameter of TrialLines.link must be an OverfitLab"):
+        view.link("a lab")

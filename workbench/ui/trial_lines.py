@@ -42,7 +42,9 @@ class TrialLines(widgets.VBox):
         self.open_button.on_click(lambda _: self.open_in_lab())
         self.note = widgets.HTML("")
         self.note.add_class("wb-trial-line-note")
-        self.trial.observe(lambda _: self._show_selected(), "value")
+        self._chosen: int | None = None  # a trial the user picked (kept while it is listed)
+        self._listing = False
+        self.trial.observe(self._on_pick, "value")
         self.lab = None
         super().__init__(
             children=[
@@ -65,14 +67,23 @@ class TrialLines(widgets.VBox):
         self._show_selected()
 
     def show(self, outcomes: list[TrialOutcome]) -> None:
-        """List ``outcomes`` (completed ones best first, then the rest); keep the selection if it is still
-        there, else select the best."""
+        """List ``outcomes`` (completed ones best first, then the rest) and select the best, or the trial the
+        user picked if it is still listed."""
         order = ranked(outcomes)
         order += [o for o in outcomes if o not in order]
         self.outcomes = {o.number: o for o in order}
-        keep = self.trial.value if self.trial.value in self.outcomes else None
-        self.trial.options = [(_label(o), o.number) for o in order]
-        self.trial.value = keep if keep is not None else (order[0].number if order else None)
+        self._listing = True
+        try:
+            self.trial.options = [(_label(o), o.number) for o in order]
+            best = order[0].number if order else None
+            self.trial.value = self._chosen if self._chosen in self.outcomes else best
+        finally:
+            self._listing = False
+        self._show_selected()
+
+    def _on_pick(self, change: dict) -> None:
+        if not self._listing:
+            self._chosen = change["new"]
         self._show_selected()
 
     @property
