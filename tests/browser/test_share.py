@@ -80,6 +80,8 @@ def _opens_offline(browser, path: Path, shot: str) -> dict:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    failed: list[str] = []  # anything the page could not load (a font beside the file, a script...)
+    page.on("requestfailed", lambda r: failed.append(r.url[:120]))
     page.goto(path.as_uri())
     page.wait_for_function(  # a drawn line (some figures sit in tabs that are not shown)
         "() => [...document.querySelectorAll('.bqplot svg path.line')]"
@@ -95,6 +97,7 @@ def _opens_offline(browser, path: Path, shot: str) -> dict:
         "rows": page.locator("table tr").count(),
         "asked": asked,
         "errors": errors,
+        "failed": failed,
     }
     page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
     context.close()
@@ -129,7 +132,7 @@ def test_copy_buttons_and_save_html_in_jupyterlab(page, lab):
     (saved,) = set(lab.root.glob("overfitlab-*.html")) - before
     page.locator(".wb-overfit-lab .wb-status", has_text=saved.name).wait_for(timeout=30_000)
     drawn = _opens_offline(page.context.browser, saved, "share-saved-lab-offline.png")
-    assert not drawn["errors"], drawn["errors"]
+    assert not drawn["errors"] and not drawn["failed"] and not drawn["asked"], drawn
     assert drawn["paths"] and max(drawn["paths"]) > 100, drawn["paths"]  # the curves, drawn
     assert "Save HTML" in drawn["text"] and "finished" in drawn["text"]  # controls and status as they were
 
@@ -158,7 +161,7 @@ def test_an_exported_search_draws_offline(tmp_path, digits):
             drawn = _opens_offline(browser, path, "share-search-offline.png")
         finally:
             browser.close()
-    assert not drawn["errors"], drawn["errors"]
+    assert not drawn["errors"] and not drawn["failed"] and not drawn["asked"], drawn
     assert drawn["paths"] and min(drawn["paths"]) > 10, drawn["paths"]  # the best trials' curves
     assert drawn["rows"] >= 4  # the trial table: a header and three trials
     best = view.result.best

@@ -7,6 +7,7 @@ every custom widget's JavaScript from CDNs when the file is opened. Here the sta
 - require.js and the widget manager (``@jupyter-widgets/html-manager``'s ``embed-amd`` bundle, which
   defines ``@jupyter-widgets/base``, ``controls`` and ``output``) are vendored in ``workbench/ui/static``
   (see its README for versions and licences);
+- the buttons' icon fonts (Font Awesome's solid and regular faces) as data URLs;
 - each other widget module the state uses (``bqplot``, ``bqscales``) is read from the installed package's
   ``share/jupyter/nbextensions/<module>/index.js`` (an AMD module), named with the module's name so the
   manager's ``require([name])`` finds it before it would fall back to a CDN.
@@ -16,6 +17,7 @@ A module with no JavaScript on this machine is an error naming it, not a file th
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -70,6 +72,21 @@ def widget_javascript(module: str) -> str:
             f"{path} does not start with an AMD define(...): cannot inline widget module {module!r}."
         )
     return named
+
+
+def _icon_fonts() -> str:
+    """The buttons' icon fonts (Font Awesome's solid and regular faces) as data URLs. The bundle's own
+    ``@font-face`` rules point to files beside the page; these, later in the document, replace them."""
+    rules = []
+    for weight, name in ((900, "fa-solid-900.woff2"), (400, "fa-regular-400.woff2")):
+        data = base64.b64encode(
+            resources.files("workbench.ui").joinpath("static", name).read_bytes()
+        ).decode()
+        rules.append(
+            f'@font-face{{font-family:"Font Awesome 5 Free";font-style:normal;font-weight:{weight};'
+            f'font-display:block;src:url(data:font/woff2;base64,{data}) format("woff2")}}'
+        )
+    return "<style>" + "".join(rules) + "</style>"
 
 
 def _script(source: str) -> str:
@@ -131,7 +148,7 @@ def export_html(widget: widgets.Widget, path: str | Path, *, title: str | None =
         + "\n".join(_script(s) for s in scripts)
         + "\n</head>\n<body>\n"
         f'<script type="application/vnd.jupyter.widget-state+json">\n{state_json}\n</script>\n'
-        f"{views}\n</body>\n</html>\n"
+        f"{views}\n{_icon_fonts()}\n</body>\n</html>\n"
     )
     out = Path(path).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
