@@ -100,6 +100,19 @@ lab.wait()
 ema = lab.core.ema.history_.to_frame()
 print(f"val acc: live {lab.history.last('val_acc'):.3f}, EMA {ema.ema_val_acc.iloc[-1]:.3f}")"""),
     code("""lab.store.list()[["id", "name", "status", "final_train_acc", "final_val_acc"]].head(8)"""),
+    md("""## Share a run: one line, or one HTML file
+
+The **run line** under the buttons holds every setting and the seed (`wb1:model=mlp;width=64;...;seed=0`).
+**copy line** puts it on the clipboard; paste a line into the box and press **Use line** to set every
+control from it: on the same data and machine it trains the same curve. **Save HTML** writes the lab as it
+is now (curves, tables, controls) next to this notebook as one file that opens offline in any browser: the
+widget JavaScript is inside it, nothing is fetched when it is opened. In code: `lab.use_line(line)`,
+`lab.save_html(path)`, and `workbench.ui.export_html(widget, path)` for any other view."""),
+    code("""line = lab.run_line.value
+print(line)
+lab.use_line(line)  # the same settings back
+saved = lab.save_html("overfit_lab.html")
+print(f"{saved.name}: {saved.stat().st_size / 1e6:.1f} MB, opens offline")"""),
     md("""## What next
 
 The model can fit. Now give it data back (a bigger subset, the whole split), then regularise with the row

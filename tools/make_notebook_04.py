@@ -50,6 +50,19 @@ coarse_view"""),
     code("""coarse_view.start()
 coarse = coarse_view.wait()
 coarse.to_frame().head(6)"""),
+    md("""## Every trial is one run line
+
+Under the table, pick a trial: its **run line** is the overfit lab's line for it (model, LR, weight decay,
+optimizer, batch size, epochs, the seed, and the whole training split as the subset), with **copy line**.
+Pasted into the lab (**Use line**) on the same data it trains the trial's curve again;
+`coarse_view.trial_lines.link(lab)` adds **Open in lab**, which does that for you. A trial the lab cannot
+express (say, a model seed different from the training seed) shows why instead of a line."""),
+    code("""from workbench.lab import LabSettings
+from workbench.tune import trial_line
+
+best_line = trial_line(coarse.best)
+print(best_line)
+print(LabSettings.from_line(best_line).name())"""),
     md("""## Refine
 
 Shrink the LR range around the three best trials (and keep their weight decays), train longer (12 epochs

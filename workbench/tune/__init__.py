@@ -12,6 +12,7 @@ from .searching import (
     run_trial,
     search,
 )
+from .trial_line import trial_line, trial_settings
 
 __all__ = [
     "LRRangeResult",
@@ -27,4 +28,6 @@ __all__ = [
     "run_trial",
     "search",
     "suggest_lrs",
+    "trial_line",
+    "trial_settings",
 ]

@@ -99,6 +99,8 @@ class TrialOutcome:
     # what retrains or reloads the trial (epochs, batch_size, optimizer, seed, model knobs, "model_spec" and
     # the "weights" file, None when not kept); stored with the run
     config: dict = field(default_factory=dict)
+    line: str = ""  # the lab's run line for this trial ("wb1:..."); "" when the lab cannot express it
+    line_note: str = ""  # why there is no line
 
 
 def _pruner(on: bool):
@@ -178,11 +180,16 @@ def run_trial(task: TrialTask, train: ImageDataset, val: ImageDataset) -> TrialO
     """
     from ..train.config import TrainConfig
     from ..train.loop import fit
+    from .trial_line import trial_line
 
     t0 = time.perf_counter()
     outcome = TrialOutcome(
         task.number, dict(task.params), "fail", None, None, "", worker=f"pid {os.getpid()}"
     )
+    try:
+        outcome.line = trial_line(task, len(train))
+    except ValueError as err:
+        outcome.line_note = str(err)
     try:
         callbacks = (
             [_MedianPruning(task.storage_url, task.study_name)] if task.pruning and task.storage_url else []
@@ -268,6 +275,8 @@ def _outcome_from_trial(t, interrupted: bool = False) -> TrialOutcome:
         reason,
         seconds=t.user_attrs.get("seconds", 0.0),
         run_id=t.user_attrs.get("run_id"),
+        line=t.user_attrs.get("line", ""),
+        line_note=t.user_attrs.get("line_note", ""),
     )
 
 
@@ -315,6 +324,8 @@ def _record(
         trial.set_user_attr("val_loss", outcome.val_loss)
     if outcome.run_id is not None:
         trial.set_user_attr("run_id", outcome.run_id)
+    if outcome.line or outcome.line_note:
+        trial.set_user_attr("line" if outcome.line else "line_note", outcome.line or outcome.line_note)
     if pruning:
         for e in outcome.epochs:
             if math.isfinite(e.get("val_acc", math.nan)):

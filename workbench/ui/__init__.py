@@ -10,6 +10,7 @@ from .databrowser import DataBrowser
 from .datastats import DataStats
 from .diagnosis_view import DiagnosisView
 from .doubtful import DoubtfulLabelsView
+from .export import export_html
 from .human import HumanBaseline
 from .lab import OverfitLab
 from .lr_range_view import LRRangeView
@@ -19,7 +20,9 @@ from .probes_view import ProbesView
 from .recipe_panel import RecipePanel
 from .runs import RunsView
 from .search_view import SearchView
+from .share import CopyButton
 from .squeeze_view import SqueezeView
+from .trial_lines import TrialLines
 
 __all__ = [
     "App",
@@ -27,6 +30,7 @@ __all__ = [
     "BatchViewer",
     "ChecksPanel",
     "ComparisonView",
+    "CopyButton",
     "DataBrowser",
     "DataStats",
     "DiagnosisView",
@@ -44,4 +48,6 @@ __all__ = [
     "SqueezeView",
     "Throttle",
     "TrainingPanel",
+    "TrialLines",
+    "export_html",
 ]

@@ -10,6 +10,7 @@ views keep only what they draw:
 - ``start()`` → the subclass's ``_prepare_run(...)`` returns the work as ``target(stop_event)``
   (or ``None`` to refuse, having said why in the status); the work runs in a ``BackgroundRun``
   (a worker thread, or inline with ``background=False``: the path tests and scripts use);
+- ``save_html(path)``: the view as it is, as one offline HTML file (``export_html``);
 - ``stop()`` sets the stop event; ``wait(timeout)`` joins and returns ``_result()``;
 - the worker's last word: ``_on_finished(result)`` or ``_on_failed(run)``, then the buttons and
   ``running`` are put back. A broken view never hides the run's own outcome.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -109,6 +111,12 @@ class RunView(widgets.VBox):
         if self.run is not None:
             self.run.join(timeout)
         return self._result()
+
+    def save_html(self, path: str | Path, *, title: str | None = None) -> Path:
+        """This view as it is now, as one standalone HTML file that opens offline (``export_html``)."""
+        from .export import export_html
+
+        return export_html(self, path, title=title or f"workbench: {type(self).__name__} ({self.status})")
 
     def _set_status(self, text: str, error: bool = False, markup: str | None = None) -> None:
         """``status`` gets the plain line; ``status_html`` shows ``markup`` when given (already escaped)."""

@@ -45,6 +45,7 @@ from .plotting import config_diff
 from .predictions import PredictionView
 from .probes_view import ProbesView
 from .runs import RunsView
+from .share import share_row
 
 __all__ = ["OverfitLab"]
 
@@ -131,9 +132,8 @@ class OverfitLab(RunView):
             tooltip="every setting of this run: copy it to share; paste one and press Use line",
             layout=widgets.Layout(width="100%"),
         )
-        self.run_line.add_class("wb-run-line")
-        self.use_line_button = widgets.Button(description="Use line", icon="paste")
-        self.use_line_button.on_click(lambda _: self._use_line_clicked())
+        share = share_row(self, self.run_line, on_use=self._use_line_clicked)  # + copy and Save HTML
+        self.use_line_button, self.copy_button, self.save_html_button, share_box = share
         self.verdict_html = widgets.HTML("")
         self.verdict_html.add_class("wb-verdict")
 
@@ -185,7 +185,7 @@ class OverfitLab(RunView):
                 grid,
                 self.regularize,
                 widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
-                widgets.HBox([self.run_line, self.use_line_button], layout=widgets.Layout(width="100%")),
+                share_box,
                 self.status_html,
                 tab,
                 self.error_html,

@@ -15,6 +15,7 @@ from ..train.runs import DEFAULT_STORE, RunStore
 from ..tune.searching import ModelSpec, SearchResult, SearchSpace, TrialOutcome, ranked, refine, search
 from .base import RunView
 from .plotting import epoch_ticks, log_limits
+from .trial_lines import TrialLines
 
 __all__ = ["SearchView"]
 
@@ -145,6 +146,7 @@ class SearchView(RunView):
         )
         self.progress = widgets.IntProgress(value=0, min=0, max=n_trials, description="trials")
         self.table = widgets.HTML("")
+        self.trial_lines = TrialLines()  # the selected trial's run line; .link(lab) adds "Open in lab"
         self.refine_button = widgets.Button(description="Refine top 3", icon="search-plus", disabled=True)
         self.mode = widgets.Dropdown(
             options=["random", "grid"], value=mode, description="mode", layout=widgets.Layout(width="170px")
@@ -171,6 +173,7 @@ class SearchView(RunView):
                 self.status_html,
                 widgets.HBox([self.scatter_figure, self.curves_figure]),
                 self.table,
+                self.trial_lines,
                 self.error_html,
             ],
             **kwargs,
@@ -300,6 +303,7 @@ class SearchView(RunView):
             "<table class='wb-trials'><tr><th>trial</th><th>lr</th><th>wd</th><th>val acc</th><th>status</th>"
             f"<th>reason</th></tr>{rows}</table>"
         )
+        self.trial_lines.show(outcomes)
 
     def _on_finished(self, result: SearchResult) -> None:
         self.show(result)
