@@ -24,6 +24,9 @@ CHANGED = {  # a non-default value for every field
     "schedule": "inv_sqrt",
     "warmup_steps": 5,
     "patience": 4,
+    "weights": "pretrained/digits 0-4.pt",
+    "freeze_upto": "body.0",
+    "body_lr": 0.1,
 }
 
 

@@ -14,6 +14,7 @@ from ..models import INIT_SCHEMES, MODEL_KINDS, build_model, init_weights
 from ..train.config import TrainConfig
 from ..train.optimizers import OPTIMIZERS
 from ..train.schedules import SCHEDULES, schedule_preview
+from .transfer import check_transfer_fields, transfer_model, transfer_name
 
 __all__ = ["LIVE_SETTINGS", "LabSettings", "lr_preview", "prepare_run", "run_config"]
 
@@ -40,6 +41,9 @@ class LabSettings:
     schedule: str = "constant"  # the LR slider sets the schedule's peak
     warmup_steps: int = 0
     patience: int | None = None  # early stopping on val loss (restores the best epoch); None: off
+    weights: str | None = None  # a weights file to start from (the lab's model, a new head); None: scratch
+    freeze_upto: str | None = None  # freeze the layer groups up to this one ("body": all but the head)
+    body_lr: float = 1.0  # the body trains at lr * body_lr, the head at lr
 
     def __post_init__(self) -> None:
         w = "LabSettings"
@@ -59,6 +63,7 @@ class LabSettings:
         check_int(self.warmup_steps, "warmup_steps", w, low=0)
         if self.patience is not None:
             check_int(self.patience, "patience", w, low=1)
+        check_transfer_fields(self)
 
     def replace(self, **changes) -> LabSettings:
         return replace(self, **changes)
@@ -85,11 +90,18 @@ class LabSettings:
         warm = f" warmup {self.warmup_steps}" if self.warmup_steps else ""
         stop = f" patience {self.patience}" if self.patience is not None else ""
         lr = f"lr {self.lr:.0e}{sched}{warm}"
-        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}"
+        transfer = transfer_name(self)
+        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}{transfer}"
 
 
-def prepare_run(settings: LabSettings, train: ImageDataset) -> tuple[nn.Module, ImageDataset, TrainConfig]:
-    """The model (built and initialised from the seed), the training subset and the loop's config."""
+def prepare_run(
+    settings: LabSettings, train: ImageDataset, *, arch: str | nn.Module | None = None
+) -> tuple[nn.Module, ImageDataset, TrainConfig]:
+    """The model (built and initialised from the seed), the training subset and the loop's config.
+
+    With ``settings.weights`` (or ``arch``: a torchvision name or your module) the model is
+    ``from_pretrained`` (head new, sized from ``train``) and ``settings.freeze_upto`` is frozen; train it
+    with ``run_optimizer(model, settings, config)`` so the body gets its LR factor."""
     n = min(settings.subset, len(train))
     order = np.random.default_rng(settings.seed).permutation(len(train))[:n]
     part = train.subset(np.sort(order), name=f"{train.name}[{n}]")
@@ -100,7 +112,7 @@ def prepare_run(settings: LabSettings, train: ImageDataset) -> tuple[nn.Module, 
         knobs = {"channels": settings.width, "depth": settings.depth, "dropout": settings.dropout}
     model = build_model(settings.model, train, seed=settings.seed, **knobs)
     init_weights(model, settings.init, seed=settings.seed)
-    return model, part, run_config(settings, n)
+    return transfer_model(model, settings, train, arch), part, run_config(settings, n)
 
 
 def run_config(settings: LabSettings, n: int) -> TrainConfig:
