@@ -108,6 +108,7 @@ class OverfitLab(RunView):
             )
         s = settings or LabSettings()
         self.core = Lab(self.train_data, self.val_data, s, store=store, pretrained=pretrained)
+        s = self.core.settings  # with the weights file of ``pretrained``
         self.store = self.core.store
         self._init_run_controls(background=background, name="overfit-lab")
         self._last_settings: LabSettings | None = None

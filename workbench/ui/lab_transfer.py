@@ -87,19 +87,19 @@ class TransferRow(widgets.HBox):
         core, s = self.core, self.core.settings
         show = core.pretrained or s.freeze_upto is not None or s.body_lr != 1.0
         self.layout.display = None if show else "none"
-        if not show:
-            return
-        try:
-            choices = core.freeze_choices()
-        except ValueError as err:  # weights that do not fit the model: the lab's status says why
-            self.summary.value = f"<span style='color:#b00020'>{html.escape(str(err).splitlines()[0])}</span>"
-            return
-        options = [_NOTHING, *((g, g) for g in choices)]
-        options.append(("all but the head", "body"))
+        choices: tuple[str, ...] = ()
+        if show:
+            try:
+                choices = core.freeze_choices()
+            except ValueError as err:  # weights that do not fit the model: the lab's status says why
+                first = html.escape(str(err).splitlines()[0])
+                self.summary.value = f"<span style='color:#b00020'>{first}</span>"
+                return
+        options = [_NOTHING, *((g, g) for g in choices), ("all but the head", "body")]
         if [o[1] for o in self.freeze_upto.options] != [o[1] for o in options]:
             self.freeze_upto.options = options
-        self.freeze_upto.value = s.freeze_upto or ""
-        self.summary.value = _summary(choices, s.freeze_upto, s.body_lr, s.lr)
+        self.freeze_upto.value = s.freeze_upto or ""  # the core drops a group the model no longer has
+        self.summary.value = _summary(choices, s.freeze_upto, s.body_lr, s.lr) if show else ""
 
 
 def _summary(choices: tuple[str, ...], upto: str | None, body_lr: float, lr: float) -> str:
