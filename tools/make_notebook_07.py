@@ -118,6 +118,34 @@ curves.add_ghost(curves_at_10["scratch"], "scratch")
 curves.add_ghost(curves_at_10["frozen"], "frozen")
 curves.update(curves_at_10["fine-tune"], force=True)
 curves"""),
+    md("""## In the lab: freeze up to, and the body's LR
+
+The overfit lab starts from the same file: `OverfitLab(..., pretrained="mnist04.pt")` builds its own
+model (`model="cnn", width=8, depth=2` is the pretrained network), loads the weights and puts a new head
+on it. A transfer row then shows the weights file, **freeze up to** (the model's layer groups) and the
+**body LR** factor (the head trains at the LR slider's value, the body at that times the factor; the
+slider keeps the ratio). The run line carries all three, the file's path included: pasted into
+another lab, it starts the same run."""),
+    code("""from workbench.lab import LabSettings
+from workbench.ui import OverfitLab
+
+settings = LabSettings(
+    model="cnn", width=8, depth=2, subset=50, epochs=40, lr=3e-3, freeze_upto="body.0", body_lr=0.3
+)
+lab = OverfitLab((few, watch), settings, pretrained="mnist04.pt")
+lab"""),
+    code("""lab.start()
+lab.wait()
+print(lab.run_line.value)
+[(g["name"], g["lr"]) for g in lab.core.optimizer.param_groups]  # head first; body.0 frozen: not there"""),
+    md("""Freeze the whole body (a frozen feature extractor) and the lab's LR range test sweeps the head
+alone; its choice goes to the lab's LR slider."""),
+    code("""lab.transfer_row.freeze_upto.value = "body"
+sweep = lab.lr_range_view(num_iter=60, start_lr=1e-5, end_lr=1.0)
+sweep.start()
+sweep.wait()
+print(sweep.result.summary())
+sweep"""),
     md("""## The batch a pretrained torchvision network sees
 
 `from_pretrained` puts an `InputAdapter` in front of the network: the gray channel repeated to RGB, a

@@ -27,6 +27,9 @@ CHANGED = {  # a non-default value for every field
     "augment": "shift:3,affine:15/scale=0.2",
     "input_size": 6,
     "ema": 0.95,
+    "weights": "pretrained/digits 0-4.pt",
+    "freeze_upto": "body.0",
+    "body_lr": 0.1,
 }
 
 

@@ -11,6 +11,10 @@ its group (``env://``) and trains as that rank (``world_size`` is then torchrun'
 
     torchrun --nnodes=2 --nproc_per_node=2 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 train.py
 
+Per-group LRs and frozen layers (transfer learning) work the same: ``optimizer=lambda model:
+transfer_optimizer(model, config, body_lr_factor=0.1)`` is called in every process on its own model,
+before the DDP wrap, so frozen parameters stay out of the gradient all-reduce and do not move.
+
 A rank that fails stops the others (torch's process context terminates them) and ``fit_ddp`` raises
 ``DistributedError`` with that rank's message; collectives time out after ``timeout_s``, so nothing hangs.
 """
@@ -56,7 +60,9 @@ class DistributedError(RuntimeError):
 class DDPResult:
     """``history`` (rank 0's, with the epoch metrics agreed by every rank) and ``model`` (the trained
     weights, on the CPU). ``lr`` and ``global_batch`` are what the run used; ``seconds`` is rank 0's
-    training time (building the model and ``fit``, not starting the processes)."""
+    training time (building the model and ``fit``, not starting the processes). ``group_lrs``: the LR of
+    each of rank 0's optimizer parameter groups at the start (with ``optimizer=``: head first for
+    ``transfer_optimizer``; else the one LR)."""
 
     history: History
     model: nn.Module
@@ -65,6 +71,7 @@ class DDPResult:
     lr: float
     global_batch: int
     seconds: float
+    group_lrs: tuple[float, ...] = ()
 
 
 def linear_scaling(config: TrainConfig, world_size: int, steps_per_epoch: int) -> TrainConfig:
@@ -107,6 +114,7 @@ def fit_ddp(
     world_size: int = 2,
     backend: str | None = None,
     loss_fn: Callable | None = None,
+    optimizer: Callable[[nn.Module], torch.optim.Optimizer | list[dict]] | None = None,
     scale_lr: bool = False,
     history: History | None = None,
     stop_event: threading.Event | None = None,
@@ -128,8 +136,14 @@ def fit_ddp(
         Processes to start (ignored under torchrun, which sets it).
     backend : {"gloo", "nccl"}, optional
         Default: NCCL when there is a GPU for every rank, else gloo.
+    optimizer : callable, optional
+        ``optimizer(model)`` returns the optimizer of a rank, over that rank's model (``lambda m:
+        transfer_optimizer(m, config, body_lr_factor=0.1)``), or its parameter groups (``lambda m:
+        param_groups(m, config.lr)``) for ``config.optimizer``. Called in every process before the DDP wrap:
+        it may freeze layers too. Default: ``config.optimizer`` over every parameter.
     scale_lr : bool
-        Apply the linear scaling rule (``linear_scaling``); the history's message says so.
+        Apply the linear scaling rule (``linear_scaling``); the history's message says so. With
+        ``optimizer``, every group's LR is multiplied by ``world_size`` (the ratios stay).
     history : History, optional
         Rank 0's steps and epochs arrive here while the run trains (give it to a live view).
     stop_event : threading.Event, optional
@@ -151,6 +165,12 @@ def fit_ddp(
             f"Got {type(make_model).__name__} "
             "instead."
         )
+    if optimizer is not None and (not callable(optimizer) or isinstance(optimizer, torch.optim.Optimizer)):
+        raise TypeError(
+            "The 'optimizer' parameter of fit_ddp must be a function model -> optimizer (every process "
+            "builds its own over its own model), e.g. lambda model: transfer_optimizer(model, config). Got "
+            f"{type(optimizer).__name__} instead."
+        )
     timeout_s = check_real(timeout_s, "timeout_s", "fit_ddp", low=1.0)
     torchrun = _under_torchrun()
     world_size = (
@@ -160,16 +180,29 @@ def fit_ddp(
     )
     n = len(train)  # type: ignore[arg-type]  # map-style datasets have __len__; the stub does not
     steps_per_epoch = math.ceil(math.ceil(n / world_size) / config.batch_size)
-    note = ""
+    note, lr_factor = "", 1.0
     if scale_lr:
         scaled = linear_scaling(config, world_size, steps_per_epoch)
-        note = (
-            f"linear LR scaling: lr {config.lr:.3g} x {world_size} ranks = {scaled.lr:.3g} for a global "
-            f"batch of {world_size * config.batch_size}, warmup {scaled.warmup_steps} steps. "
+        what = (
+            f"lr {config.lr:.3g} x {world_size} ranks = {scaled.lr:.3g}"
+            if optimizer is None
+            else f"every parameter group's LR x {world_size} ranks"
         )
-        config = scaled
+        note = (
+            f"linear LR scaling: {what} for a global batch of {world_size * config.batch_size}, warmup "
+            f"{scaled.warmup_steps} steps. "
+        )
+        config, lr_factor = scaled, float(world_size) if optimizer is not None else 1.0
     backend = _backend(backend, world_size, config.device)
-    job = {"make_model": make_model, "train": train, "val": val, "config": config, "loss_fn": loss_fn}
+    job = {
+        "make_model": make_model,
+        "train": train,
+        "val": val,
+        "config": config,
+        "loss_fn": loss_fn,
+        "optimizer": optimizer,
+        "lr_factor": lr_factor,
+    }
     history = history if history is not None else History()
     if torchrun:
         return _as_torchrun_rank(job, backend, timeout_s, history, note, world_size)
@@ -201,12 +234,13 @@ def fit_ddp(
             spawned_rank, args=args, nprocs=world_size, join=False, start_method="spawn"
         )
         end = _follow(procs, events, stop, stop_event, history)
-        status, message, best, stopped, seconds = end
+        status, message, best, stopped, seconds, lrs = end
         history.best_epoch, history.stopped_epoch = best, stopped
         history.set_status(status, note + message)
         model = make_model()
         model.load_state_dict(torch.load(out_path, weights_only=True, map_location="cpu"))
-    return DDPResult(history, model, world_size, backend, config.lr, world_size * config.batch_size, seconds)
+    global_batch = world_size * config.batch_size
+    return DDPResult(history, model, world_size, backend, config.lr, global_batch, seconds, lrs)
 
 
 def _follow(procs, events, stop, stop_event, history: History) -> tuple:
@@ -271,8 +305,9 @@ def _as_torchrun_rank(
         dist.init_process_group(backend, init_method="env://", timeout=timedelta(seconds=timeout_s))
     local_rank = int(os.environ["LOCAL_RANK"])
     started = time.perf_counter()
-    rank_history, model = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
+    rank_history, model, lrs = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
     seconds = time.perf_counter() - started
     rank_history.set_status(rank_history.status, note + rank_history.message)
     config = job["config"]
-    return DDPResult(rank_history, model.cpu(), world, backend, config.lr, world * config.batch_size, seconds)
+    global_batch = world * config.batch_size
+    return DDPResult(rank_history, model.cpu(), world, backend, config.lr, global_batch, seconds, lrs)

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..train.callbacks import Callback, FitState, StopTraining
 from ..train.loop import fit
+from ..train.optimizers import make_optimizer
 from ..train.sharding import unwrap
 from ..train.steplog import Diverged
 
@@ -90,19 +91,59 @@ def rank_device(backend: str, local_rank: int, config_device: str) -> torch.devi
     return torch.device("cpu") if config_device == "auto" else torch.device(config_device)
 
 
+def rank_optimizer(job: dict, model: nn.Module, config: Any) -> torch.optim.Optimizer | None:
+    """This rank's optimizer from ``fit_ddp(..., optimizer=make)``: ``make(model)`` returns an optimizer over
+    ``model``'s parameters, or parameter groups (dicts) for ``config.optimizer``. Called before the DDP
+    wrap, so parameters it freezes are left out of DDP's gradient all-reduce. With ``scale_lr`` every
+    group's LR is multiplied by the world size (the ratios stay)."""
+    make = job.get("optimizer")
+    if make is None:
+        return None
+    made = make(model)
+    if isinstance(made, (list, tuple)) and made and all(isinstance(g, dict) for g in made):
+        made = make_optimizer(config.optimizer, made, config.lr, config.weight_decay, config.momentum)
+    if not isinstance(made, torch.optim.Optimizer):
+        raise TypeError(
+            "The 'optimizer' function of fit_ddp must return a torch.optim.Optimizer over the model it is "
+            f"given, or a list of parameter-group dicts (param_groups(model, lr)). Got {type(made).__name__} "
+            "instead."
+        )
+    own = {id(p) for p in model.parameters()}
+    if not all(id(p) in own for g in made.param_groups for p in g["params"]):
+        raise ValueError(
+            "The optimizer returned by fit_ddp's 'optimizer' function holds parameters of another model: "
+            "build it over the model it receives (lambda model: transfer_optimizer(model, config)), not a "
+            "model of the notebook process."
+        )
+    for g in made.param_groups:
+        g["lr"] *= job.get("lr_factor", 1.0)
+    return made
+
+
 def run_rank(job: dict, rank: int, local_rank: int, backend: str, queue: Any, stop_event: Any) -> tuple:
-    """Train this rank's part; returns (history, the unwrapped model). The process group is up."""
+    """Train this rank's part; returns (history, the unwrapped model, the optimizer's group LRs at the
+    start). The process group is up."""
     device = rank_device(backend, local_rank, job["config"].device)
     config = job["config"].replace(device=str(device))
     model: nn.Module = job["make_model"]().to(device)
+    optimizer = rank_optimizer(job, model, config)
+    lrs = tuple(float(g["lr"]) for g in optimizer.param_groups) if optimizer is not None else (config.lr,)
     ddp = nn.parallel.DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None
     )
     callbacks: list[Callback] = [_Agree(stop_event)]
     if rank == 0 and queue is not None:
         callbacks.append(_Stream(queue))
-    history = fit(ddp, job["train"], job["val"], config=config, loss_fn=job["loss_fn"], callbacks=callbacks)
-    return history, unwrap(ddp)
+    history = fit(
+        ddp,
+        job["train"],
+        job["val"],
+        config=config,
+        optimizer=optimizer,
+        loss_fn=job["loss_fn"],
+        callbacks=callbacks,
+    )
+    return history, unwrap(ddp), lrs
 
 
 def spawned_rank(
@@ -129,11 +170,11 @@ def spawned_rank(
     )
     try:
         started = time.perf_counter()
-        history, model = run_rank(job, rank, rank, backend, queue, stop_event)
+        history, model, lrs = run_rank(job, rank, rank, backend, queue, stop_event)
         seconds = time.perf_counter() - started  # training only: the process start is not in it
         if rank == 0:
             torch.save(model.state_dict(), out_path)
-            end = (history.status, history.message, history.best_epoch, history.stopped_epoch, seconds)
+            end = (history.status, history.message, history.best_epoch, history.stopped_epoch, seconds, lrs)
             queue.put(("end", *end))
     finally:
         dist.destroy_process_group()

@@ -9,6 +9,10 @@ button ``prepare``s the work. A script or a test drives the same object without 
 
 The loop owns the LR: ``set_lr`` (a slider drag) goes through a ``LiveLR`` that ``fit`` applies in its
 own thread before the next step; nothing here writes into the optimizer's ``param_groups``.
+
+Transfer: ``Lab(..., pretrained="w.pt")`` starts every run from a weights file (``settings.weights``), and
+``update(freeze_upto="body.0", body_lr=0.1)`` freezes the lower groups and slows the body; the optimizer
+is then ``transfer_optimizer``'s, head first, so a live LR change moves the head and keeps the ratio.
 """
 
 from __future__ import annotations
@@ -30,7 +34,16 @@ from ..train.history import History
 from ..train.loop import fit
 from ..train.optimizers import LiveLR
 from ..train.runs import DEFAULT_STORE, RunStore
+from ..tune.lr_range import LRRangeResult, lr_range_test
 from .settings import LIVE_SETTINGS, LabSettings, lr_preview, prepare_run
+from .transfer import (
+    ARCH_SETTINGS,
+    freeze_choices,
+    pretrained_source,
+    resolve_freeze,
+    run_optimizer,
+    trainable_groups,
+)
 
 __all__ = ["Lab"]
 
@@ -55,6 +68,11 @@ class Lab:
     settings : LabSettings, optional
     store : path, RunStore or None
         Where runs are written (default ``workbench_runs.sqlite`` in the working directory; None: nowhere).
+    pretrained : path, nn.Module or (arch, path), optional
+        Start every run from pretrained weights, a new head sized from ``train`` (``from_pretrained``): a
+        weights file saved from the lab's own model (it becomes ``settings.weights``, so the run line
+        carries it), your module with its weights, or ``(arch, path)`` with ``arch`` a torchvision name
+        (``PRETRAINED``) or a module. A module cannot travel in a run line: save its weights to a file.
     """
 
     def __init__(
@@ -64,6 +82,7 @@ class Lab:
         settings: LabSettings | None = None,
         *,
         store: str | Path | RunStore | None = DEFAULT_STORE,
+        pretrained=None,
     ) -> None:
         if not isinstance(train, ImageDataset):
             raise TypeError(
@@ -76,7 +95,12 @@ class Lab:
             )
         self.train, self.val = train, val
         self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
+        self.arch, weights = pretrained_source(pretrained)
         self._settings = settings or LabSettings()
+        self._groups: tuple[tuple, tuple[str, ...]] | None = None  # (what shapes them, freeze choices)
+        if weights is not None:
+            self._settings = self._settings.replace(weights=weights)
+        self._settings = self._check_transfer(self._settings, {"weights", "freeze_upto"})
         self.history = History()
         self.model: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None  # the running one, once the loop has built it
@@ -98,8 +122,12 @@ class Lab:
         """Change settings. Returns what that means for a run in progress: ``"idle"`` (none is running),
         ``"live"`` (only the LR changed: the run trains on with it from its next step), ``"length"`` (only
         the number of epochs: it applies to the next run) or ``"restart"`` (the run must start again)."""
+        if isinstance(changes.get("freeze_upto"), int) and not isinstance(changes["freeze_upto"], bool):
+            choices = self.freeze_choices(self._settings.replace(**{**changes, "freeze_upto": None}))
+            changes["freeze_upto"] = resolve_freeze(changes["freeze_upto"], choices)
         new = self._settings.replace(**changes)  # validated here: a bad value raises before anything changes
         changed = {k for k, v in new.to_dict().items() if self._settings.to_dict()[k] != v}
+        new = self._check_transfer(new, changed)
         self._settings = new
         if not self.running or not changed:
             return "idle"
@@ -112,6 +140,42 @@ class Lab:
         if changed == {"epochs"}:
             return "length"
         return "restart"
+
+    @property
+    def pretrained(self) -> bool:
+        """Whether runs start from pretrained weights (a weights file, or the module the lab was given)."""
+        return self.arch is not None or self._settings.weights is not None
+
+    def freeze_choices(self, settings: LabSettings | None = None) -> tuple[str, ...]:
+        """The layer groups ``freeze_upto`` may name: those of the model a run with ``settings`` (default:
+        the current ones) builds, input first, the head left out. Building it reads the weights file."""
+        s = settings or self._settings
+        key = (id(self.arch), *(getattr(s, k) for k in ARCH_SETTINGS))
+        if self._groups is None or self._groups[0] != key:
+            try:
+                model, _, _ = prepare_run(s.replace(freeze_upto=None, subset=1), self.train, arch=self.arch)
+            except FileNotFoundError as err:  # an OSError: the views catch ValueError for a bad setting
+                raise ValueError(str(err)) from err
+            self._groups = (key, freeze_choices(model))
+        return self._groups[1]
+
+    def _check_transfer(self, new: LabSettings, changed: set[str]) -> LabSettings:
+        """Read the weights and check ``freeze_upto`` against the new model's groups; a group the new
+        model lacks (its depth changed) is no longer frozen, unless it was asked for just now (an error)."""
+        if not (changed & {*ARCH_SETTINGS, "freeze_upto"}) or not (
+            self.arch is not None or new.weights is not None or new.freeze_upto is not None
+        ):
+            return new
+        choices = self.freeze_choices(new)
+        if new.freeze_upto is None or new.freeze_upto in (*choices, "body"):
+            return new
+        if "freeze_upto" in changed:
+            raise ValueError(
+                f"The 'freeze_upto' parameter of Lab.update must be one of the model's layer groups "
+                f"{', '.join(map(repr, choices))} or 'body' (all but the head). Got {new.freeze_upto!r} "
+                "instead."
+            )
+        return new.replace(freeze_upto=None)
 
     def set_lr(self, lr: float) -> str:
         """The LR from the next step (or for the next run): ``update(lr=lr)``."""
@@ -128,8 +192,9 @@ class Lab:
         """Build the run from the settings and return it as ``target(stop_event)`` (a view runs it in its
         own worker); the model, history and ``LiveLR`` are in place before it starts."""
         settings = self._settings
-        run = prepare_run(settings, self.train, self.val)  # val resized with the input, if it is
+        run = prepare_run(settings, self.train, self.val, arch=self.arch)  # val resized with the input
         model, part, config, val = run.model, run.train, run.config, run.val
+        optimizer = run_optimizer(model, settings, config)  # None: fit builds config.optimizer
         if val is None and config.patience is not None:  # early stopping watches the training loss
             config = config.replace(monitor="train_loss")
         self.model, self.history, self.optimizer = model, History(), None
@@ -153,6 +218,7 @@ class Lab:
                 part,
                 val,
                 config=config,
+                optimizer=optimizer,
                 callbacks=cbs,
                 stop_event=stop_event,
                 history=history,
@@ -160,6 +226,28 @@ class Lab:
             )
 
         return target
+
+    def range_test_args(self) -> dict[str, Any]:
+        """What ``lr_range_test`` needs to sweep the LR of a run with the current settings: a fresh model
+        (frozen as the run would be), the training subset, and ``train_only`` = the groups that train, with
+        the run's optimizer (its body-LR ratio kept). With the whole body frozen, the head alone."""
+        s = self._settings
+        model, part, config = prepare_run(s, self.train, arch=self.arch)
+        optimizer = run_optimizer(model, s, config)
+        return {
+            "model": model,
+            "data": part,
+            "optimizer": optimizer if optimizer is not None else s.optimizer,
+            "weight_decay": s.weight_decay,
+            "batch_size": config.batch_size,
+            "seed": s.seed,
+            "train_only": trainable_groups(model) if s.freeze_upto is not None else None,
+        }
+
+    def lr_range_test(self, **kwargs: Any) -> LRRangeResult:
+        """``lr_range_test`` for a run with the current settings (``range_test_args``; ``kwargs`` such as
+        ``num_iter`` or ``end_lr`` are passed on): the LR it recommends is the head's, as ``set_lr`` takes."""
+        return lr_range_test(**{**self.range_test_args(), **kwargs})
 
     def start(
         self,

@@ -18,6 +18,7 @@ from ..train.config import TrainConfig
 from ..train.optimizers import OPTIMIZERS
 from ..train.schedules import SCHEDULES, schedule_preview
 from .regularize import augmentation_from_text, augmentation_text, regularized_run
+from .transfer import check_transfer_fields, transfer_model, transfer_name
 
 __all__ = ["LIVE_SETTINGS", "LabSettings", "PreparedRun", "lr_preview", "prepare_run", "run_config"]
 
@@ -47,6 +48,9 @@ class LabSettings:
     augment: str = ""  # training augmentation, e.g. "shift:2,rotate:10" (see lab.regularize); "": off
     input_size: int | None = None  # resize every split to this side (the model follows); None: native
     ema: float | None = None  # decay of an EMA of the weights scored beside them, e.g. 0.99; None: off
+    weights: str | None = None  # a weights file to start from (the lab's model, a new head); None: scratch
+    freeze_upto: str | None = None  # freeze the layer groups up to this one ("body": all but the head)
+    body_lr: float = 1.0  # the body trains at lr * body_lr, the head at lr
 
     def __post_init__(self) -> None:
         w = "LabSettings"
@@ -71,6 +75,7 @@ class LabSettings:
             check_int(self.input_size, "input_size", w, low=2, high=1024)
         if self.ema is not None:
             check_real(self.ema, "ema", w, low=0.0, high=0.9999, low_open=True)
+        check_transfer_fields(self)
 
     def replace(self, **changes) -> LabSettings:
         return replace(self, **changes)
@@ -100,7 +105,8 @@ class LabSettings:
         reg = f" aug {self.augment}" if self.augment else ""
         reg += f" @{self.input_size}px" if self.input_size else ""
         reg += f" ema {self.ema:g}" if self.ema is not None else ""
-        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}{reg}"
+        transfer = transfer_name(self)
+        return f"{self.model}{cap} {self.optimizer} {lr} {self.init} n={self.subset}{stop}{reg}{transfer}"
 
 
 @dataclass(frozen=True)
@@ -126,10 +132,20 @@ class PreparedRun:
         return next((c for c in self.callbacks if isinstance(c, EMA)), None)
 
 
-def prepare_run(settings: LabSettings, train: ImageDataset, val: ImageDataset | None = None) -> PreparedRun:
+def prepare_run(
+    settings: LabSettings,
+    train: ImageDataset,
+    val: ImageDataset | None = None,
+    *,
+    arch: str | nn.Module | None = None,
+) -> PreparedRun:
     """The model (built and initialised from the seed, sized for ``input_size``), the training subset
     (resized, then augmented on the fly: the training data only), val resized like it, the loop's config
-    and the EMA callback (scoring the averaged weights on val)."""
+    and the EMA callback (scoring the averaged weights on val).
+
+    With ``settings.weights`` (or ``arch``: a torchvision name or your module) the model is
+    ``from_pretrained`` (head new, sized from the data) and ``settings.freeze_upto`` is frozen; train it
+    with ``run_optimizer(model, settings, config)`` so the body gets its LR factor."""
     n = min(settings.subset, len(train))
     order = np.random.default_rng(settings.seed).permutation(len(train))[:n]
     part = train.subset(np.sort(order), name=f"{train.name}[{n}]")
@@ -144,6 +160,7 @@ def prepare_run(settings: LabSettings, train: ImageDataset, val: ImageDataset | 
     sized = train if settings.input_size is None else part  # the model follows the resized shape
     model = build_model(settings.model, sized, seed=settings.seed, **knobs)
     init_weights(model, settings.init, seed=settings.seed)
+    model = transfer_model(model, settings, sized, arch)
     return PreparedRun(model, part, run_config(settings, n), val, tuple(callbacks))
 
 

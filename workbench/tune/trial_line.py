@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lab.settings import LabSettings
-
 if TYPE_CHECKING:
+    from ..lab.settings import LabSettings
     from .trial import TrialOutcome, TrialTask
 
 __all__ = ["trial_line", "trial_settings"]
@@ -32,6 +31,9 @@ def trial_settings(task: TrialTask, n_train: int) -> LabSettings:
     ValueError
         When the trial has a setting the lab cannot express; the message names it and what to do.
     """
+    # imported here: the lab uses the squeeze package (EMA), which builds ensembles from searches (tune)
+    from ..lab.settings import LabSettings
+
     spec = task.model
     if spec.seed != task.seed:
         raise ValueError(

@@ -39,8 +39,10 @@ from .curves import LiveCurves
 from .diagnosis_view import DiagnosisView
 from .ema_lines import EMALines
 from .lab_callbacks import ProbeBudget, Verdicts
-from .lab_controls import control_value, make_controls, setting_value
+from .lab_controls import control_value, make_controls, offer_value, setting_value
 from .lab_regularize import REGULARIZE_KEYS, RegularizeRow, regularize_controls
+from .lab_transfer import TransferRow
+from .lr_range_view import LRRangeView
 from .plotting import config_diff
 from .predictions import PredictionView
 from .probes_view import ProbesView
@@ -78,6 +80,9 @@ class OverfitLab(RunView):
         Drawn as a line on the accuracy curve; a ``HumanBaseline`` widget is followed live.
     background : bool
         Train in a worker thread (default) or inline (tests).
+    pretrained : path, nn.Module or (arch, path), optional
+        Start every run from pretrained weights (``workbench.lab.Lab``); a transfer row then offers
+        "freeze up to" a layer group and the body's LR factor.
     """
 
     busy_text = "already training: press Stop first"
@@ -90,6 +95,7 @@ class OverfitLab(RunView):
         store: str | Path | RunStore | None = DEFAULT_STORE,
         human_accuracy=None,
         background: bool = True,
+        pretrained=None,
         **kwargs,
     ) -> None:
         if isinstance(data, DataSplits):
@@ -102,7 +108,8 @@ class OverfitLab(RunView):
                 f"ImageDatasets. Got {type(data).__name__} instead."
             )
         s = settings or LabSettings()
-        self.core = Lab(self.train_data, self.val_data, s, store=store)
+        self.core = Lab(self.train_data, self.val_data, s, store=store, pretrained=pretrained)
+        s = self.core.settings  # with the weights file of ``pretrained``
         self.store = self.core.store
         self._init_run_controls(background=background, name="overfit-lab")
         self._last_settings: LabSettings | None = None
@@ -110,6 +117,9 @@ class OverfitLab(RunView):
 
         # -- controls ----------------------------------------------------------------------------------------
         self._controls = {**make_controls(s, len(self.train_data)), **regularize_controls(s, self.train_data)}
+        grid_controls = [w for k, w in self._controls.items() if k not in REGULARIZE_KEYS]
+        self.transfer_row = TransferRow(self.core)
+        self._controls.update(self.transfer_row.controls)  # weights, freeze_upto, body_lr, wired alike
         c = self._controls
         self.lr, self.optimizer, self.init, self.model_kind = c["lr"], c["optimizer"], c["init"], c["model"]
         self.width, self.depth, self.seed, self.subset = c["width"], c["depth"], c["seed"], c["subset"]
@@ -154,7 +164,7 @@ class OverfitLab(RunView):
 
         self.regularize = RegularizeRow(c, self.train_data)  # its knobs and the augmentation preview
         grid = widgets.GridBox(
-            [w for k, w in c.items() if k not in REGULARIZE_KEYS],
+            grid_controls,
             layout=widgets.Layout(grid_template_columns="repeat(3, 330px)", grid_gap="2px 8px"),
         )
         self.predictions.wiggle_figure.layout = widgets.Layout(width="50%", min_width="320px", height="260px")
@@ -184,6 +194,7 @@ class OverfitLab(RunView):
             children=[
                 grid,
                 self.regularize,
+                self.transfer_row,
                 widgets.HBox([self.run_button, self.stop_button, self.reset_button]),
                 share_box,
                 self.status_html,
@@ -217,6 +228,7 @@ class OverfitLab(RunView):
         except (ValueError, TypeError) as err:
             self._set_status(f"cannot use {key}={value!r}: {err}", error=True)
             return
+        self.transfer_row.refresh()  # the model's groups, a freeze its new depth lacks dropped
         if what == "live":
             self._set_status(f"training: LR now {value:.1e} (from the next step)")
         elif what == "restart":
@@ -234,21 +246,23 @@ class OverfitLab(RunView):
             for key, w in self._controls.items():
                 value = control_value(key, getattr(settings, key))
                 if hasattr(w, "options"):  # a choice the control does not offer yet: add it (e.g. subset 100)
-                    _offer(w, value)
+                    offer_value(w, value)
                 w.value = value
                 if setting_value(key, w.value) != getattr(settings, key):
                     raise ValueError(
                         f"The run line's {key}={getattr(settings, key)!r} is outside what this lab's control "
                         f"allows ({w.value!r} is as far as it goes on this data)."
                     )
+            what = self.core.update(**settings.to_dict())  # reads a weights file: may refuse the line
         except (ValueError, traitlets.TraitError):
             for key, w in self._controls.items():  # put the controls back as they were
                 w.value = control_value(key, getattr(self.core.settings, key))
             raise
         finally:
             self._applying = False
-        if self.core.update(**settings.to_dict()) == "restart":
+        if what == "restart":
             self.restart()
+        self.transfer_row.refresh()
         self.run_line.value = settings.to_line()
         self._show_schedule()
         return settings
@@ -332,6 +346,11 @@ class OverfitLab(RunView):
         run trains on with it from its next step, like a drag of the slider."""
         self.lr.value = float(lr)
 
+    def lr_range_view(self, **kwargs) -> LRRangeView:
+        """An ``LRRangeView`` for a run with the current settings, its choice handed to the LR slider: it
+        sweeps the groups that train (the head alone when the body is frozen), at the run's LR ratios."""
+        return LRRangeView(lab=self, **{**self.core.range_test_args(), **kwargs})
+
     def reset(self) -> None:
         """Stop, and clear the comparison (faded runs) and the current curves."""
         self.stop(wait=True)
@@ -383,18 +402,3 @@ class OverfitLab(RunView):
         self.verdict_html.value = (
             f"<b style='color:{color}'>{html.escape(top.kind)}</b>: {html.escape(top.message)}{more}"
         )
-
-
-def _offer(w: widgets.Widget, value) -> None:
-    """Make ``value`` one of a selection control's options (kept in order for numbers: sliders)."""
-    options = list(w.options)
-    values = [o[1] if isinstance(o, tuple) else o for o in options]
-    if value in values:
-        return
-    new = (str(value), value) if options and isinstance(options[0], tuple) else value
-    at = len(options)
-    if isinstance(value, int | float) and all(isinstance(v, int | float) for v in values):
-        at = sum(v < value for v in values)
-    current = w.value
-    w.options = [*options[:at], new, *options[at:]]
-    w.value = current

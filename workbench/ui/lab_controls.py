@@ -13,7 +13,11 @@ from ..models import INIT_SCHEMES, MODEL_KINDS
 from ..train.optimizers import OPTIMIZERS
 from ..train.schedules import SCHEDULES
 
-__all__ = ["OPT_LABELS", "control_value", "make_controls", "setting_value"]
+__all__ = ["OPT_LABELS", "control_value", "make_controls", "offer_value", "setting_value"]
+
+#: Settings whose None is shown as "" by their control (a text field, or a Dropdown: it reads None as
+#: "nothing selected").
+_EMPTY_IS_NONE = ("weights", "freeze_upto")
 
 OPT_LABELS = {
     "sgd": "SGD",
@@ -111,10 +115,32 @@ ZERO_IS_NONE = ("patience", "input_size", "ema")
 
 
 def setting_value(key: str, value):
-    """The ``LabSettings`` value of a control's value (the early-stop control's "off" is 0: None)."""
-    return None if key in ZERO_IS_NONE and value == 0 else value
+    """The ``LabSettings`` value of a control's value (the early-stop, input-size and EMA controls' "off" is
+    0: None; an empty weights file or "freeze up to" is None)."""
+    if (key in ZERO_IS_NONE and value == 0) or (key in _EMPTY_IS_NONE and value == ""):
+        return None
+    return value
 
 
 def control_value(key: str, value):
     """The control's value of a ``LabSettings`` value: ``setting_value`` the other way round."""
-    return 0 if key in ZERO_IS_NONE and value is None else value
+    if value is None and key in ZERO_IS_NONE:
+        return 0
+    if value is None and key in _EMPTY_IS_NONE:
+        return ""
+    return value
+
+
+def offer_value(w: widgets.Widget, value) -> None:
+    """Make ``value`` one of a selection control's options (kept in order for numbers: sliders)."""
+    options = list(w.options)
+    values = [o[1] if isinstance(o, tuple) else o for o in options]
+    if value in values:
+        return
+    new = (str(value), value) if options and isinstance(options[0], tuple) else value
+    at = len(options)
+    if isinstance(value, int | float) and all(isinstance(v, int | float) for v in values):
+        at = sum(v < value for v in values)
+    current = w.value
+    w.options = [*options[:at], new, *options[at:]]
+    w.value = current
