@@ -3,7 +3,7 @@ snapshots, distillation into one network, and ``compare``, which scores them all
 with intervals and costs. Everything trains through ``fit``."""
 
 from .averaging import EMA, SWA, WeightAveraging, has_batchnorm
-from .compare import Comparison, Gain, ModelScore, compare, wilson_interval
+from .compare import Comparison, Gain, ModelScore, compare, mcnemar, wilson_interval
 from .distill import (
     Distillation,
     SoftTargets,
@@ -36,6 +36,7 @@ __all__ = [
     "frozen_copy",
     "has_batchnorm",
     "load_member",
+    "mcnemar",
     "save_member",
     "soft_targets",
     "teacher_kl",
