@@ -106,8 +106,9 @@ from the result is sized for the new shape.
 
 The last run also kept an exponential moving average of its weights (`EMA`, on `torch.optim.swa_utils`),
 scored on val after every epoch (`ema.history_`, the dashed line above), beside the live weights: the
-average of the last ~20 steps sits in a flatter spot than wherever the last noisy step left the live
-weights. It costs nothing at inference. `SWA` is the same idea with equal weights from a given epoch on."""),
+average of the last ~20 steps smooths out wherever the last noisy steps left the live weights, which
+helps most under a constant LR late in a run; early in a short run it lags behind. It costs nothing at
+inference. `SWA` is the same idea with equal weights from a given epoch on."""),
     code("""models["EMA"] = ema.averaged_model()
 seconds["EMA"] = 0.0  # kept during the same run
 ema.history_.to_frame()[["ema_val_acc"]].join(runs["+ early stopping"].to_frame()[["val_acc"]]).tail(3)"""),
@@ -134,12 +135,15 @@ trains long enough to match it; on this small budget it may not (the benchmark t
 student = distill(models["ensemble of 5"], with_dropout.build(seed=10), augmented, val,
                   temperature=2.0, alpha=0.5, config=regularized.replace(seed=10))
 seconds["distilled"] = seconds["ensemble of 5"] + time.perf_counter() - t0
-models["distilled"] = student.student"""),
+models["distilled"] = student.student
+print(student.history.message)"""),
     md("""## Every step's gain and cost, in one table
 
 All on the **held-out** split (not the val split the choices above were made on). `compare` scores
 every model on every held-out image; `gain(a, b)` is the paired difference `a - b` on the same images
-with its 95 % interval: a step bought something when its interval stays above 0. The cost columns:
+with its 95 % interval: a step bought something when its interval stays above 0. Each row's gain is
+over the row above it (the EMA's over the live weights of the same run, the student's over the ensemble
+it learned from); the last cell compares both squeezes with the best single network. The cost columns:
 training seconds (cumulative for the ensemble and the student, which need the members first), parameters
 and microseconds per image at inference."""),
     code("""result = compare(models, test)
