@@ -129,9 +129,7 @@ def main() -> None:
 
     on_val = compare({name: models[name] for name in singles}, val, device="cpu")
     best, best_on_test = on_val.best(singles), result.best(singles)
-    print(
-        f"best single member (live or EMA) on the val split: {best}; on the held-out one: {best_on_test}"
-    )
+    print(f"best single member (live or EMA) on the val split: {best}; on the held-out one: {best_on_test}")
 
     def show(model: str, over: str) -> None:
         print(f"{result.gain(model, over)}; McNemar p={mcnemar(result, model, over):.2g}")
