@@ -24,14 +24,15 @@ exact McNemar p-value. The best single member is picked on the **validation** sp
 of the five> distill_kept=<(student - best single) / (ensemble - best single)>``. Goals: ensemble_gain > 0
 with its interval above 0; distill_kept >= 0.5. About 6 minutes on one thread of a loaded 2-core machine.
 
-Measured (load average 4-5 on 2 cores, 366 s): members 97.73-98.24 %, ensemble 98.14 %: +0.41 pp
-[+0.20, +0.63] over the member picked on val (seed 0, McNemar p=0.00015) but -0.10 pp [-0.25, +0.05] over
-the one that is best on the held-out split; EMA -0.02 pp (a cosine schedule that ends at LR 0 leaves
-nothing for the EMA to smooth); the student 98.03 %: distill_kept=0.72, yet 0.20 pp [0.01, 0.39] *below*
-the same network trained alone on the labels for as long (98.23 %). With a student as long as a member
-(``--student-epochs 30``) distill_kept=0.38, and again below its control (-0.26 pp). So on this data the
-ensemble buys protection against an unlucky pick rather than beating the luckiest member, and the
-student's gain comes from its longer budget, not from the soft targets.
+Measured (299-366 s at load average 3.4-5 on 2 cores; seeded: the same accuracies every run): members
+97.73-98.24 %, ensemble 98.14 %: +0.41 pp [+0.20, +0.63] over the member picked on val (seed 0, McNemar
+p=0.00015) but -0.10 pp [-0.25, +0.05] over the one that is best on the held-out split; EMA -0.02 pp (a
+cosine schedule that ends at LR 0 leaves nothing for the EMA to smooth); the student 98.03 %:
+distill_kept=0.72, yet 0.20 pp [0.01, 0.39] *below* the same network trained alone on the labels for as
+long (98.23 %). With a student as long as a member (``--student-epochs 30``) distill_kept=0.38, and again
+below its control (-0.26 pp). So on this data the ensemble buys protection against an unlucky pick rather
+than beating the luckiest member, and the student's gain comes from its longer budget, not from the soft
+targets.
 """
 
 from __future__ import annotations
