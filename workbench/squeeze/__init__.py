@@ -4,7 +4,7 @@ search's best trials (``ensemble_from_search``) and of snapshots, distillation i
 through ``fit``; ``retrain`` runs a stored run's recipe again with EMA, SWA, snapshots or distillation."""
 
 from .averaging import EMA, SWA, WeightAveraging, has_batchnorm
-from .compare import Comparison, Gain, ModelScore, compare, wilson_interval
+from .compare import Comparison, Gain, ModelScore, compare, mcnemar, wilson_interval
 from .distill import (
     Distillation,
     SoftTargets,
@@ -52,6 +52,7 @@ __all__ = [
     "load_member",
     "load_members",
     "load_snapshots",
+    "mcnemar",
     "save_member",
     "search_members",
     "soft_targets",

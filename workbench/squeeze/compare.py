@@ -5,6 +5,8 @@ once over every test sample and keeps, per model, which samples it got right. A 
 with its Wilson interval, the mean loss, the parameter count and the time of that pass. Because all the
 models saw the same samples, a *gain* (``comparison.gain("ensemble", "seed 0")``) is a paired difference:
 its interval comes from the per-sample differences, much tighter than two separate intervals.
+``mcnemar(comparison, "ensemble", "seed 0")`` is the exact test of the same pairs: only the samples where
+the two models disagree carry information, and under "no difference" each such sample is a coin flip.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..train.batches import epoch_batches
 from ..train.loop import resolve_device
 from .ensemble import Ensemble
 
-__all__ = ["Comparison", "Gain", "ModelScore", "compare", "wilson_interval"]
+__all__ = ["Comparison", "Gain", "ModelScore", "compare", "mcnemar", "wilson_interval"]
 
 
 def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -217,3 +219,18 @@ def compare(
         if progress is not None:
             progress(i + 1, len(models))
     return Comparison(tuple(rows), correct, confidence)
+
+
+def mcnemar(comparison: Comparison, model: str, over: str) -> float:
+    """Exact two-sided McNemar p-value of "``model`` and ``over`` are equally accurate" on the same samples.
+
+    Of the samples exactly one of the two gets right, ``b`` go to ``model`` and ``c`` to ``over``; under
+    the null hypothesis each is a fair coin flip, so ``p = binomtest(b, b + c, 0.5)`` (scipy). 1.0 when
+    the two never disagree. A small p and ``gain(model, over).low > 0`` say the same thing two ways; the
+    exact test stays right when there are only a handful of disagreements.
+    """
+    from scipy.stats import binomtest
+
+    a, o = (comparison.correct[comparison[m].name] for m in (model, over))
+    b, c = int(np.sum(a & ~o)), int(np.sum(~a & o))
+    return 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
