@@ -27,6 +27,7 @@ from .._validation import check_choice, check_int
 from ..data.dataset import DataSplits, ImageDataset
 from ..train.runs import DEFAULT_STORE, RunStore
 from .executors import _Dask, _InProcess, _LocalProcesses
+from .pruning import _pruner, _quiet_optuna
 from .trial import (
     _INTERRUPTED,
     ModelSpec,
@@ -34,8 +35,6 @@ from .trial import (
     TrialTask,
     _fail_interrupted,
     _outcome_from_trial,
-    _pruner,
-    _quiet_optuna,
     _record,
     _weights_dir,
     run_trial,
