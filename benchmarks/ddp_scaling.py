@@ -2,11 +2,18 @@
 thread each), beside the machine's two-process ceiling measured in the same run; plus the transfer
 learning gain from ``transfer_gain.py``.
 
-Both sides train the tiny CNN (16 channels) on the shipped MNIST test set (10,000 images) with the same
-global batch (128: one process at 128, two ranks at 64 each), so they take the same optimizer steps on the
-same samples; the time is rank 0's training time (model built, ``fit`` run), not the process start,
-which a run pays once (printed apart). The ceiling is two processes of pure convolution against one, as
-``search_scaling.py`` measures it: what two ranks could gain on this machine at most.
+Both sides train a CNN (``build_model("cnn", channels=32)``, 2 blocks: 32 and 64 channels) on the shipped
+MNIST test set (10,000 images) with the same global batch (128: one process at 128, two ranks at 64 each),
+so they take the same optimizer steps on the same samples; the time is rank 0's ``fit``
+(``DDPResult.seconds``), not the process start, the model build or the DDP wrap (whose first use imports
+``torch._dynamo``, ~1.8 s), which a run pays once (printed apart). The ceiling is two processes of pure
+convolution against one, as ``search_scaling.py`` measures it: what two ranks could gain here at most.
+
+``--channels 16`` is the tiny default CNN (10k parameters, ~25 ms a step at batch 128 on one thread): there
+every step's gradient all-reduce makes both ranks wait for the slower one, and on 2 shared cores that wait
+is a large part of a 13 ms step. Measured on an idle 2-core machine: 0.70 of the ceiling, where a bare
+``DistributedDataParallel`` loop (no workbench) reached 0.72-0.78 in the same conditions; at 32 channels
+(steps ~4x longer) 0.82.
 
     python benchmarks/ddp_scaling.py [--epochs 1] [--repeats 3] [--no-transfer]
 
@@ -34,14 +41,14 @@ from workbench.train import TrainConfig
 from _common import load, load_average, machine_ceiling
 
 
-def make_model(data):
-    return lambda: build_model("cnn", data, seed=0, channels=16)
+def make_model(data, channels: int):
+    return lambda: build_model("cnn", data, seed=0, channels=channels)
 
 
-def timed(data, world: int, epochs: int) -> tuple[float, float]:
+def timed(data, world: int, epochs: int, channels: int = 16) -> tuple[float, float]:
     t0 = time.perf_counter()
     r = fit_ddp(
-        make_model(data),
+        make_model(data, channels),
         data,
         config=TrainConfig(epochs=epochs, batch_size=128 // world, lr=1e-3),
         world_size=world,
@@ -65,16 +72,21 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-transfer", action="store_true")
+    ap.add_argument("--channels", type=int, default=32, help="the CNN's first channels (16: the tiny CNN)")
     args = ap.parse_args()
     data = load("mnist")
     load0 = load_average()
     ceiling = machine_ceiling()
     print(f"this machine: {os.cpu_count()} cores; two processes of pure convolution reach {ceiling:.2f}x one")
+    print(
+        f"model: cnn, {args.channels} channels; global batch 128; "
+        f"{args.epochs} epoch(s) of {len(data)} images"
+    )
     ones, twos, starts = [], [], []
     for r in range(args.repeats):
         order = (1, 2) if r % 2 == 0 else (2, 1)
         for world in order:
-            train_s, total_s = timed(data, world, args.epochs)
+            train_s, total_s = timed(data, world, args.epochs, args.channels)
             (ones if world == 1 else twos).append(train_s)
             starts.append(total_s - train_s)
             print(f"round {r + 1}: {world} process(es): {train_s:.2f} s training, {total_s:.2f} s in all")

@@ -27,7 +27,6 @@ import queue as queue_mod
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,9 +59,9 @@ class DistributedError(RuntimeError):
 class DDPResult:
     """``history`` (rank 0's, with the epoch metrics agreed by every rank) and ``model`` (the trained
     weights, on the CPU). ``lr`` and ``global_batch`` are what the run used; ``seconds`` is rank 0's
-    training time (building the model and ``fit``, not starting the processes). ``group_lrs``: the LR of
-    each of rank 0's optimizer parameter groups at the start (with ``optimizer=``: head first for
-    ``transfer_optimizer``; else the one LR)."""
+    training time (its ``fit``; not starting the processes, building the model or the DDP wrap).
+    ``group_lrs``: the LR of each of rank 0's optimizer parameter groups at the start (with
+    ``optimizer=``: head first for ``transfer_optimizer``; else the one LR)."""
 
     history: History
     model: nn.Module
@@ -304,9 +303,7 @@ def _as_torchrun_rank(
     if not dist.is_initialized():
         dist.init_process_group(backend, init_method="env://", timeout=timedelta(seconds=timeout_s))
     local_rank = int(os.environ["LOCAL_RANK"])
-    started = time.perf_counter()
-    rank_history, model, lrs = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
-    seconds = time.perf_counter() - started
+    rank_history, model, lrs, seconds = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
     rank_history.set_status(rank_history.status, note + rank_history.message)
     config = job["config"]
     global_batch = world * config.batch_size

@@ -122,7 +122,10 @@ def rank_optimizer(job: dict, model: nn.Module, config: Any) -> torch.optim.Opti
 
 def run_rank(job: dict, rank: int, local_rank: int, backend: str, queue: Any, stop_event: Any) -> tuple:
     """Train this rank's part; returns (history, the unwrapped model, the optimizer's group LRs at the
-    start). The process group is up."""
+    start, the seconds ``fit`` took). The process group is up.
+
+    The seconds are ``fit``'s alone: building the model and the DDP wrap are part of starting a rank (the
+    wrap's first use imports ``torch._dynamo``, about 1.8 s of one CPU here, once per process)."""
     device = rank_device(backend, local_rank, job["config"].device)
     config = job["config"].replace(device=str(device))
     model: nn.Module = job["make_model"]().to(device)
@@ -134,6 +137,7 @@ def run_rank(job: dict, rank: int, local_rank: int, backend: str, queue: Any, st
     callbacks: list[Callback] = [_Agree(stop_event)]
     if rank == 0 and queue is not None:
         callbacks.append(_Stream(queue))
+    started = time.perf_counter()
     history = fit(
         ddp,
         job["train"],
@@ -143,7 +147,7 @@ def run_rank(job: dict, rank: int, local_rank: int, backend: str, queue: Any, st
         loss_fn=job["loss_fn"],
         callbacks=callbacks,
     )
-    return history, unwrap(ddp), lrs
+    return history, unwrap(ddp), lrs, time.perf_counter() - started
 
 
 def spawned_rank(
@@ -169,9 +173,7 @@ def spawned_rank(
         timeout=timedelta(seconds=timeout_s),
     )
     try:
-        started = time.perf_counter()
-        history, model, lrs = run_rank(job, rank, rank, backend, queue, stop_event)
-        seconds = time.perf_counter() - started  # training only: the process start is not in it
+        history, model, lrs, seconds = run_rank(job, rank, rank, backend, queue, stop_event)
         if rank == 0:
             torch.save(model.state_dict(), out_path)
             end = (history.status, history.message, history.best_epoch, history.stopped_epoch, seconds, lrs)
