@@ -14,6 +14,9 @@ import sys
 
 __all__ = ["main"]
 
+#: The longest ``python -m workbench app`` waits for the pre-heated page before printing the URL anyway.
+READY_WAIT_S = 180.0
+
 
 def _data(args):
     from .data import from_folder, load_digits, split
@@ -77,10 +80,12 @@ def _app(args) -> int:
     import signal
     import subprocess
     import tempfile
+    import threading
+    import time
     from pathlib import Path
 
     from .app import app_env, app_notebook, page_url, voila_command
-    from .app.server import ENV_STORE
+    from .app.server import ENV_READY, ENV_STORE
 
     if args.folder and not Path(args.folder).is_dir():
         raise FileNotFoundError(
@@ -90,10 +95,11 @@ def _app(args) -> int:
     token = secrets.token_hex(24)
     store = Path(args.store or os.environ.get(ENV_STORE) or "workbench_runs.sqlite")
     with tempfile.TemporaryDirectory(prefix="workbench-app-") as tmp:
+        ready = Path(tmp) / "page-ready"
         cmd = voila_command(app_notebook(tmp), port=args.port, token=token)
         proc = subprocess.Popen(
             cmd,
-            env=app_env(args.folder, store, args.seed),
+            env={**app_env(args.folder, store, args.seed), ENV_READY: str(ready)},
             cwd=tmp,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -101,15 +107,30 @@ def _app(args) -> int:
         )
         # SIGTERM (a kill of the process group, `make` stopped) stops Voilà, which shuts its kernels down
         signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
-        running = False
-        try:
+        urls: list[str] = []
+
+        def relay() -> None:  # Voilà's log to stderr; its URL, with the token, kept
+            running = False
             for line in proc.stdout or ():
                 sys.stderr.write(line)
                 if "is running at" in line:
                     running = True
                 elif running and (url := page_url(line, token)):
-                    running = False
-                    print(f"workbench app: {url}", flush=True)
+                    running, _ = False, urls.append(url)
+
+        threading.Thread(target=relay, name="voila-log", daemon=True).start()
+        try:
+            while not urls and proc.poll() is None:
+                time.sleep(0.1)
+            if urls:
+                # the URL once the pre-heated kernel has built the page: the first page opened is usable at
+                # once (waiting at most READY_WAIT_S: a page opened earlier still works, only slower)
+                print("workbench app: preparing the first page ...", file=sys.stderr, flush=True)
+                deadline = time.monotonic() + READY_WAIT_S
+                while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                print(f"workbench app: {urls[0]}", flush=True)
+            proc.wait()
         except KeyboardInterrupt:
             pass
         finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = [
     "ENV_FOLDER",
+    "ENV_READY",
     "ENV_SEED",
     "ENV_STORE",
     "NOTEBOOK",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 ENV_FOLDER, ENV_STORE, ENV_SEED = "WORKBENCH_APP_FOLDER", "WORKBENCH_APP_STORE", "WORKBENCH_APP_SEED"
+#: A file the app notebook creates once it has built the page: Voilà's pre-heated kernel runs the notebook
+#: before any page is opened, and ``python -m workbench app`` prints the URL when that kernel is done, so
+#: the first page opened is served from it at once instead of waiting for torch to import.
+ENV_READY = "WORKBENCH_APP_READY"
 #: the notebook Voilà serves
 NOTEBOOK = Path(__file__).with_name("app.ipynb")
 #: the Voilà template (in ``share/voila/templates``), found through ``JUPYTER_PATH``
