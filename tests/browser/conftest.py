@@ -181,3 +181,20 @@ def wait_idle(page, timeout_s: float = 600) -> None:
 def run_all(page) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def write_notebook(path: Path, *sources: str) -> None:
+    """A notebook of one code cell per source (python3 kernel, no outputs) at ``path``, for a test to open."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    """Poll ``condition()`` every 0.2 s until it is true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out: {what}"
+        time.sleep(0.2)

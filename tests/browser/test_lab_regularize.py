@@ -1,12 +1,9 @@
 """The lab's regularize row in a real browser: the augmentation picker and its preview grid draw, a tick in
 the picker redraws the grid, and a run with the EMA on draws the "EMA" line beside the live ones."""
 
-import json
-import time
-
 import pytest
 
-from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle
+from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle, wait_until, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,27 +18,8 @@ lab = OverfitLab(load_digits(seed=0), settings, store=None)
 lab"""
 
 
-def _notebook(path) -> None:
-    nb = {
-        "cells": [
-            {"cell_type": "code", "metadata": {}, "source": CELL, "outputs": [], "execution_count": None}
-        ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb))
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, f"timed out: {what}"
-        time.sleep(0.2)
-
-
 def test_the_regularize_row_and_preview_draw_and_the_ema_line_follows_a_run(page, lab):
-    _notebook(lab.root / "regularize_row.ipynb")
+    write_notebook(lab.root / "regularize_row.ipynb", CELL)
     open_notebook(page, lab, "regularize_row.ipynb")
     run_all(page)
     box = page.locator(".wb-overfit-lab").first
@@ -53,21 +31,21 @@ def test_the_regularize_row_and_preview_draw_and_the_ema_line_follows_a_run(page
         assert row.locator(".widget-inline-hbox", has_text=label).count() >= 1, label
     assert row.locator(".wb-aug-shift input").is_checked()
     grid = row.locator("img.wb-augment-grid")
-    _wait(lambda: grid.evaluate("img => img.complete && img.naturalWidth") > 100, 30, "the preview grid")
+    wait_until(lambda: grid.evaluate("img => img.complete && img.naturalWidth") > 100, 30, "the preview grid")
     before = grid.get_attribute("src")
     page.screenshot(path=str(ARTIFACTS / "lab_regularize_row.png"), full_page=False)
     row.locator(".wb-aug-rotate input").check()
-    _wait(lambda: grid.get_attribute("src") != before, 30, "the grid redrawn for the new augmentation")
-    _wait(lambda: grid.evaluate("img => img.complete && img.naturalWidth") > 100, 30, "the new grid")
+    wait_until(lambda: grid.get_attribute("src") != before, 30, "the grid redrawn for the new augmentation")
+    wait_until(lambda: grid.evaluate("img => img.complete && img.naturalWidth") > 100, 30, "the new grid")
     assert "rotate:10" in row.locator(".wb-augment-preview").inner_text()
     assert "augment=shift:1,rotate:10" in box.locator(".wb-run-line input").input_value()
     status = box.locator(".wb-status-text")
     box.locator("button", has_text="Run").first.click()
-    _wait(lambda: "finished" in status.inner_text(), 120, "the run to finish")
+    wait_until(lambda: "finished" in status.inner_text(), 120, "the run to finish")
     loss = box.locator(".wb-live-curves .bqplot").first
     loss.scroll_into_view_if_needed()
     ema = loss.locator("path.line[style*='rgb(106, 61, 154)']")  # the EMA line (#6a3d9a)
-    _wait(lambda: any(len(p.get_attribute("d") or "") > 20 for p in ema.all()), 30, "the EMA loss line")
+    wait_until(lambda: any(len(p.get_attribute("d") or "") > 20 for p in ema.all()), 30, "the EMA loss line")
     assert "EMA" in loss.inner_text()  # its legend entry
     acc = box.locator(".wb-live-curves .bqplot").nth(1)
     assert any(

@@ -3,10 +3,9 @@ plain one), "freeze up to" offers the model's groups, and picking one reaches th
 
 import time
 
-import nbformat
 import pytest
 
-from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle
+from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,9 +38,7 @@ settings = LabSettings(model="cnn", width=8, depth=2, subset=64, epochs=3)""",
 
 
 def test_the_transfer_row_offers_the_groups_and_reaches_the_run_line(page, lab):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, lab.root / "transfer_row_check.ipynb")
+    write_notebook(lab.root / "transfer_row_check.ipynb", *CELLS)
     open_notebook(page, lab, "transfer_row_check.ipynb")
     run_all(page)
     box = page.locator(".pretrained-lab")

@@ -4,13 +4,12 @@ blocked (bqplot curves and the tables), and ``export_html`` of a finished search
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_notebook, wait_idle
+from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_notebook, wait_idle, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,27 +28,6 @@ lab""",
 view.start()
 view""",
 ]
-
-
-def _notebook(path: Path) -> None:
-    cells = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"c{i}",
-            "metadata": {},
-            "outputs": [],
-            "source": s,
-        }
-        for i, s in enumerate(CELLS)
-    ]
-    nb = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb))
 
 
 def _copied(page, button) -> str:
@@ -105,7 +83,7 @@ def _opens_offline(browser, path: Path, shot: str) -> dict:
 
 
 def test_copy_buttons_and_save_html_in_jupyterlab(page, lab):
-    _notebook(lab.root / "share_check.ipynb")
+    write_notebook(lab.root / "share_check.ipynb", *CELLS)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
     open_notebook(page, lab, "share_check.ipynb")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()

@@ -4,10 +4,9 @@
 import re
 import time
 
-import nbformat
 import pytest
 
-from .conftest import ARTIFACTS, open_notebook, run_all
+from .conftest import ARTIFACTS, open_notebook, run_all, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,9 +49,7 @@ def _bars_and_whiskers(chart):
 
 
 def test_bars_with_interval_whiskers_draw_and_grow_after_a_click(page, lab):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, lab.root / "squeeze_view.ipynb")
+    write_notebook(lab.root / "squeeze_view.ipynb", SETUP)
     open_notebook(page, lab, "squeeze_view.ipynb")
     run_all(page)
     chart = page.locator(".wb-squeeze-view .wb-comparison-chart").first

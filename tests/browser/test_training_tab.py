@@ -1,12 +1,9 @@
 """The lab's "training" tab in a real browser: heat strips and the ratio plot draw while a run trains, and
 clicking a finding of the diagnosis marks its evidence on the loss curve."""
 
-import json
-import time
-
 import pytest
 
-from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle
+from .conftest import ARTIFACTS, open_notebook, run_all, wait_idle, wait_until, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,27 +20,8 @@ lab.tabs.selected_index = [lab.tabs.get_title(i) for i in range(len(lab.tabs.chi
 lab"""
 
 
-def _notebook(path) -> None:
-    nb = {
-        "cells": [
-            {"cell_type": "code", "metadata": {}, "source": CELL, "outputs": [], "execution_count": None}
-        ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb))
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, f"timed out: {what}"
-        time.sleep(0.2)
-
-
 def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve(page, lab):
-    _notebook(lab.root / "training_tab.ipynb")
+    write_notebook(lab.root / "training_tab.ipynb", CELL)
     open_notebook(page, lab, "training_tab.ipynb")
     run_all(page)
     box = page.locator(".wb-overfit-lab").first
@@ -51,18 +29,20 @@ def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve
     wait_idle(page, 60)
     status = box.locator(".wb-status-text")
     box.locator("button", has_text="Run").first.click()
-    _wait(lambda: "training" in status.inner_text(), 30, "the run to start")
+    wait_until(lambda: "training" in status.inner_text(), 30, "the run to start")
     view = box.locator(".wb-probes-view")
     # bqplot's HeatMap paints a canvas and shows it as an <image> in the figure's svg
     heat = view.locator("svg image[href^='data:image/png']")
-    _wait(lambda: heat.count() >= 8, 30, "the heat strips")  # 5 layers' activations, 3 weights' gradients
+    wait_until(
+        lambda: heat.count() >= 8, 30, "the heat strips"
+    )  # 5 layers' activations, 3 weights' gradients
     samples = view.locator(".wb-probes-status")
-    _wait(lambda: int(samples.inner_text().split()[0] or 0) >= 3, 30, "three samples drawn")
+    wait_until(lambda: int(samples.inner_text().split()[0] or 0) >= 3, 30, "three samples drawn")
     # each painted canvas spans its strip (one drawn against a stale, shorter axis was ~1000x too wide: blank)
     widths = [float(w) for w in heat.evaluate_all("els => els.map(e => e.getAttribute('width'))")]
     assert all(50 < w < 2000 for w in widths), widths
     ratio_lines = view.locator(".bqplot").nth(-2).locator("path.line")
-    _wait(
+    wait_until(
         lambda: any(len(p.get_attribute("d") or "") > 20 for p in ratio_lines.all()),
         30,
         "the update-ratio lines",
@@ -70,7 +50,7 @@ def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve
     assert "training" in status.inner_text()  # all of it drawn while the run trains
     page.screenshot(path=str(ARTIFACTS / "training_tab_live.png"), full_page=False)
     box.locator("button", has_text="Stop").first.click()
-    _wait(lambda: "stopped" in status.inner_text(), 15, "the run to stop")
+    wait_until(lambda: "stopped" in status.inner_text(), 15, "the run to stop")
     box.locator(".lm-TabBar-tab", has_text="curves").first.click()
     # which findings a run at LR 0.3 shows depends on where it was stopped (lr_too_high early, then
     # not_learning): click the first one that has evidence to mark
@@ -80,6 +60,6 @@ def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve
     red = loss.locator("path.line[style*='rgb(214, 39, 40)']")  # the evidence lines (#d62728)
     assert all(len(p.get_attribute("d") or "") < 5 for p in red.all())  # nothing marked yet
     finding.click()
-    _wait(lambda: any(len(p.get_attribute("d") or "") > 5 for p in red.all()), 10, "the evidence marks")
+    wait_until(lambda: any(len(p.get_attribute("d") or "") > 5 for p in red.all()), 10, "the evidence marks")
     loss.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "training_tab_finding_marked.png"), full_page=False)

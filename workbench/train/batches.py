@@ -115,11 +115,26 @@ def epoch_batches(
         if generator is not None
         else SequentialSampler(dataset)  # type: ignore[arg-type]
     )
-    sampler = _RecordingSampler(inner)
+    return _loader_epochs(dataset, batch_size, device, inner, num_workers, generator=generator)
+
+
+def _loader_epochs(
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    sampler: RandomSampler | SequentialSampler | DistributedSampler,
+    num_workers: int,
+    *,
+    generator: torch.Generator | None = None,
+    before_epoch: Callable[[], None] | None = None,
+) -> Epochs:
+    """Epochs through a ``DataLoader`` drawing with ``sampler`` (its order recorded for ``batch_indices``);
+    ``before_epoch`` runs as each epoch starts (``DistributedSampler.set_epoch``)."""
+    recording = _RecordingSampler(sampler)
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
-        sampler=sampler,
+        sampler=recording,
         generator=generator,
         num_workers=num_workers,
         worker_init_fn=seed_worker if num_workers else None,
@@ -128,10 +143,12 @@ def epoch_batches(
     )
 
     def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if before_epoch is not None:
+            before_epoch()
         for x, y in loader:
             yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
-    return Epochs(epoch, lambda: sampler.order or None, batch_size)
+    return Epochs(epoch, lambda: recording.order or None, batch_size)
 
 
 def _sharded(
@@ -162,21 +179,9 @@ def _sharded(
                 yield x_all[idx], y_all[idx]
 
         return Epochs(in_memory_epoch, lambda: seen.get("order"), batch_size)
-    recording = _RecordingSampler(sampler)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=recording,
-        num_workers=num_workers,
-        worker_init_fn=seed_worker if num_workers else None,
-        pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
-    )
 
-    def epoch() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def next_epoch() -> None:
         sampler.set_epoch(epochs[0])
         epochs[0] += 1
-        for x, y in loader:
-            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
-    return Epochs(epoch, lambda: recording.order or None, batch_size)
+    return _loader_epochs(dataset, batch_size, device, sampler, num_workers, before_epoch=next_epoch)
