@@ -299,11 +299,23 @@ def _follow(procs, events, stop, stop_event, history: History) -> tuple:
 def _as_torchrun_rank(
     job: dict, backend: str, timeout_s: float, history: History, note: str, world: int
 ) -> DDPResult:
-    """This process is one rank of a torchrun job: join its group and train as that rank."""
-    if not dist.is_initialized():
+    """This process is one rank of a torchrun job: join its group and train as that rank.
+
+    A group this call started is also ended here (after a barrier, so no rank tears its end down while
+    another still talks to it): a process that exits with a live gloo group can abort in the group's
+    destructor ("terminate called without an active exception"), which torchrun reports as a failed
+    rank. A group the caller started is left to the caller."""
+    owns_group = not dist.is_initialized()
+    if owns_group:
         dist.init_process_group(backend, init_method="env://", timeout=timedelta(seconds=timeout_s))
     local_rank = int(os.environ["LOCAL_RANK"])
-    rank_history, model, lrs, seconds = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
+    try:
+        rank_history, model, lrs, seconds = run_rank(job, dist.get_rank(), local_rank, backend, None, None)
+        if owns_group:
+            dist.barrier()
+    finally:
+        if owns_group:
+            dist.destroy_process_group()
     rank_history.set_status(rank_history.status, note + rank_history.message)
     config = job["config"]
     global_batch = world * config.batch_size
