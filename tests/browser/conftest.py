@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,23 @@ def lab(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _shutdown_kernels(lab: Lab) -> None:
+    """End every session of the server and its kernel. A kernel outlives its tab: left alone, each test's
+    kernel (~1 GB, and still training when a test ends with a run going) would slow the tests after it and
+    hand the next test that opens the same notebook a kernel with state in it."""
+    api = f"{lab.url}/api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=60) as r:
+        sessions = json.load(r)
+    for s in sessions:  # the server answers once the kernel is shut down (or killed after its grace period)
+        req = urllib.request.Request(f"{api}/{s['id']}?token={lab.token}", method="DELETE")
+        try:
+            with urllib.request.urlopen(req, timeout=120):
+                pass
+        except urllib.error.HTTPError as err:
+            if err.code != 404:  # 404: the session ended on its own meanwhile
+                raise
+
+
 @pytest.fixture
 def page(lab):
     from playwright.sync_api import sync_playwright
@@ -147,6 +165,7 @@ def page(lab):
             yield pg
         finally:
             browser.close()
+            _shutdown_kernels(lab)
 
 
 def open_notebook(page, lab: Lab, name: str) -> None:
