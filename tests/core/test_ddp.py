@@ -70,7 +70,9 @@ def test_a_failing_rank_fails_the_run_fast_with_its_message_and_no_orphans(parts
     ) as err:
         fit_ddp(_fails_on_rank_one, train, config=TrainConfig(epochs=1), world_size=2, timeout_s=300)
     failed_at = float(str(err.value).rsplit(" ", 1)[-1])
-    assert time.time() - failed_at < 15  # the other rank was not left to wait for its 300 s timeout
+    # the other rank was not left to wait for its 300 s timeout (a few seconds here; a loaded machine is slow
+    # to end a process that imported torch)
+    assert time.time() - failed_at < 60
     assert "Traceback" in err.value.details
     time.sleep(0.5)
     assert _children() - before == set()
