@@ -28,7 +28,7 @@ members = train_members(
 view = SqueezeView(digits, store=store, epochs=1)
 view.pick_top(2)
 view.start("ensemble")
-view.wait(120)
+view.wait(600)
 view
 """
 
