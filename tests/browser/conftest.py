@@ -26,6 +26,9 @@ import pytest
 REPO = Path(__file__).parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+#: playwright's default wait for a navigation, click or read (30 s) as a hang guard: JupyterLab's first load
+#: and a busy kernel's answers take seconds here and may take minutes on a loaded machine
+SLOW_MS = 180_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-dev-shm-usage",
@@ -114,7 +117,7 @@ def lab(tmp_path_factory):
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
+    deadline = time.time() + 300
     while True:
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
@@ -161,6 +164,7 @@ def page(lab):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1500, "height": 1100})
+        pg.set_default_timeout(SLOW_MS)
         try:
             yield pg
         finally:
@@ -172,13 +176,13 @@ def open_notebook(page, lab: Lab, name: str) -> None:
     """Open a notebook (``name`` may be in a subfolder: its tab shows the file name) and wait until its
     kernel is idle."""
     page.goto(lab.notebook_url(name))
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook", timeout=300_000)  # hang guards: seconds, minutes under load
     tab_text = name.rsplit("/", 1)[-1][:12]
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=tab_text).wait_for(
-        timeout=60_000
+        timeout=300_000
     )
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    deadline = time.time() + 90
+    deadline = time.time() + 300
     while time.time() < deadline:
         if accept.count():  # "Select Kernel" on a fresh server
             accept.first.click()

@@ -13,10 +13,10 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
     open_notebook(page, lab, "03_overfit_a_tiny_subset.ipynb")
     run_all(page)
     box = page.locator(".wb-overfit-lab").first
-    box.wait_for(timeout=180_000)
+    box.wait_for(timeout=600_000)
     status = box.locator(".wb-status-text")
     # the notebook's own runs are over when its last cell (the table of stored runs) has rendered
-    page.locator(".jp-OutputArea-output table.dataframe").last.wait_for(timeout=240_000)
+    page.locator(".jp-OutputArea-output table.dataframe").last.wait_for(timeout=600_000)
     box.scroll_into_view_if_needed()
     epochs = box.locator(".widget-inline-hbox", has_text="epochs").locator("input")
     epochs.fill("100000")

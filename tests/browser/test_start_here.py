@@ -24,9 +24,9 @@ def test_live_curves_render_grow_and_stop_promptly(page, lab):
     open_notebook(page, lab, "00_start_here.ipynb")
     run_all(page)
     panel = page.locator(".wb-training-panel").first
-    panel.wait_for(timeout=120_000)
+    panel.wait_for(timeout=600_000)
     panel.scroll_into_view_if_needed()
-    page.locator(".wb-live-curves .bqplot svg").first.wait_for(timeout=60_000)
+    page.locator(".wb-live-curves .bqplot svg").first.wait_for(timeout=300_000)
     # the notebook's own run ends with a "finished" status and a drawn curve
     deadline = time.time() + 600  # a hang guard: the notebook's run takes seconds, minutes under load
     while "finished" not in _status(panel) and time.time() < deadline:

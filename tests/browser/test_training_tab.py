@@ -25,7 +25,7 @@ def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve
     open_notebook(page, lab, "training_tab.ipynb")
     run_all(page)
     box = page.locator(".wb-overfit-lab").first
-    box.wait_for(timeout=60_000)
+    box.wait_for(timeout=600_000)
     wait_idle(page, 60)
     status = box.locator(".wb-status-text")
     box.locator("button", has_text="Run").first.click()
@@ -55,7 +55,7 @@ def test_the_training_tab_draws_while_a_run_trains_and_a_finding_marks_the_curve
     # which findings a run at LR 0.3 shows depends on where it was stopped (lr_too_high early, then
     # not_learning): click the first one that has evidence to mark
     finding = box.locator(".wb-finding button:not([disabled])").first
-    finding.wait_for(timeout=15_000)
+    finding.wait_for(timeout=120_000)
     loss = box.locator(".wb-live-curves .bqplot").first
     red = loss.locator("path.line[style*='rgb(214, 39, 40)']")  # the evidence lines (#d62728)
     assert all(len(p.get_attribute("d") or "") < 5 for p in red.all())  # nothing marked yet
