@@ -193,10 +193,18 @@ def open_notebook(page, lab: Lab, name: str) -> None:
 
 
 def wait_idle(page, timeout_s: float = 600) -> None:
-    """Wait until the kernel has run every queued cell (the status bar says Idle): widget messages of an
-    interaction wait behind the cells still running, so interact with a busy notebook only after this."""
-    deadline = time.time() + timeout_s
-    while "Idle" not in page.locator("#jp-main-statusbar").inner_text():
+    """Wait until the kernel has run every queued cell (the status bar says Idle and no cell's prompt shows
+    ``[*]``, twice in a row: the kernel is idle for a moment between two queued cells): widget messages of
+    an interaction wait behind the cells still running, so interact with a busy notebook only after this."""
+    queued = page.locator(".jp-Notebook .jp-InputPrompt")
+    deadline, seen = time.time() + timeout_s, 0
+    while True:
+        idle = "Idle" in page.locator("#jp-main-statusbar").inner_text() and not queued.evaluate_all(
+            "els => els.some(e => e.textContent.includes('*'))"  # textContent: cells out of view count too
+        )
+        seen = seen + 1 if idle else 0
+        if seen == 2:
+            return
         assert time.time() < deadline, "the kernel stayed busy"
         time.sleep(0.5)
 

@@ -24,7 +24,7 @@ def test_the_regularize_row_and_preview_draw_and_the_ema_line_follows_a_run(page
     run_all(page)
     box = page.locator(".wb-overfit-lab").first
     box.wait_for(timeout=600_000)
-    wait_idle(page, 60)
+    wait_idle(page, 600)
     row = box.locator(".wb-regularize")
     row.scroll_into_view_if_needed()
     for label in ("early stop", "input size", "EMA decay", "dropout", "weight decay"):

@@ -43,7 +43,7 @@ def test_the_transfer_row_offers_the_groups_and_reaches_the_run_line(page, lab):
     run_all(page)
     box = page.locator(".pretrained-lab")
     box.wait_for(timeout=600_000)
-    wait_idle(page, 180)
+    wait_idle(page, 600)
     assert page.locator(".plain-lab .wb-transfer-row").count() == 1
     assert not page.locator(".plain-lab .wb-transfer-row").is_visible()  # no weights: no row
     row = box.locator(".wb-transfer-row")
