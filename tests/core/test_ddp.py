@@ -63,7 +63,13 @@ def _fails_on_rank_one():
 
 
 def test_a_failing_rank_fails_the_run_fast_with_its_message_and_no_orphans(parts):
+    from multiprocessing import resource_tracker
+
     train, _ = parts
+    # the spawn context's resource tracker is one helper process for the whole session, started by the first
+    # run that needs it: start it now, so that only the run's own processes are counted (this test alone, or
+    # first, counted the tracker as an orphan)
+    resource_tracker.ensure_running()
     before = _children()
     with pytest.raises(
         DistributedError, match="rank 1 of the data-parallel run failed: ValueError: planted"
