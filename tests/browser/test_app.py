@@ -160,7 +160,7 @@ def test_make_app_serves_the_recipe_as_one_page(tmp_path):
             text = page.locator("body").inner_text()
             assert "Traceback" not in text and "Error" not in text, text[-2000:]
             # a second visitor once the pool has refilled: the steady-state time to a usable first tab
-            _kernels_quiet(proc.pid, timeout=180)
+            _kernels_quiet(proc.pid, timeout=600)  # ends once the refilled pool is quiet
             second, second_s = _open(browser, url, external)
             assert "Traceback" not in second.locator("body").inner_text()
             browser.close()
