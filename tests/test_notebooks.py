@@ -160,7 +160,7 @@ def test_notebook_runs_headless(name, clone, tmp_path, monkeypatch):
     # run from a scratch folder: files a notebook writes (a run store) never land in the repository
     client = NotebookClient(
         nb,
-        timeout=600,
+        timeout=1800,  # per cell: a hang guard, generous for a loaded machine
         kernel_name="python3",
         store_widget_state=True,
         resources={"metadata": {"path": str(tmp_path)}},

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ import pytest
 REPO = Path(__file__).parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+#: playwright's default wait for a navigation, click or read (30 s) as a hang guard: JupyterLab's first load
+#: and a busy kernel's answers take seconds here and may take minutes on a loaded machine
+SLOW_MS = 180_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-dev-shm-usage",
@@ -113,7 +117,7 @@ def lab(tmp_path_factory):
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
+    deadline = time.time() + 300
     while True:
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
@@ -135,6 +139,23 @@ def lab(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _shutdown_kernels(lab: Lab) -> None:
+    """End every session of the server and its kernel. A kernel outlives its tab: left alone, each test's
+    kernel (~1 GB, and still training when a test ends with a run going) would slow the tests after it and
+    hand the next test that opens the same notebook a kernel with state in it."""
+    api = f"{lab.url}/api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=60) as r:
+        sessions = json.load(r)
+    for s in sessions:  # the server answers once the kernel is shut down (or killed after its grace period)
+        req = urllib.request.Request(f"{api}/{s['id']}?token={lab.token}", method="DELETE")
+        try:
+            with urllib.request.urlopen(req, timeout=120):
+                pass
+        except urllib.error.HTTPError as err:
+            if err.code != 404:  # 404: the session ended on its own meanwhile
+                raise
+
+
 @pytest.fixture
 def page(lab):
     from playwright.sync_api import sync_playwright
@@ -143,23 +164,25 @@ def page(lab):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1500, "height": 1100})
+        pg.set_default_timeout(SLOW_MS)
         try:
             yield pg
         finally:
             browser.close()
+            _shutdown_kernels(lab)
 
 
 def open_notebook(page, lab: Lab, name: str) -> None:
     """Open a notebook (``name`` may be in a subfolder: its tab shows the file name) and wait until its
     kernel is idle."""
     page.goto(lab.notebook_url(name))
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook", timeout=300_000)  # hang guards: seconds, minutes under load
     tab_text = name.rsplit("/", 1)[-1][:12]
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current", has_text=tab_text).wait_for(
-        timeout=60_000
+        timeout=300_000
     )
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    deadline = time.time() + 90
+    deadline = time.time() + 300
     while time.time() < deadline:
         if accept.count():  # "Select Kernel" on a fresh server
             accept.first.click()
@@ -170,10 +193,18 @@ def open_notebook(page, lab: Lab, name: str) -> None:
 
 
 def wait_idle(page, timeout_s: float = 600) -> None:
-    """Wait until the kernel has run every queued cell (the status bar says Idle): widget messages of an
-    interaction wait behind the cells still running, so interact with a busy notebook only after this."""
-    deadline = time.time() + timeout_s
-    while "Idle" not in page.locator("#jp-main-statusbar").inner_text():
+    """Wait until the kernel has run every queued cell (the status bar says Idle and no cell's prompt shows
+    ``[*]``, twice in a row: the kernel is idle for a moment between two queued cells): widget messages of
+    an interaction wait behind the cells still running, so interact with a busy notebook only after this."""
+    queued = page.locator(".jp-Notebook .jp-InputPrompt")
+    deadline, seen = time.time() + timeout_s, 0
+    while True:
+        idle = "Idle" in page.locator("#jp-main-statusbar").inner_text() and not queued.evaluate_all(
+            "els => els.some(e => e.textContent.includes('*'))"  # textContent: cells out of view count too
+        )
+        seen = seen + 1 if idle else 0
+        if seen == 2:
+            return
         assert time.time() < deadline, "the kernel stayed busy"
         time.sleep(0.5)
 

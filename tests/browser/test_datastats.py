@@ -14,12 +14,12 @@ def test_channel_stats_chart_draws_one_bar_per_split_and_statistic(page, lab):
     run_all(page)
     # the standalone view of the planted darker test split (the browsers' own "split stats" tabs are hidden)
     view = page.locator(".wb-data-stats").filter(has_text="test differs from train in brightness").first
-    view.wait_for(timeout=240_000)
+    view.wait_for(timeout=600_000)
     view.scroll_into_view_if_needed()
     bars = view.locator(".bqplot svg .bargroup rect.bar")
-    bars.first.wait_for(state="attached", timeout=60_000)  # a bar has no size until its data is drawn
+    bars.first.wait_for(state="attached", timeout=300_000)  # a bar has no size until its data is drawn
     assert bars.count() == 4  # (gray mean, gray std) x (train, test)
-    deadline = time.time() + 60
+    deadline = time.time() + 300
     heights = [0.0]
     while not all(h > 0 for h in heights) and time.time() < deadline:
         heights = [float(bars.nth(k).get_attribute("height") or 0) for k in range(4)]

@@ -18,9 +18,9 @@ def test_doubtful_labels_view_draws_the_ranking_with_given_and_suggested_class(p
     view = page.locator(".wb-doubtful-labels:visible").first
     view.wait_for(timeout=1_200_000)
     view.scroll_into_view_if_needed()
-    view.locator(".wb-doubtful-gallery img").first.wait_for(timeout=60_000)
+    view.locator(".wb-doubtful-gallery img").first.wait_for(timeout=300_000)
     captions = view.locator(".wb-doubtful-caption")
-    deadline = time.time() + 30
+    deadline = time.time() + 120
     while captions.count() < 24 and time.time() < deadline:
         time.sleep(0.2)
     assert captions.count() == 24 and view.locator(".wb-doubtful-gallery img").count() == 24
@@ -34,7 +34,7 @@ def test_doubtful_labels_view_draws_the_ranking_with_given_and_suggested_class(p
     # the button is disabled: this ranking is already the CNN's
     assert view.locator(".widget-button", has_text="rank with the CNN").is_disabled()
     view.locator(".widget-button", has_text="next").click()
-    deadline = time.time() + 20
+    deadline = time.time() + 120
     while captions.first.inner_text() == first and time.time() < deadline:
         time.sleep(0.2)
     assert captions.first.inner_text() != first and "page 2/" in view.inner_text()

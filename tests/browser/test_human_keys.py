@@ -24,7 +24,7 @@ human
 """
 
 
-def _wait_text(locator, text: str, timeout: float = 30.0) -> str:
+def _wait_text(locator, text: str, timeout: float = 120.0) -> str:
     deadline = time.time() + timeout
     while text not in (seen := locator.inner_text()) and time.time() < deadline:
         time.sleep(0.1)
@@ -38,7 +38,7 @@ def test_pressing_a_key_labels_the_sample(page, lab):
     open_notebook(page, lab, "human_keys.ipynb")
     run_all(page)
     widget = page.locator(".wb-human-baseline").first
-    widget.wait_for(timeout=120_000)
+    widget.wait_for(timeout=600_000)
     assert [b.strip() for b in widget.locator(".widget-button").all_inner_texts()][:4] == [
         "cat (c)",
         "dog (d)",

@@ -13,8 +13,8 @@ def test_lab_2_runs_and_its_feedback_shows(page, lab):
     open_notebook(page, lab, "labs/02_pipeline_bugs.ipynb")
     run_all(page)
     feedback = page.locator(".jp-OutputArea-output .wb-feedback")
-    feedback.first.wait_for(timeout=180_000)
-    wait_idle(page, timeout_s=180)
+    feedback.first.wait_for(timeout=600_000)
+    wait_idle(page, timeout_s=600)
     texts = feedback.all_inner_texts()
     assert len(texts) == 6, texts
     assert all("not yet" in t and "hint:" in t for t in texts), texts

@@ -13,16 +13,16 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
     open_notebook(page, lab, "03_overfit_a_tiny_subset.ipynb")
     run_all(page)
     box = page.locator(".wb-overfit-lab").first
-    box.wait_for(timeout=180_000)
+    box.wait_for(timeout=600_000)
     status = box.locator(".wb-status-text")
     # the notebook's own runs are over when its last cell (the table of stored runs) has rendered
-    page.locator(".jp-OutputArea-output table.dataframe").last.wait_for(timeout=240_000)
+    page.locator(".jp-OutputArea-output table.dataframe").last.wait_for(timeout=600_000)
     box.scroll_into_view_if_needed()
     epochs = box.locator(".widget-inline-hbox", has_text="epochs").locator("input")
     epochs.fill("100000")
     epochs.press("Tab")
     box.locator("button", has_text="Run").first.click()
-    deadline = time.time() + 30
+    deadline = time.time() + 120
     while "training" not in status.inner_text() and time.time() < deadline:
         time.sleep(0.05)
     assert "training" in status.inner_text(), status.inner_text()
@@ -42,7 +42,7 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
     after = before
     for _ in range(2):  # a drag that lands while the output re-renders is lost; a second one is not
         drag(25)
-        deadline = time.time() + 5
+        deadline = time.time() + 30
         while readout.inner_text() == before and time.time() < deadline:
             time.sleep(0.05)
         after = readout.inner_text()
@@ -54,7 +54,7 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
         text = status.inner_text()
         return float(text.split("LR now ")[1].split()[0]) if "LR now" in text else None
 
-    deadline = time.time() + 10
+    deadline = time.time() + 60
     while lr_in_status() != pytest.approx(float(after), rel=0.06) and time.time() < deadline:
         time.sleep(0.05)
     assert lr_in_status() == pytest.approx(float(after), rel=0.06), (
@@ -70,9 +70,11 @@ def test_drag_the_lr_slider_during_a_run_then_stop(page, lab):
     time.sleep(8)
     lag = page.evaluate("() => { clearInterval(window.__lagTimer); return window.__lag; }")
     assert "training" in status.inner_text() and lag < 750, (lag, status.inner_text())
+    # Stop shows at once (it took 5 s when the browser fell behind): a fraction of a second here, and 3 s
+    # allow for the click's and the status's trips on a loaded machine
     t0 = time.perf_counter()
     box.locator("button", has_text="Stop").first.click()
-    while "stopped at step" not in status.inner_text() and time.perf_counter() - t0 < 5:
+    while "stopped at step" not in status.inner_text() and time.perf_counter() - t0 < 30:
         time.sleep(0.02)
-    assert "stopped at step" in status.inner_text() and time.perf_counter() - t0 < 1.0
+    assert "stopped at step" in status.inner_text() and time.perf_counter() - t0 < 3.0
     page.screenshot(path=str(ARTIFACTS / "03_overfit_lab_stopped.png"), full_page=False)

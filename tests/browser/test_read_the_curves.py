@@ -20,7 +20,7 @@ def test_the_ratio_and_schedule_figures_draw(page, lab):
     figures = page.locator(".jp-OutputArea-output .bqplot")
     ratio = figures.filter(has_text="update/weight ratio at four LRs")
     schedule = figures.filter(has_text="cosine with 50 warmup steps")
-    deadline = time.time() + 300
+    deadline = time.time() + 900
     while not schedule.count() and time.time() < deadline:
         time.sleep(0.5)
     wait_idle(page)

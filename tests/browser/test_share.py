@@ -4,12 +4,13 @@ blocked (bqplot curves and the tables), and ``export_html`` of a finished search
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_notebook, wait_idle, write_notebook
+from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SLOW_MS, open_notebook, wait_idle, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,7 +34,7 @@ view""",
 def _copied(page, button) -> str:
     page.evaluate("navigator.clipboard.writeText('-- nothing copied yet --')")
     button.click()
-    deadline = time.time() + 10
+    deadline = time.time() + 60
     while time.time() < deadline:
         text = page.evaluate("navigator.clipboard.readText()")
         if text != "-- nothing copied yet --":
@@ -42,9 +43,13 @@ def _copied(page, button) -> str:
     return text
 
 
-def _opens_offline(browser, path: Path, shot: str) -> dict:
-    """Open ``path`` with every non-file request aborted; what was drawn."""
+def _opens_offline(browser, path: Path, shot: str, drawn_when: str) -> dict:
+    """Open ``path`` with every non-file request aborted; what was drawn once ``drawn_when`` (JavaScript on
+    ``ls``, the lengths of the lines' paths) holds, or after 120 s."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     context = browser.new_context(viewport={"width": 1500, "height": 1400})
+    context.set_default_timeout(SLOW_MS)
     asked: list[str] = []
 
     def route(r):
@@ -64,9 +69,15 @@ def _opens_offline(browser, path: Path, shot: str) -> dict:
     page.wait_for_function(  # a drawn line (some figures sit in tabs that are not shown)
         "() => [...document.querySelectorAll('.bqplot svg path.line')]"
         ".some(e => (e.getAttribute('d') || '').length > 20)",
-        timeout=60_000,
+        timeout=300_000,
     )
-    page.wait_for_timeout(1000)  # (the other marks finish drawing)
+    with contextlib.suppress(PlaywrightTimeout):  # the other marks finish drawing: seconds under load
+        page.wait_for_function(
+            "() => { const ls = [...document.querySelectorAll('.bqplot svg path.line')]"
+            f".map(e => (e.getAttribute('d') || '').length); return {drawn_when}; }}",
+            timeout=120_000,
+        )
+    page.wait_for_timeout(1000)
     drawn = {
         "paths": page.eval_on_selector_all(
             ".bqplot svg path.line", "els => els.map(e => (e.getAttribute('d') || '').length)"
@@ -88,7 +99,7 @@ def test_copy_buttons_and_save_html_in_jupyterlab(page, lab):
     open_notebook(page, lab, "share_check.ipynb")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    page.wait_for_selector(".wb-trial-lines .wb-copy-button", timeout=300_000)
+    page.wait_for_selector(".wb-trial-lines .wb-copy-button", timeout=900_000)
     wait_idle(page)
 
     # the lab's run line: the button copies exactly what the box shows
@@ -104,12 +115,14 @@ def test_copy_buttons_and_save_html_in_jupyterlab(page, lab):
     # Save HTML: a file next to the notebook, its path in the lab's status line
     before = set(lab.root.glob("overfitlab-*.html"))
     page.locator(".wb-overfit-lab .wb-save-html").click()
-    deadline = time.time() + 60
+    deadline = time.time() + 300
     while not set(lab.root.glob("overfitlab-*.html")) - before and time.time() < deadline:
         time.sleep(0.5)
     (saved,) = set(lab.root.glob("overfitlab-*.html")) - before
-    page.locator(".wb-overfit-lab .wb-status", has_text=saved.name).wait_for(timeout=30_000)
-    drawn = _opens_offline(page.context.browser, saved, "share-saved-lab-offline.png")
+    page.locator(".wb-overfit-lab .wb-status", has_text=saved.name).wait_for(timeout=120_000)
+    drawn = _opens_offline(
+        page.context.browser, saved, "share-saved-lab-offline.png", "Math.max(...ls) > 100"
+    )
     assert not drawn["errors"] and not drawn["failed"] and not drawn["asked"], drawn
     assert drawn["paths"] and max(drawn["paths"]) > 100, drawn["paths"]  # the curves, drawn
     assert "Save HTML" in drawn["text"] and "finished" in drawn["text"]  # controls and status as they were
@@ -136,7 +149,7 @@ def test_an_exported_search_draws_offline(tmp_path, digits):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            drawn = _opens_offline(browser, path, "share-search-offline.png")
+            drawn = _opens_offline(browser, path, "share-search-offline.png", "Math.min(...ls) > 10")
         finally:
             browser.close()
     assert not drawn["errors"] and not drawn["failed"] and not drawn["asked"], drawn

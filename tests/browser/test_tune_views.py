@@ -13,7 +13,7 @@ def test_range_curve_and_search_scatter_draw(page, lab):
     open_notebook(page, lab, "04_tune_the_learning_rate.ipynb")
     run_all(page)
     # the notebook is done when its last table (the Dask search) has rendered
-    page.locator(".jp-OutputArea-output table.dataframe").nth(2).wait_for(timeout=300_000)
+    page.locator(".jp-OutputArea-output table.dataframe").nth(2).wait_for(timeout=900_000)
     rng = page.locator(".wb-lr-range").first
     rng.scroll_into_view_if_needed()
     curve = rng.locator(".wb-lr-range-figure path.line").nth(1)  # the smoothed loss
@@ -22,7 +22,7 @@ def test_range_curve_and_search_scatter_draw(page, lab):
     assert "recommended" in rng.locator(".wb-status").text_content()
     search = page.locator(".wb-search-view").first
     search.scroll_into_view_if_needed()
-    deadline = time.time() + 30
+    deadline = time.time() + 120
     while search.locator(".wb-search-scatter .dot").count() < 8 and time.time() < deadline:
         time.sleep(0.2)
     assert (

@@ -63,14 +63,22 @@ def _fails_on_rank_one():
 
 
 def test_a_failing_rank_fails_the_run_fast_with_its_message_and_no_orphans(parts):
+    from multiprocessing import resource_tracker
+
     train, _ = parts
+    # the spawn context's resource tracker is one helper process for the whole session, started by the first
+    # run that needs it: start it now, so that only the run's own processes are counted (this test alone, or
+    # first, counted the tracker as an orphan)
+    resource_tracker.ensure_running()
     before = _children()
     with pytest.raises(
         DistributedError, match="rank 1 of the data-parallel run failed: ValueError: planted"
     ) as err:
         fit_ddp(_fails_on_rank_one, train, config=TrainConfig(epochs=1), world_size=2, timeout_s=300)
     failed_at = float(str(err.value).rsplit(" ", 1)[-1])
-    assert time.time() - failed_at < 15  # the other rank was not left to wait for its 300 s timeout
+    # the other rank was not left to wait for its 300 s timeout (a few seconds here; a loaded machine is slow
+    # to end a process that imported torch)
+    assert time.time() - failed_at < 60
     assert "Traceback" in err.value.details
     time.sleep(0.5)
     assert _children() - before == set()

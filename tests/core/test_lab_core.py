@@ -164,7 +164,7 @@ def test_two_runs_write_at_once(tmp_path, digits):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(600)
     for rec in recs:
         run = store.load(rec.run_id)
         assert run.status == "finished" and len(run.history.snapshot().step) == 60

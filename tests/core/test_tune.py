@@ -259,7 +259,8 @@ def test_every_local_worker_gets_the_data_and_they_start_side_by_side(monkeypatc
     finally:
         runner.close()
     # not waiting for each child's imports (~1.5 s each); only starting the fork server may take that long
-    assert len(launches) == 3 and sorted(launches)[1] < 0.5, launches
+    # (when this test starts it: 23 s at load 7, the other launches 0.14 s; 0.03 s on an idle machine)
+    assert len(launches) == 3 and sorted(launches)[1] < max(1.0, max(launches) / 10), launches
     assert {(n_train, n_val) for _, n_train, n_val in states} == {(len(many.train), len(many.val))}
 
 
@@ -293,10 +294,9 @@ def test_later_searches_reuse_warm_workers_and_see_the_current_environment(small
     finally:
         runner.close()
     assert environ == dict(os.environ)
-    assert import_seconds < 0.05 and started < 1.5, (
-        import_seconds,
-        started,
-    )  # spawned: ~2 s, torch imported in each
+    # spawned: ~2 s, torch imported in each. Warm: the import is a lookup (~0.1 ms; the bound allows a
+    # preempted thread) and the workers start in ~0.1 s (0.4 s measured at load 7)
+    assert import_seconds < 0.5 and started < 1.5, (import_seconds, started)
 
 
 def test_data_shipped_to_dask_travels_once_as_arrays_and_keeps_sharing(digits):

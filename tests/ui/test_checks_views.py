@@ -83,12 +83,12 @@ def test_checks_panel_in_the_background_reports_failures(digits):
     panel = ChecksPanel(model, digits.train, digits.val)
     run = panel.start(("initial_loss", "batch_dependency"))
     assert panel.running and panel.start() is None  # one run at a time
-    run.join(30)
+    run.join(300)
     assert panel.statuses["initial_loss"] == "FAILED" and panel.statuses["batch_dependency"] == "passed"
     assert "1 failed: initial_loss" in panel.summary.value and not panel.running
     panel.start(("batch_dependency",))
     assert "running 1 check(s)" in panel.summary.value  # a new run clears the last summary
-    panel.wait(30)
+    panel.wait(300)
 
 
 def test_checks_panel_stops_between_checks_and_shows_a_given_checklist(digits):
@@ -98,7 +98,7 @@ def test_checks_panel_stops_between_checks_and_shows_a_given_checklist(digits):
     panel = ChecksPanel(model, digits.train, digits.val)
     run = panel.start(("initial_loss", "batch_dependency", "gradient_check"))
     panel.stop()  # before the first check ends: it finishes, the rest are not run
-    run.join(60)
+    run.join(300)
     assert not panel.running and "(stopped)" in panel.status and panel.error_html.value == ""
     assert panel.statuses["initial_loss"] == "passed"
     assert panel.statuses["gradient_check"] == "not run"

@@ -12,7 +12,7 @@ def test_browser_of_val_and_test_only(digits):
 def test_without_a_report_the_browser_inspects_in_the_background(digits):
     b = DataBrowser({"train": digits.train, "val": digits.val})
     assert b.report is None or b.run is not None  # the constructor returned before (or while) inspecting
-    report = b.wait(120)
+    report = b.wait(600)
     assert report is not None and b.report is report and set(report.splits) == {"train", "val"}
     assert (
         b.tabs.children and len(b.gallery.children) > 0 and b.inspect_progress.value == b.inspect_progress.max

@@ -87,7 +87,7 @@ def test_cancel_stops_the_cnn_and_keeps_the_knn_ranking(flipped, knn_report):
     run = view.upgrade()
     assert view.running and not view.cancel_button.disabled and view.upgrade_button.disabled
     view.cancel_button.click()
-    assert view.wait(120) and not run.running
+    assert view.wait(600) and not run.running
     assert view.model == "knn" and view.shown == shown and b.report is knn_report
     assert "cancelled" in view.status.value and "ranking is unchanged" in view.status.value
     assert not view.upgrade_button.disabled and view.cancel_button.disabled and not view.running

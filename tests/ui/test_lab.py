@@ -11,7 +11,7 @@ from workbench.ui import HumanBaseline, OverfitLab
 FAST = LabSettings(epochs=5, subset=64, batch_size=32)
 
 
-def _wait_until(condition, timeout=30.0):
+def _wait_until(condition, timeout=120.0):
     """Poll ``condition`` until it holds (a slow machine gets more time, a fast one no sleep)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -111,8 +111,9 @@ def test_stop_leaves_a_consistent_model_and_a_saved_run(digits, tmp_path):
     _wait_until(lambda: lab.history.steps >= 5)
     t0 = time.perf_counter()
     lab.stop_button.click()
-    lab.wait(5)
-    assert time.perf_counter() - t0 < 1.0 and not lab.running and lab.status.startswith("stopped at step")
+    lab.wait(120)
+    # the step in flight, then the run is saved and its verdict drawn: 0.03 s idle; 3 s allow a loaded machine
+    assert time.perf_counter() - t0 < 3.0 and not lab.running and lab.status.startswith("stopped at step")
     assert all(torch.isfinite(p).all() for p in lab.model.parameters())
     out = lab.model(torch.stack([digits.val[i][0] for i in range(4)]))
     assert out.shape == (4, 10)

@@ -34,11 +34,11 @@ def test_range_view_can_be_cancelled_while_it_runs(digits):
         end_lr=2e-2,
     )
     v.start()
-    deadline = time.time() + 10
+    deadline = time.time() + 120  # a hang guard: 30 points take about a second
     while len(v._points) < 30 and time.time() < deadline:
         time.sleep(0.02)
     v.stop_button.click()
-    v.wait(10)
+    v.wait(120)
     assert not v.running and v.result.stopped == "cancelled" and 30 <= len(v.result.lrs) < 100_000
     v.use(v.result.lr)
     assert got == [v.result.lr]
@@ -103,7 +103,7 @@ def test_search_view_in_the_background_draws_failed_trials_with_their_reason(tmp
     )
     sv.start()
     assert sv.running and sv.start() is None  # one search at a time
-    sv.wait(60)
+    sv.wait(600)
     failed = [o for o in sv.result.outcomes if o.status == "fail"]
     assert sv.done == 4 and not sv.running and failed
     assert len(sv.failed.x) == len(failed) and "diverged: the loss became nan" in sv.table.value

@@ -290,6 +290,9 @@ def _follow(procs, events, stop, stop_event, history: History) -> tuple:
             if p.is_alive():
                 p.terminate()
                 p.join(5)
+            if p.is_alive():  # SIGTERM not handled in time (a rank busy in C++, a loaded machine)
+                p.kill()
+                p.join()
     drain()
     if end is None:
         raise DistributedError("the data-parallel run ended without a result from rank 0")

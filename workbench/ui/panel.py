@@ -147,7 +147,7 @@ class TrainingPanel(RunView):
                 )
             finally:
                 done.set()
-                painter.join(2)
+                painter.join()  # its redraw in progress ends first: two threads never draw at once
                 curves.update(history, force=True)
             model.load_state_dict(result.model.state_dict())
             return history
