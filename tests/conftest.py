@@ -1,4 +1,5 @@
-"""Shared fixtures: the embedded digits, and small image folders written on the fly."""
+"""Shared fixtures: the embedded digits, pretrained digit weights for the transfer tests, and small image
+folders written on the fly."""
 
 from __future__ import annotations
 
@@ -15,6 +16,24 @@ from workbench.data import load_digits
 @pytest.fixture(scope="session")
 def digits():
     return load_digits(seed=0)
+
+
+@pytest.fixture(scope="module")
+def weights(digits, tmp_path_factory):
+    """(path, model) of a TinyCNN pretrained on the digits 0-4 (``tests.core.pretrained_digits``); one per
+    test module, so no module sees a model another one trained further."""
+    from tests.core.pretrained_digits import pretrain
+
+    torch.set_num_threads(1)
+    return pretrain(digits, tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="module")
+def fives(digits):
+    """The digits 5-9 relabelled 0-4 (train, val): the task the pretrained weights transfer to."""
+    from tests.core.pretrained_digits import classes
+
+    return classes(digits.train, 5), classes(digits.val, 5)
 
 
 @pytest.fixture(autouse=True)

@@ -14,23 +14,12 @@ from workbench.lab import Lab, LabSettings
 from workbench.models import TransferModel
 from workbench.tune import lr_range_test
 
-from .pretrained_digits import CNN8, classes, pretrain
+from .pretrained_digits import CNN8
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     torch.set_num_threads(1)  # tiny models: a second thread only adds contention
-
-
-@pytest.fixture(scope="module")
-def weights(digits, tmp_path_factory):
-    torch.set_num_threads(1)
-    return pretrain(digits, tmp_path_factory.mktemp("weights"))
-
-
-@pytest.fixture(scope="module")
-def fives(digits):
-    return classes(digits.train, 5), classes(digits.val, 5)
 
 
 def _lab(fives, settings=CNN8, **kw) -> Lab:

@@ -7,24 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.core.pretrained_digits import CNN8, classes, pretrain
+from tests.core.pretrained_digits import CNN8
 from workbench.ui import LRRangeView, OverfitLab
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def weights(digits, tmp_path_factory):
-    torch.set_num_threads(1)
-    return pretrain(digits, tmp_path_factory.mktemp("weights"))
-
-
-@pytest.fixture(scope="module")
-def fives(digits):
-    return classes(digits.train, 5), classes(digits.val, 5)
 
 
 def _lab(fives, settings=CNN8, **kw) -> OverfitLab:
